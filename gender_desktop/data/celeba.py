@@ -1,0 +1,262 @@
+"""Readers for the CelebA family: the official release (``list_attr_celeba.txt``), the Kaggle
+CSV copy, and course-style subsets (one CSV with a ``Male`` column)."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from gender_desktop.data.errors import DatasetError
+from gender_desktop.data.parsed import PARTITION_CODES, SPLITS, Parsed
+from gender_desktop.data.sources import Source
+from gender_desktop.data.tables import check_unique_ids, coded_flags, find_column, read_table
+
+ATTR_TXT = "list_attr_celeba.txt"
+ATTR_CSV = "list_attr_celeba.csv"
+PARTITION_TXT = "list_eval_partition.txt"
+PARTITION_CSV = "list_eval_partition.csv"
+IDENTITY_TXT = "identity_CelebA.txt"
+ID_COLUMNS = ("image_id", "filename", "file_name", "file", "image", "img", "image_name", "name")
+SPLIT_COLUMNS = ("split", "partition")
+
+
+def find_file(source: Source, name: str, near: str = "") -> str | None:
+    """The shallowest file called ``name`` (case-insensitive), preferring one beside ``near``."""
+    name = name.lower()
+    matches = [f for f in source.files() if f.rsplit("/", 1)[-1].lower() == name]
+    if not matches:
+        return None
+    near_dir = str(PurePosixPath(near).parent) if near else None
+    return min(matches, key=lambda f: (str(PurePosixPath(f).parent) != near_dir, f.count("/"), f))
+
+
+def _header_lines(data: bytes) -> tuple[bytes, bytes]:
+    parts = data.split(b"\n", 2)
+    if len(parts) < 3:
+        return (parts[0] if parts else b""), (parts[1] if len(parts) > 1 else b"")
+    return parts[0], parts[1]
+
+
+def read_official(source: Source, attr_rel: str, candidates: list[Source]) -> Parsed:
+    display = source.display(attr_rel)
+    data = source.read_bytes(attr_rel)
+    if not data.strip():
+        raise DatasetError("the file is empty", display)
+    count_line, names_line = _header_lines(data)
+    names = names_line.decode("utf-8", "replace").split()
+    if not names:
+        raise DatasetError("line 2 should list the attribute names", display, 2)
+    if "Male" not in names:
+        raise DatasetError(
+            f"no 'Male' attribute among the {len(names)} names on line 2", display, 2
+        )
+    if len(set(names)) != len(names):
+        raise DatasetError("line 2 repeats an attribute name", display, 2)
+    frame = read_table(
+        data,
+        display,
+        sep=r"\s+",
+        header=None,
+        skiprows=2,
+        names=["image_id", *names],
+        dtype={"image_id": str},
+        engine="c",
+    )
+    warnings: list[str] = []
+    try:
+        declared = int(count_line.strip())
+        if declared != len(frame):
+            warnings.append(
+                f"{display}: line 1 declares {declared:,} images but {len(frame):,} rows follow; "
+                "using the rows"
+            )
+    except ValueError:
+        warnings.append(f"{display}: line 1 is not an image count; ignored")
+    table = _attribute_table(frame, names, display, first_row_line=3)
+    table = _with_partition(table, source, attr_rel, warnings)
+    split_origin = "official partition" if "split" in table else None
+    table = _with_identity(table, source, attr_rel, warnings)
+    return Parsed(
+        layout="celeba-official",
+        family="celeba",
+        table=table,
+        annotation=display,
+        image_candidates=candidates,
+        split_origin=split_origin,
+        warnings=warnings,
+    )
+
+
+def read_kaggle(source: Source, attr_rel: str, candidates: list[Source]) -> Parsed:
+    display = source.display(attr_rel)
+    frame = read_table(source.read_bytes(attr_rel), display, dtype={0: str})
+    frame.columns = [str(c).strip() for c in frame.columns]
+    id_col = frame.columns[0]
+    if "Male" not in frame.columns:
+        raise DatasetError("no 'Male' column in the header", display, 1)
+    frame = frame.rename(columns={id_col: "image_id"})
+    names = [c for c in frame.columns if c != "image_id"]
+    table = _attribute_table(frame, names, display, first_row_line=2)
+    warnings: list[str] = []
+    table = _with_partition(table, source, attr_rel, warnings)
+    return Parsed(
+        layout="celeba-kaggle",
+        family="celeba",
+        table=table,
+        annotation=display,
+        image_candidates=candidates,
+        split_origin="official partition" if "split" in table else None,
+        warnings=warnings,
+    )
+
+
+def has_male_column(source: Source, rel: str) -> bool:
+    """Cheap check of a CSV's header line, used by layout detection."""
+    try:
+        head = source.read_bytes(rel)[:4096].decode("utf-8-sig", "replace").splitlines()
+    except (OSError, KeyError):
+        return False
+    if not head:
+        return False
+    return any(c.strip().strip('"').lower() == "male" for c in head[0].split(","))
+
+
+def read_subset(source: Source, csv_rel: str, candidates: list[Source]) -> Parsed:
+    display = source.display(csv_rel)
+    frame = read_table(source.read_bytes(csv_rel), display, dtype=str, keep_default_na=False)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    male_col = find_column(frame, "Male")
+    if male_col is None:
+        raise DatasetError(
+            f"no 'Male' column; the header has: {', '.join(frame.columns[:12])}", display, 1
+        )
+    id_col = find_column(frame, *ID_COLUMNS) or frame.columns[0]
+    if id_col == male_col:
+        raise DatasetError("the first column should name the image file", display, 1)
+    frame = frame.rename(columns={id_col: "image_id", male_col: "Male"})
+    frame["image_id"] = frame["image_id"].str.strip()
+    split_col = find_column(frame, *SPLIT_COLUMNS)
+    flags = [
+        c
+        for c in frame.columns
+        if c not in ("image_id", split_col)
+        and (c == "Male" or frame[c].str.strip().isin(("-1", "0", "1")).all())
+    ]
+    table = _attribute_table(frame, flags, display, first_row_line=2, keep_names=True)
+    extra = [c for c in frame.columns if c not in flags and c not in ("image_id", split_col)]
+    for col in extra:
+        table[col] = frame[col].to_numpy()
+    split_origin = None
+    if split_col is not None:
+        table["split"] = _split_values(frame[split_col], display)
+        split_origin = f"'{split_col}' column"
+    return Parsed(
+        layout="celeba-subset",
+        family="celeba-subset",
+        table=table,
+        annotation=display,
+        image_candidates=candidates,
+        split_origin=split_origin,
+    )
+
+
+def _attribute_table(
+    frame: pd.DataFrame,
+    names: list[str],
+    display: str,
+    first_row_line: int,
+    keep_names: bool = False,
+) -> pd.DataFrame:
+    ids = frame["image_id"].astype(str)
+    check_unique_ids(ids, display, first_row_line)
+    flags = coded_flags(frame, names, display, first_row_line)
+    table = pd.DataFrame(
+        {
+            "image_id": ids.to_numpy(dtype=object),
+            "name": [i.rsplit("/", 1)[-1] for i in ids] if keep_names else ids.to_numpy(),
+            "Male": flags["Male"].to_numpy().astype(np.int8),
+        }
+    )
+    for col in names:
+        if col != "Male":
+            table[col] = flags[col].to_numpy()
+    return table
+
+
+def _split_values(values: pd.Series, display: str) -> np.ndarray:
+    text = values.astype(str).str.strip().str.lower()
+    mapping = {"0": "train", "1": "val", "2": "test", "valid": "val", "validation": "val"}
+    text = text.replace(mapping)
+    bad = ~text.isin(SPLITS)
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DatasetError(
+            f"split value {values.iloc[pos]!r}; expected train/val/test or 0/1/2", display, pos + 2
+        )
+    return text.to_numpy(dtype=object)
+
+
+def _with_partition(
+    table: pd.DataFrame, source: Source, attr_rel: str, warnings: list[str]
+) -> pd.DataFrame:
+    rel = find_file(source, PARTITION_TXT, attr_rel) or find_file(source, PARTITION_CSV, attr_rel)
+    if rel is None:
+        return table
+    display = source.display(rel)
+    data = source.read_bytes(rel)
+    if rel.lower().endswith(".csv"):
+        part = read_table(data, display, dtype={0: str})
+        part = part.iloc[:, :2]
+        part.columns = ["image_id", "partition"]
+        first = 2
+    else:
+        part = read_table(
+            data, display, sep=r"\s+", header=None, names=["image_id", "partition"], dtype={0: str}
+        )
+        first = 1
+    codes = pd.to_numeric(part["partition"], errors="coerce")
+    bad = ~codes.isin(PARTITION_CODES)
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DatasetError(
+            f"partition value {part['partition'].iloc[pos]!r}; expected 0, 1 or 2",
+            display,
+            pos + first,
+        )
+    lookup = pd.Series(codes.to_numpy(), index=part["image_id"].astype(str).to_numpy())
+    lookup = lookup[~lookup.index.duplicated()]
+    mapped = lookup.reindex(table["image_id"].to_numpy())
+    if mapped.isna().any():
+        warnings.append(
+            f"{display} covers {int(mapped.notna().sum()):,} of {len(table):,} images; "
+            "using a seeded split instead"
+        )
+        return table
+    table["split"] = mapped.map(PARTITION_CODES).to_numpy(dtype=object)
+    return table
+
+
+def _with_identity(
+    table: pd.DataFrame, source: Source, attr_rel: str, warnings: list[str]
+) -> pd.DataFrame:
+    rel = find_file(source, IDENTITY_TXT, attr_rel)
+    if rel is None:
+        return table
+    try:
+        ident = read_table(
+            source.read_bytes(rel),
+            source.display(rel),
+            sep=r"\s+",
+            header=None,
+            names=["image_id", "identity"],
+            dtype={0: str},
+        )
+    except DatasetError as exc:
+        warnings.append(f"identity file ignored: {exc}")
+        return table
+    lookup = pd.Series(ident["identity"].to_numpy(), index=ident["image_id"].to_numpy())
+    lookup = lookup[~lookup.index.duplicated()]
+    table["identity"] = lookup.reindex(table["image_id"].to_numpy()).to_numpy()
+    return table

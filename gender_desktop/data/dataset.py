@@ -1,0 +1,266 @@
+"""The dataset table every other part of the app works on, and how it is opened.
+
+One row per image: ``image_id``, ``path`` (inside :attr:`Dataset.images`, a folder or a zip),
+``Male`` (1/0, as the source says), ``split`` (train/val/test), ``fold`` where the source has
+folds, then every other attribute. Label edits are an overlay (:mod:`labels`), never written
+into this table or the user's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gender_desktop import paths
+from gender_desktop.data import splits
+from gender_desktop.data.detect import parse
+from gender_desktop.data.errors import DatasetError, ImportCancelled
+from gender_desktop.data.images import quick_check
+from gender_desktop.data.locate import locate
+from gender_desktop.data.parsed import SPLITS, Parsed
+from gender_desktop.data.sources import Source
+
+Progress = Callable[[int, int, str], None]
+CORE_COLUMNS = ("image_id", "path", "Male", "split", "fold")
+
+
+@dataclass
+class ImportReport:
+    """What the import found besides the rows: shown in the UI and printed by ``info``."""
+
+    layout: str
+    source: str
+    annotation: str | None
+    split_origin: str
+    missing: list[str] = field(default_factory=list)
+    corrupt: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    verified: bool = False
+
+
+class Dataset:
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        images: Source,
+        root: Path,
+        family: str,
+        fingerprint: str,
+        report: ImportReport,
+    ) -> None:
+        self.table = table
+        self.images = images
+        self.root = root
+        self.family = family
+        self.fingerprint = fingerprint
+        self.report = report
+        self._positions: pd.Index | None = None
+
+    # -- facts --------------------------------------------------------------------------------
+    @property
+    def layout(self) -> str:
+        return self.report.layout
+
+    @property
+    def folder(self) -> Path:
+        """The dataset's own folder (the picked path's folder when a file or zip was picked)."""
+        if self.root.is_dir():
+            return self.root
+        parent = self.root.parent
+        return parent.parent if parent.name.lower() in ("anno", "eval") else parent
+
+    @property
+    def name(self) -> str:
+        if self.root.is_dir() or self.root.suffix.lower() == ".zip":
+            return self.root.name
+        return self.folder.name
+
+    @property
+    def is_demo(self) -> bool:
+        return (self.folder / "SYNTHETIC_DEMO").exists()
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def attributes(self) -> list[str]:
+        """Columns beyond the core ones (CelebA's 39 other attributes, UTKFace's age and race...)."""
+        return [c for c in self.table.columns if c not in CORE_COLUMNS]
+
+    def sidecar(self) -> Path:
+        """This dataset's folder in the app's data directory (never inside the dataset)."""
+        return paths.dataset_dir(self.fingerprint)
+
+    def position(self, image_ids: list[str] | np.ndarray | pd.Series) -> np.ndarray:
+        """Row positions of ``image_ids`` (-1 for unknown ids)."""
+        if self._positions is None:
+            self._positions = pd.Index(self.table["image_id"])
+        return self._positions.get_indexer(pd.Index(image_ids))
+
+    def read_bytes(self, row: int) -> bytes:
+        return self.images.read_bytes(self.table["path"].iat[row])
+
+    def display_path(self, row: int) -> str:
+        return self.images.display(self.table["path"].iat[row])
+
+    # -- summaries ----------------------------------------------------------------------------
+    def summary(self, male: np.ndarray | None = None) -> dict[str, Any]:
+        """Counts for ``info`` and the status bar. ``male`` overrides labels (edits applied)."""
+        labels = self.table["Male"].to_numpy() if male is None else male
+        split = self.table["split"].to_numpy()
+        per_split = {}
+        for name in SPLITS:
+            mask = split == name
+            m = int(labels[mask].sum())
+            per_split[name] = {"male": m, "female": int(mask.sum()) - m}
+        total_male = int(labels.sum())
+        report = self.report
+        return {
+            "layout": self.layout,
+            "source": report.source,
+            "annotation": report.annotation,
+            "images": len(self),
+            "male": total_male,
+            "female": len(self) - total_male,
+            "splits": per_split,
+            "split_origin": report.split_origin,
+            "missing": len(report.missing),
+            "corrupt": len(report.corrupt),
+            "skipped": len(report.skipped),
+            "verified": report.verified,
+            "attributes": self.attributes,
+            "warnings": report.warnings,
+            "fingerprint": self.fingerprint,
+        }
+
+    # -- integrity ----------------------------------------------------------------------------
+    def verify(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> None:
+        """Check every image's signature and end marker (no full decode: seconds, not minutes,
+        for all of CelebA) and record the broken ones in ``report.corrupt``."""
+        corrupt: list[tuple[str, str]] = []
+        ids = self.table["image_id"].to_numpy()
+        rels = self.table["path"].to_numpy()
+        total = len(rels)
+        for i, rel in enumerate(rels):
+            if cancel is not None and cancel.is_set():
+                raise ImportCancelled()
+            try:
+                reason = quick_check(*self.images.head_tail(rel))
+            except (OSError, KeyError) as exc:
+                reason = f"unreadable ({exc})"
+            if reason:
+                corrupt.append((str(ids[i]), reason))
+            if progress is not None and (i % 2000 == 0 or i == total - 1):
+                progress(i + 1, total, "Checking images")
+        self.report.corrupt = corrupt
+        self.report.verified = True
+
+    def mark_corrupt(self, image_id: str, reason: str) -> bool:
+        """Record an image that failed to decode later (thumbnail, training); True if new."""
+        if any(i == image_id for i, _ in self.report.corrupt):
+            return False
+        self.report.corrupt.append((image_id, reason))
+        return True
+
+
+def fingerprint_of(family: str, ids: pd.Series) -> str:
+    """A content key for the sidecar folder: the same images give the same key wherever the
+    dataset is moved, so label edits and splits follow it."""
+    digest = hashlib.sha256(family.encode())
+    digest.update(pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:20]
+
+
+def open_dataset(
+    path: str | Path,
+    split_spec: splits.SplitSpec | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Dataset:
+    """Open whatever the user picked. Raises :class:`DatasetError` with a message to show."""
+
+    def step(done: int, message: str) -> None:
+        if cancel is not None and cancel.is_set():
+            raise ImportCancelled()
+        if progress is not None:
+            progress(done, 4, message)
+
+    root = Path(path).expanduser().resolve()
+    step(0, "Reading annotations")
+    parsed = parse(root)
+    if parsed.table.empty:
+        raise DatasetError("no labelled images found", parsed.annotation or str(root))
+    step(1, "Locating images")
+    images, table, missing = _locate_images(parsed, root)
+    fingerprint = fingerprint_of(parsed.family, parsed.table["image_id"])
+    step(2, "Assigning splits")
+    origin = _assign_splits(parsed, table, fingerprint, split_spec)
+    keep = table["path"].notna().to_numpy()
+    table = table.loc[keep].reset_index(drop=True)
+    ordered = [c for c in CORE_COLUMNS if c in table] + [
+        c for c in table.columns if c not in CORE_COLUMNS and c != "name"
+    ]
+    table = table[ordered]
+    table["split"] = pd.Categorical(table["split"], categories=list(SPLITS))
+    report = ImportReport(
+        layout=parsed.layout,
+        source=str(root),
+        annotation=parsed.annotation,
+        split_origin=origin,
+        missing=missing,
+        skipped=parsed.skipped,
+        warnings=parsed.warnings,
+    )
+    step(3, "Done")
+    return Dataset(table, images, root, parsed.family, fingerprint, report)
+
+
+def _locate_images(parsed: Parsed, root: Path) -> tuple[Source, pd.DataFrame, list[str]]:
+    table = parsed.table
+    if "path" in table:
+        assert parsed.images is not None
+        present = set(parsed.images.files())
+        found = table["path"].isin(present).to_numpy()
+        images = parsed.images
+        table = table.copy()
+        table.loc[~found, "path"] = None
+    else:
+        source, located = locate(table["name"], parsed.image_candidates)
+        if source is None or all(p is None for p in located):
+            where = ", ".join(c.display() for c in parsed.image_candidates) or str(root)
+            raise DatasetError(
+                f"none of the {len(table):,} images it lists were found (looked in {where})",
+                parsed.annotation,
+            )
+        images = source
+        table = table.assign(path=located)
+    missing = table.loc[table["path"].isna(), "image_id"].astype(str).tolist()
+    if len(missing) == len(table):
+        raise DatasetError("none of the listed images exist", parsed.annotation or str(root))
+    return images, table, missing
+
+
+def _assign_splits(
+    parsed: Parsed, table: pd.DataFrame, fingerprint: str, spec: splits.SplitSpec | None
+) -> str:
+    """Fill ``table['split']`` in place and say where it came from."""
+    if "split" in table and spec is None:
+        return parsed.split_origin or "given"
+    folder = paths.dataset_dir(fingerprint)
+    stored = splits.load_stored(folder, table["image_id"])
+    chosen = spec or (stored[0] if stored else splits.SplitSpec())
+    if stored is not None and stored[1] is not None and stored[0] == chosen:
+        table["split"] = stored[1]
+    else:
+        assignment = splits.stratified_split(table["Male"].to_numpy(), chosen)
+        splits.store(folder, chosen, table["image_id"], assignment)
+        table["split"] = assignment
+    return chosen.describe()

@@ -1,0 +1,94 @@
+"""The one way images are decoded: safe against bad files, orientation-correct, always RGB.
+
+Every decode applies the EXIF orientation, converts any mode (CMYK, palette, 16-bit, alpha) to
+8-bit RGB, keeps Pillow's decompression-bomb limit as a hard error, and turns every failure into
+an :class:`ImageError` that names the file, so one bad image never takes a batch down.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Pillow's default (about 89 megapixels) is kept; above it the warning becomes an error below.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+
+
+class ImageError(Exception):
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}: {reason}")
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB from any Pillow mode; transparent areas become white, 16-bit keeps its range."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.uint32)
+        peak = 65535 if img.mode.startswith("I;16") else max(int(arr.max()), 1)
+        gray = (arr * 255 // peak).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def decode(data: bytes, name: str, max_side: int | None = None) -> Image.Image:
+    """Decode ``data`` to an RGB image; ``max_side`` lets JPEG decode at reduced scale (fast)."""
+    if not data:
+        raise ImageError(name, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if max_side and img.format == "JPEG":
+                img.draft("RGB", (max_side, max_side))
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            return to_rgb(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(name, f"refused: too many pixels (decompression bomb guard): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError(name, "not an image Pillow can read") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageError(name, f"truncated or corrupt ({exc})") from exc
+
+
+def thumbnail(data: bytes, name: str, size: int) -> Image.Image:
+    img = decode(data, name, max_side=size)
+    img.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return img
+
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"BM", "bmp"),
+    (b"RIFF", "webp"),
+)
+
+
+def quick_check(head: bytes, tail: bytes, size: int) -> str | None:
+    """A cheap integrity test from a file's first and last bytes (no decode): the reason it is
+    broken, or None. Catches empty files, non-images and truncated JPEG/PNG downloads."""
+    if size == 0:
+        return "empty file (0 bytes)"
+    kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+    if kind is None:
+        return "not an image (unknown file signature)"
+    if kind == "jpeg" and b"\xff\xd9" not in tail:
+        return "truncated JPEG (no end-of-image marker)"
+    if kind == "png" and b"IEND" not in tail:
+        return "truncated PNG (no IEND chunk)"
+    if kind == "webp" and head[8:12] != b"WEBP":
+        return "not an image (RIFF but not WebP)"
+    return None

@@ -1,0 +1,211 @@
+"""Label edits: an overlay on the dataset's labels that is never lost and never touches the source.
+
+Every edit is appended to ``journal.jsonl`` in the dataset's sidecar folder and fsynced *before*
+the caller is told it is done, so a crash or kill at any moment keeps every edit the UI showed.
+Undo and redo are journal records too: replaying the journal on open rebuilds the labels and the
+whole undo/redo history exactly. ``labels.csv`` is an atomically written snapshot of the current
+edits, for people and other tools; the journal stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gender_desktop.data.dataset import Dataset
+from gender_desktop.fileio import atomic_write_bytes
+
+JOURNAL_FILE = "journal.jsonl"
+SNAPSHOT_FILE = "labels.csv"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One user action: the images it touched with their label before and after."""
+
+    seq: int
+    ids: tuple[str, ...]
+    old: tuple[int, ...]
+    new: tuple[int, ...]
+
+    def reversed(self) -> Change:
+        return Change(self.seq, self.ids, self.new, self.old)
+
+
+class LabelStore:
+    def __init__(self, dataset: Dataset, folder: Path | None = None) -> None:
+        self.dataset = dataset
+        self.folder = folder or dataset.sidecar()
+        self.journal_path = self.folder / JOURNAL_FILE
+        self.original = dataset.table["Male"].to_numpy().astype(np.int8)
+        self.male = self.original.copy()
+        self.undo_stack: list[Change] = []
+        self.redo_stack: list[Change] = []
+        self._seq = 0
+        self._replay()
+        self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
+
+    # -- queries ------------------------------------------------------------------------------
+    @property
+    def edited(self) -> np.ndarray:
+        """Per row: does the current label differ from the source's?"""
+        return self.male != self.original
+
+    @property
+    def edit_count(self) -> int:
+        return int(self.edited.sum())
+
+    def can_undo(self) -> bool:
+        return bool(self.undo_stack)
+
+    def can_redo(self) -> bool:
+        return bool(self.redo_stack)
+
+    # -- actions ------------------------------------------------------------------------------
+    def set_male(self, rows: list[int] | np.ndarray, value: int) -> Change | None:
+        """Set the label of ``rows``; returns the change (None if nothing changed). Durable on
+        return."""
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        rows = rows[self.male[rows] != value]
+        if len(rows) == 0:
+            return None
+        ids = tuple(str(i) for i in self.dataset.table["image_id"].to_numpy()[rows])
+        change = Change(self._seq + 1, ids, tuple(int(v) for v in self.male[rows]),
+                        (int(value),) * len(rows))
+        self._append({"op": "set", "seq": change.seq, "ids": list(ids), "old": list(change.old),
+                      "new": list(change.new)})
+        self._apply(change, rows)
+        self.undo_stack.append(change)
+        self.redo_stack.clear()
+        return change
+
+    def undo(self) -> Change | None:
+        if not self.undo_stack:
+            return None
+        change = self.undo_stack[-1]
+        self._append({"op": "undo", "seq": self._seq + 1, "of": change.seq})
+        self.undo_stack.pop()
+        self._apply(change.reversed())
+        self.redo_stack.append(change)
+        return change
+
+    def redo(self) -> Change | None:
+        if not self.redo_stack:
+            return None
+        change = self.redo_stack[-1]
+        self._append({"op": "redo", "seq": self._seq + 1, "of": change.seq})
+        self.redo_stack.pop()
+        self._apply(change)
+        self.undo_stack.append(change)
+        return change
+
+    def rows_of(self, change: Change) -> np.ndarray:
+        rows = self.dataset.position(list(change.ids))
+        return rows[rows >= 0]
+
+    # -- persistence --------------------------------------------------------------------------
+    def save_snapshot(self) -> Path:
+        """Write the current edits to ``labels.csv`` atomically."""
+        rows = np.flatnonzero(self.edited)
+        frame = pd.DataFrame(
+            {
+                "image_id": self.dataset.table["image_id"].to_numpy()[rows],
+                "Male": self.male[rows],
+                "source_Male": self.original[rows],
+            }
+        )
+        path = self.folder / SNAPSHOT_FILE
+        atomic_write_bytes(path, frame.to_csv(index=False).encode())
+        return path
+
+    def close(self, snapshot: bool = True) -> None:
+        if not self._journal.closed:
+            self._journal.close()
+            if snapshot:
+                self.save_snapshot()
+
+    def _append(self, record: dict[str, object]) -> None:
+        record["t"] = round(time.time(), 3)
+        self._journal.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+        self._seq = int(record["seq"])  # type: ignore[call-overload]
+
+    def _apply(self, change: Change, rows: np.ndarray | None = None) -> None:
+        if rows is None:
+            rows = self.dataset.position(list(change.ids))
+        values = np.asarray(change.new, dtype=np.int8)
+        known = rows >= 0
+        self.male[rows[known]] = values[known]
+
+    def _replay(self) -> None:
+        """Rebuild labels and history from the journal; drop a torn last line left by a kill."""
+        if not self.journal_path.exists():
+            return
+        raw = self.journal_path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            cut = raw.rfind(b"\n") + 1
+            with open(self.journal_path, "r+b") as handle:
+                handle.truncate(cut)
+            raw = raw[:cut]
+        by_seq: dict[int, Change] = {}
+        for line in raw.splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            self._seq = max(self._seq, int(rec.get("seq", 0)))
+            if rec.get("op") == "set":
+                change = Change(int(rec["seq"]), tuple(rec["ids"]), tuple(rec["old"]),
+                                tuple(rec["new"]))
+                by_seq[change.seq] = change
+                self._apply(change)
+                self.undo_stack.append(change)
+                self.redo_stack.clear()
+            elif rec.get("op") == "undo" and self.undo_stack:
+                change = self.undo_stack.pop()
+                self._apply(change.reversed())
+                self.redo_stack.append(change)
+            elif rec.get("op") == "redo" and self.redo_stack:
+                change = self.redo_stack.pop()
+                self._apply(change)
+                self.undo_stack.append(change)
+
+
+def labelled_table(dataset: Dataset) -> pd.DataFrame:
+    """The dataset table with the stored label edits applied: what training and evaluation use."""
+    table = dataset.table.copy()
+    journal = dataset.sidecar() / JOURNAL_FILE
+    if journal.exists():
+        store = LabelStore(dataset)
+        table["Male"] = store.male
+        store.close(snapshot=False)
+    return table
+
+
+def export_labels(
+    dataset: Dataset, male: np.ndarray, path: str | os.PathLike[str], coding: str = "-1/1"
+) -> Path:
+    """Write a CelebA-style CSV (``image_id,Male,<attributes>``) with ``male`` as the labels.
+
+    ``coding`` is ``"-1/1"`` (as the official release) or ``"0/1"``; boolean attributes follow it,
+    other attributes (age, race...) are written as they are.
+    """
+    if coding not in ("-1/1", "0/1"):
+        raise ValueError(f"coding must be '-1/1' or '0/1', not {coding!r}")
+    negative = -1 if coding == "-1/1" else 0
+    table = dataset.table
+    out = pd.DataFrame({"image_id": table["image_id"].to_numpy()})
+    out["Male"] = np.where(male == 1, 1, negative)
+    for col in dataset.attributes:
+        values = table[col]
+        out[col] = np.where(values.to_numpy(), 1, negative) if values.dtype == bool else values
+    target = Path(path)
+    atomic_write_bytes(target, out.to_csv(index=False).encode())
+    return target

@@ -1,0 +1,1 @@
+"""Files the app ships: icons and the stylesheet (importable as ``gender_desktop.resources``)."""
