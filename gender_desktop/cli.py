@@ -22,8 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a command, opens the desktop app.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--demo", action="store_true", help="open the built-in synthetic demo dataset")
-    parser.add_argument("--open", metavar="PATH", help="open this dataset (folder, annotation file or .zip)")
+    parser.add_argument(
+        "--demo", action="store_true", help="open the built-in synthetic demo dataset"
+    )
+    parser.add_argument(
+        "--open", metavar="PATH", help="open this dataset (folder, annotation file or .zip)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = commands.add_parser(
         "info",
@@ -38,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the integrity check of every image file (corrupt is then reported as null)",
     )
-    info.add_argument("--list", action="store_true", help="also list every missing, corrupt and skipped file")
+    info.add_argument(
+        "--list", action="store_true", help="also list every missing, corrupt and skipped file"
+    )
     return parser
 
 

@@ -36,8 +36,9 @@ def read_adience(source: Source) -> Parsed:
     skipped: list[tuple[str, str]] = []
     for fold, rel in sorted(folds.items()):
         display = source.display(rel)
-        frame = read_table(source.read_bytes(rel), display, sep="\t", dtype=str,
-                           keep_default_na=False)
+        frame = read_table(
+            source.read_bytes(rel), display, sep="\t", dtype=str, keep_default_na=False
+        )
         frame.columns = [str(c).strip() for c in frame.columns]
         missing = [c for c in REQUIRED if c not in frame.columns]
         if missing:

@@ -142,7 +142,9 @@ class Dataset:
         }
 
     # -- integrity ----------------------------------------------------------------------------
-    def verify(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> None:
+    def verify(
+        self, progress: Progress | None = None, cancel: threading.Event | None = None
+    ) -> None:
         """Check every image's signature and end marker (no full decode: seconds, not minutes,
         for all of CelebA) and record the broken ones in ``report.corrupt``."""
         corrupt: list[tuple[str, str]] = []

@@ -32,8 +32,12 @@ CELEBA_ATTRIBUTES = (
     "Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young"
 ).split()
 SKIN = ((241, 200, 170), (224, 172, 138), (198, 134, 99), (141, 85, 54), (250, 220, 196))
-HAIR = {"Black_Hair": (30, 25, 25), "Brown_Hair": (100, 60, 30), "Blond_Hair": (225, 195, 110),
-        "Gray_Hair": (160, 160, 160)}
+HAIR = {
+    "Black_Hair": (30, 25, 25),
+    "Brown_Hair": (100, 60, 30),
+    "Blond_Hair": (225, 195, 110),
+    "Gray_Hair": (160, 160, 160),
+}
 
 
 def demo_root() -> Path:
@@ -62,10 +66,13 @@ def draw_face(rng: np.random.Generator, male: bool) -> tuple[Image.Image, dict[s
     if not male:  # long hair behind the face, down to the shoulders
         d.rounded_rectangle(
             (cx - fw - 14, cy - fh - 6, cx + fw + 14, cy + fh * rng.uniform(0.6, 1.1)),
-            radius=30, fill=hair,
+            radius=30,
+            fill=hair,
         )
-    d.rectangle((cx - fw * 0.9, cy + fh * 0.85, cx + fw * 0.9, HEIGHT), fill=tuple(
-        int(v) for v in rng.integers(20, 200, 3)))
+    d.rectangle(
+        (cx - fw * 0.9, cy + fh * 0.85, cx + fw * 0.9, HEIGHT),
+        fill=tuple(int(v) for v in rng.integers(20, 200, 3)),
+    )
     d.ellipse((cx - fw, cy - fh, cx + fw, cy + fh), fill=skin)
     if male:  # short hair cap, squarer jaw, often beard or stubble
         d.chord((cx - fw - 2, cy - fh - 6, cx + fw + 2, cy - fh * 0.1), 180, 360, fill=hair)
@@ -79,8 +86,9 @@ def draw_face(rng: np.random.Generator, male: bool) -> tuple[Image.Image, dict[s
         elif beard < 0.7:
             attrs["5_o_Clock_Shadow"] = True
             stubble = tuple(max(0, int(c * 0.8)) for c in skin)
-            d.chord((cx - fw * 0.8, cy + fh * 0.2, cx + fw * 0.8, cy + fh * 0.98), 0, 180,
-                    fill=stubble)
+            d.chord(
+                (cx - fw * 0.8, cy + fh * 0.2, cx + fw * 0.8, cy + fh * 0.98), 0, 180, fill=stubble
+            )
         attrs["No_Beard"] = beard >= 0.45
         brow = 5
     else:
@@ -93,15 +101,20 @@ def draw_face(rng: np.random.Generator, male: bool) -> tuple[Image.Image, dict[s
         ex = cx + side * fw * 0.4
         d.ellipse((ex - 7, eye_y - 4, ex + 7, eye_y + 4), fill=(250, 250, 250))
         d.ellipse((ex - 3, eye_y - 3, ex + 3, eye_y + 3), fill=(40, 30, 30))
-        d.line((ex - 9, eye_y - 11, ex + 9, eye_y - 11 - (3 if not male else 0)),
-               fill=tuple(int(c * 0.6) for c in hair), width=brow)
+        d.line(
+            (ex - 9, eye_y - 11, ex + 9, eye_y - 11 - (3 if not male else 0)),
+            fill=tuple(int(c * 0.6) for c in hair),
+            width=brow,
+        )
     if rng.random() < 0.15:
         attrs["Eyeglasses"] = True
         for side in (-1, 1):
             ex = cx + side * fw * 0.4
             d.rectangle((ex - 12, eye_y - 9, ex + 12, eye_y + 9), outline=(20, 20, 20), width=2)
         d.line((cx - fw * 0.4 + 12, eye_y, cx + fw * 0.4 - 12, eye_y), fill=(20, 20, 20), width=2)
-    d.line((cx, eye_y + 6, cx - 4, cy + fh * 0.25), fill=tuple(int(c * 0.75) for c in skin), width=2)
+    d.line(
+        (cx, eye_y + 6, cx - 4, cy + fh * 0.25), fill=tuple(int(c * 0.75) for c in skin), width=2
+    )
     smiling = bool(rng.random() < 0.5)
     attrs["Smiling"] = smiling
     lipstick = (not male) and rng.random() < 0.7

@@ -56,7 +56,9 @@ def decode(data: bytes, name: str, max_side: int | None = None) -> Image.Image:
             img = ImageOps.exif_transpose(img) or img
             return to_rgb(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(name, f"refused: too many pixels (decompression bomb guard): {exc}") from exc
+        raise ImageError(
+            name, f"refused: too many pixels (decompression bomb guard): {exc}"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ImageError(name, "not an image Pillow can read") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:

@@ -76,10 +76,18 @@ class LabelStore:
         if len(rows) == 0:
             return None
         ids = tuple(str(i) for i in self.dataset.table["image_id"].to_numpy()[rows])
-        change = Change(self._seq + 1, ids, tuple(int(v) for v in self.male[rows]),
-                        (int(value),) * len(rows))
-        self._append({"op": "set", "seq": change.seq, "ids": list(ids), "old": list(change.old),
-                      "new": list(change.new)})
+        change = Change(
+            self._seq + 1, ids, tuple(int(v) for v in self.male[rows]), (int(value),) * len(rows)
+        )
+        self._append(
+            {
+                "op": "set",
+                "seq": change.seq,
+                "ids": list(ids),
+                "old": list(change.old),
+                "new": list(change.new),
+            }
+        )
         self._apply(change, rows)
         self.undo_stack.append(change)
         self.redo_stack.clear()
@@ -162,8 +170,9 @@ class LabelStore:
                 continue
             self._seq = max(self._seq, int(rec.get("seq", 0)))
             if rec.get("op") == "set":
-                change = Change(int(rec["seq"]), tuple(rec["ids"]), tuple(rec["old"]),
-                                tuple(rec["new"]))
+                change = Change(
+                    int(rec["seq"]), tuple(rec["ids"]), tuple(rec["old"]), tuple(rec["new"])
+                )
                 by_seq[change.seq] = change
                 self._apply(change)
                 self.undo_stack.append(change)

@@ -45,8 +45,8 @@ def stratified_split(labels: np.ndarray, spec: SplitSpec) -> np.ndarray:
         members = np.flatnonzero(labels == cls)
         members = members[rng.permutation(len(members))]
         n = len(members)
-        n_train = int(round(n * spec.train))
-        n_val = int(round(n * spec.val))
+        n_train = round(n * spec.train)
+        n_val = round(n * spec.val)
         n_val = min(n_val, n - n_train)
         out[members[:n_train]] = "train"
         out[members[n_train : n_train + n_val]] = "val"

@@ -14,7 +14,9 @@ from gender_desktop.data.errors import DatasetError
 _LINE_RE = re.compile(r"line (\d+)")
 
 
-def read_table(data: bytes, display: str, *, header_line: int = 1, **kwargs: object) -> pd.DataFrame:
+def read_table(
+    data: bytes, display: str, *, header_line: int = 1, **kwargs: object
+) -> pd.DataFrame:
     """``pandas.read_csv`` (C engine) with its errors turned into :class:`DatasetError`.
 
     ``header_line`` is the 1-based line of the column header, used to name lines in errors when the

@@ -52,9 +52,9 @@ def read_utkface(source: Source) -> Parsed:
         rows.append((rel, rel, male, age, RACES[race]))
     table = pd.DataFrame(rows, columns=["image_id", "path", "Male", "age", "race"])
     table["Male"] = table["Male"].astype(np.int8)
-    table["age_band"] = pd.cut(
-        table["age"], bins=AGE_BANDS, right=False, labels=AGE_LABELS
-    ).astype(object)
+    table["age_band"] = pd.cut(table["age"], bins=AGE_BANDS, right=False, labels=AGE_LABELS).astype(
+        object
+    )
     return Parsed(
         layout="utkface",
         family="utkface",
