@@ -142,11 +142,11 @@ class Dataset:
         }
 
     # -- integrity ----------------------------------------------------------------------------
-    def verify(
+    def scan_corrupt(
         self, progress: Progress | None = None, cancel: threading.Event | None = None
-    ) -> None:
+    ) -> list[tuple[str, str]]:
         """Check every image's signature and end marker (no full decode: seconds, not minutes,
-        for all of CelebA) and record the broken ones in ``report.corrupt``."""
+        for all of CelebA); return the broken ones as (image id, reason)."""
         corrupt: list[tuple[str, str]] = []
         ids = self.table["image_id"].to_numpy()
         rels = self.table["path"].to_numpy()
@@ -162,7 +162,17 @@ class Dataset:
                 corrupt.append((str(ids[i]), reason))
             if progress is not None and (i % 2000 == 0 or i == total - 1):
                 progress(i + 1, total, "Checking images")
-        self.report.corrupt = corrupt
+        return corrupt
+
+    def verify(
+        self, progress: Progress | None = None, cancel: threading.Event | None = None
+    ) -> None:
+        """Scan every image and record the broken ones in ``report.corrupt``."""
+        self.merge_corrupt(self.scan_corrupt(progress, cancel))
+
+    def merge_corrupt(self, found: list[tuple[str, str]]) -> None:
+        known = {image_id for image_id, _ in found}
+        self.report.corrupt = found + [c for c in self.report.corrupt if c[0] not in known]
         self.report.verified = True
 
     def mark_corrupt(self, image_id: str, reason: str) -> bool:

@@ -184,9 +184,11 @@ def generate(
 def ensure_demo(
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
+    count: int | None = None,
 ) -> Path:
-    """The demo dataset's folder, generated on first use."""
+    """The demo dataset's folder, generated on first use (the marker file is written last, so
+    an interrupted generation starts over)."""
     root = demo_root()
     if not (root / "SYNTHETIC_DEMO").exists():
-        generate(root, progress=progress, cancel=cancel)
+        generate(root, count or DEFAULT_COUNT, progress=progress, cancel=cancel)
     return root

@@ -1,0 +1,1 @@
+"""Qt-free machine-learning core: devices now; models, training and prediction build on it."""

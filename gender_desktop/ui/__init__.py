@@ -1,0 +1,1 @@
+"""The Qt desktop app. Everything that imports PySide6 or pyqtgraph lives here and only here."""

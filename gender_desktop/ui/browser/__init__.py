@@ -1,0 +1,1 @@
+"""The dataset browser: filters, the thumbnail grid, the detail pane and labeling."""

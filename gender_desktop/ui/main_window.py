@@ -1,0 +1,513 @@
+"""The main window: menus, toolbar, status bar, panels, and opening datasets in the background."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStyle,
+    QTabWidget,
+    QToolButton,
+)
+
+from gender_desktop import APP_NAME
+from gender_desktop.data.dataset import Dataset, open_dataset
+from gender_desktop.data.demo import ensure_demo
+from gender_desktop.data.labels import export_labels
+from gender_desktop.data.splits import SplitSpec, load_stored
+from gender_desktop.ml.device import describe_device
+from gender_desktop.ui import settings as app_settings_mod
+from gender_desktop.ui.browser.panel import BrowserPanel
+from gender_desktop.ui.dialogs import ABOUT_TEXT, ExportDialog, ProblemsDialog, SplitDialog
+from gender_desktop.ui.resources import icon
+from gender_desktop.ui.theme import THEMES, apply_theme
+from gender_desktop.ui.workers import Task
+
+DEMO = "demo:"  # the recent-list entry that stands for the built-in demo dataset
+
+
+class MainWindow(QMainWindow):
+    dataset_opened = Signal(object)  # Dataset
+    open_failed = Signal(str)
+    verified = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings = app_settings_mod.app_settings()
+        self.dataset: Dataset | None = None
+        self._tasks: dict[str, Task] = {}
+        self._opening: str | None = None
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(icon("app"))
+        self.setAcceptDrops(True)
+        self.resize(1360, 860)
+
+        self.browser = BrowserPanel()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.browser, "Browse")
+        self.setCentralWidget(self.tabs)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+        self.browser.set_label_actions(self.act_male, self.act_female)
+        self.browser.status_changed.connect(self.status_text.setText)
+        self.browser.labels_changed.connect(self._update_label_actions)
+        self.browser.image_failed.connect(lambda *_: self._update_problems())
+        self.browser.grid.selectionModel().selectionChanged.connect(self._update_label_actions)
+        self.browser.auto_advance.setChecked(
+            self.settings.value("autoAdvance", True, type=bool)  # type: ignore[arg-type]
+        )
+        self._restore_geometry()
+        self._update_label_actions()
+        self._detect_device()
+
+    # -- construction -----------------------------------------------------------------------------
+    def _action(self, text: str, slot, shortcut=None, tip: str = "", icon_=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, list):
+                action.setShortcuts(shortcut)
+            else:
+                action.setShortcut(shortcut)
+        if icon_ is not None:
+            action.setIcon(icon_)
+        tip = tip or text.replace("&", "").rstrip("…")
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        action.setToolTip(f"{tip} ({keys})" if keys else tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        std = self.style().standardIcon
+        sp = QStyle.StandardPixmap
+        self.act_open_folder = self._action(
+            "&Open Folder…",
+            self.choose_folder,
+            QKeySequence.StandardKey.Open,
+            "Open a dataset folder",
+            std(sp.SP_DirOpenIcon),
+        )
+        self.act_open_file = self._action(
+            "Open &File…",
+            self.choose_file,
+            "Ctrl+Shift+O",
+            "Open an annotation file (.txt/.csv) or a .zip",
+            std(sp.SP_FileIcon),
+        )
+        self.act_open_demo = self._action(
+            "Open &Demo Dataset", self.open_demo, None, "Open the built-in synthetic demo dataset"
+        )
+        self.act_export = self._action(
+            "&Export Labels…",
+            self.export_labels,
+            "Ctrl+E",
+            "Export labels with your edits as a CelebA-style CSV",
+            std(sp.SP_DialogSaveButton),
+        )
+        self.act_split = self._action(
+            "&Split Settings…",
+            self.edit_split,
+            None,
+            "Change the ratios and seed of the train/val/test split",
+        )
+        self.act_problems = self._action(
+            "Dataset &Problems…",
+            self.show_problems,
+            None,
+            "List missing, corrupt and skipped images",
+        )
+        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_undo = self._action(
+            "&Undo Label",
+            self.undo,
+            QKeySequence.StandardKey.Undo,
+            "Undo the last label change",
+            std(sp.SP_ArrowBack),
+        )
+        self.act_redo = self._action(
+            "&Redo Label",
+            self.redo,
+            [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")],
+            "Redo the label change",
+            std(sp.SP_ArrowForward),
+        )
+        self.act_male = self._action(
+            "&Male", lambda: self.label(1), "M", "Label the selected image(s) Male", icon("male")
+        )
+        self.act_female = self._action(
+            "&Female",
+            lambda: self.label(0),
+            "F",
+            "Label the selected image(s) Female",
+            icon("female"),
+        )
+        self.act_select_all = self._action(
+            "Select &All Shown", self.browser.grid.selectAll, QKeySequence.StandardKey.SelectAll
+        )
+        self.act_sample = self._action(
+            "&Random Sample",
+            self.browser.filters.reshuffle,
+            "Ctrl+R",
+            "Show a random sample of the current filter",
+            icon("shuffle"),
+        )
+        self.act_reset = self._action(
+            "Reset &Filters",
+            lambda: self.browser.filters.clear(),
+            "Ctrl+Shift+R",
+            "Show every image",
+            icon("filter-reset"),
+        )
+        self.act_search = self._action(
+            "Search File &Names", self._focus_search, QKeySequence.StandardKey.Find
+        )
+        self.act_about = self._action("&About gender-desktop", self.about)
+        self.theme_group = QActionGroup(self)
+        current = str(self.settings.value("theme", "system"))
+        self.theme_actions = {}
+        for name in THEMES:
+            action = QAction(name.capitalize(), self, checkable=True)
+            action.setChecked(name == current)
+            action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
+            self.theme_group.addAction(action)
+            self.theme_actions[name] = action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.act_open_folder, self.act_open_file])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addAction(self.act_open_demo)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_export)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addActions([self.act_undo, self.act_redo])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.act_male, self.act_female, self.act_select_all])
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions([self.act_search, self.act_sample, self.act_reset])
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        theme_menu.addActions(list(self.theme_actions.values()))
+        dataset_menu = bar.addMenu("&Dataset")
+        dataset_menu.addActions([self.act_split, self.act_problems])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+        self._rebuild_recent()
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.addActions([self.act_open_folder, self.act_open_file])
+        bar.addSeparator()
+        bar.addActions([self.act_male, self.act_female, self.act_undo, self.act_redo])
+        bar.addSeparator()
+        bar.addActions([self.act_sample, self.act_reset, self.act_export])
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_text = QLabel("No dataset open")
+        self.progress = QProgressBar(maximumWidth=220, textVisible=True)
+        self.progress.hide()
+        self.cancel_button = QToolButton(text="Cancel")
+        self.cancel_button.setToolTip("Cancel the running import or check")
+        self.cancel_button.clicked.connect(self.cancel_tasks)
+        self.cancel_button.hide()
+        self.problems_button = QToolButton()
+        self.problems_button.setAutoRaise(True)
+        self.problems_button.clicked.connect(self.show_problems)
+        self.problems_button.hide()
+        self.edits_label = QLabel()
+        self.device_label = QLabel("Device: detecting…")
+        self.device_label.setToolTip("The device training and prediction will use")
+        bar.addWidget(self.status_text, 1)
+        for widget in (
+            self.progress,
+            self.cancel_button,
+            self.problems_button,
+            self.edits_label,
+            self.device_label,
+        ):
+            bar.addPermanentWidget(widget)
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        splitter = self.settings.value("splitter")
+        if isinstance(splitter, QByteArray):
+            self.browser.splitter.restoreState(splitter)
+
+    # -- background tasks -------------------------------------------------------------------------
+    def _run(self, name: str, task: Task, on_success, on_failed=None) -> Task:
+        old = self._tasks.get(name)
+        if old is not None:
+            old.cancel()
+        self._tasks[name] = task
+        task.progressed.connect(self._on_progress)
+        task.succeeded.connect(on_success)
+        task.failed.connect(on_failed or (lambda msg: self._error("Error", msg)))
+        task.cancelled.connect(lambda: self.statusBar().showMessage("Cancelled", 4000))
+        task.finished.connect(lambda: self._task_done(name, task))
+        self.cancel_button.show()
+        task.start()
+        return task
+
+    def _task_done(self, name: str, task: Task) -> None:
+        if self._tasks.get(name) is task:
+            del self._tasks[name]
+        task.deleteLater()
+        if not any(n != "device" for n in self._tasks):
+            self.progress.hide()
+            self.cancel_button.hide()
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.show()
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{message} %p%")
+
+    def cancel_tasks(self) -> None:
+        for name, task in list(self._tasks.items()):
+            if name != "device":
+                task.cancel()
+
+    def wait_for_tasks(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+            task.wait()
+
+    def _detect_device(self) -> None:
+        def fn(progress, cancel):
+            return describe_device()
+
+        self._run(
+            "device",
+            Task(fn, self),
+            lambda text: self.device_label.setText(f"Device: {text}"),
+            lambda msg: self.device_label.setText("Device: CPU (torch unavailable)"),
+        )
+
+    # -- opening ------------------------------------------------------------------------------------
+    def open_path(self, path: str | os.PathLike[str], split_spec: SplitSpec | None = None) -> Task:
+        """Open a dataset in the background; the window stays usable and shows progress."""
+        target = str(path)
+
+        def fn(progress, cancel):
+            root = ensure_demo(progress, cancel) if target == DEMO else target
+            return open_dataset(root, split_spec=split_spec, progress=progress, cancel=cancel)
+
+        self._opening = target
+        self.statusBar().showMessage(f"Opening {target if target != DEMO else 'the demo dataset'}…")
+        return self._run("open", Task(fn, self), self._on_opened, self._on_open_failed)
+
+    def open_demo(self) -> Task:
+        return self.open_path(DEMO)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a dataset folder", self._last_dir())
+        if folder:
+            self.open_path(folder)
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open an annotation file or archive",
+            self._last_dir(),
+            "Datasets (*.txt *.csv *.zip);;All files (*)",
+        )
+        if path:
+            self.open_path(path)
+
+    def _last_dir(self) -> str:
+        recent = [p for p in app_settings_mod.recent_paths(self.settings) if p != DEMO]
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    def _on_opened(self, dataset: Dataset) -> None:
+        previous = self.dataset
+        self.dataset = dataset
+        self.browser.set_dataset(dataset)
+        if previous is not None and previous is not dataset:
+            previous.images.close()
+        key = DEMO if dataset.is_demo else (self._opening or str(dataset.root))
+        app_settings_mod.remember_recent(self.settings, key)
+        self.settings.setValue("lastDataset", key)
+        self._rebuild_recent()
+        title = f"{dataset.name} (synthetic demo)" if dataset.is_demo else dataset.name
+        self.setWindowTitle(f"{title} — {dataset.layout} — {APP_NAME}")
+        self.statusBar().showMessage(f"Opened {dataset.name}: {len(dataset):,} images", 5000)
+        self._update_problems()
+        self._update_label_actions()
+        self.dataset_opened.emit(dataset)
+        self._verify(dataset)
+
+    def _on_open_failed(self, message: str) -> None:
+        self.statusBar().clearMessage()
+        self.open_failed.emit(message)
+        self._error("Cannot open this dataset", message)
+
+    def _verify(self, dataset: Dataset) -> None:
+        def fn(progress, cancel):
+            return dataset.scan_corrupt(progress, cancel)
+
+        def done(found: list[tuple[str, str]]) -> None:
+            dataset.merge_corrupt(found)
+            self._update_problems()
+            self.verified.emit()
+
+        self._run("verify", Task(fn, self), done)
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = app_settings_mod.recent_paths(self.settings)
+        for path in recent:
+            text = "Demo dataset (synthetic)" if path == DEMO else path
+            action = self.recent_menu.addAction(text)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # -- labeling -----------------------------------------------------------------------------------
+    def label(self, male: int) -> None:
+        self.browser.label_selected(male)
+
+    def undo(self) -> None:
+        if self.browser.undo() is not None:
+            self.statusBar().showMessage("Undone", 2000)
+
+    def redo(self) -> None:
+        if self.browser.redo() is not None:
+            self.statusBar().showMessage("Redone", 2000)
+
+    def _update_label_actions(self) -> None:
+        store = self.browser.store
+        has_selection = bool(self.browser.selected_rows()) if store else False
+        self.act_male.setEnabled(has_selection)
+        self.act_female.setEnabled(has_selection)
+        self.act_undo.setEnabled(bool(store and store.can_undo()))
+        self.act_redo.setEnabled(bool(store and store.can_redo()))
+        for action in (self.act_export, self.act_sample, self.act_reset, self.act_problems):
+            action.setEnabled(store is not None)
+        self.act_split.setEnabled(self.dataset is not None and self._split_is_ours())
+        edits = store.edit_count if store else 0
+        self.edits_label.setText(f"{edits:,} edited" if store else "")
+
+    def _split_is_ours(self) -> bool:
+        return self.dataset is not None and self.dataset.report.split_origin.startswith("seeded")
+
+    def _update_problems(self) -> None:
+        if self.dataset is None:
+            self.problems_button.hide()
+            return
+        r = self.dataset.report
+        count = len(r.missing) + len(r.corrupt) + len(r.skipped)
+        self.problems_button.setVisible(count > 0)
+        self.problems_button.setText(f"⚠ {count:,} problem{'s' if count != 1 else ''}")
+        self.problems_button.setToolTip(
+            f"{len(r.missing):,} missing · {len(r.corrupt):,} corrupt · {len(r.skipped):,} skipped"
+        )
+
+    # -- commands -----------------------------------------------------------------------------------
+    def export_labels(self) -> None:
+        store = self.browser.store
+        if self.dataset is None or store is None:
+            return
+        dialog = ExportDialog(store.edit_count, self)
+        if not dialog.exec():
+            return
+        default = str(Path.home() / f"{self.dataset.name}_labels.csv")
+        path, _ = QFileDialog.getSaveFileName(self, "Export labels", default, "CSV (*.csv)")
+        if path:
+            self.export_to(path, dialog.coding())
+
+    def export_to(self, path: str, coding: str) -> Task | None:
+        dataset, store = self.dataset, self.browser.store
+        if dataset is None or store is None:
+            return None
+        male = store.male.copy()
+
+        def fn(progress, cancel):
+            return export_labels(dataset, male, path, coding)
+
+        return self._run(
+            "export",
+            Task(fn, self),
+            lambda out: self.statusBar().showMessage(f"Labels exported to {out}", 6000),
+            lambda msg: self._error("Export failed", msg),
+        )
+
+    def edit_split(self) -> None:
+        if self.dataset is None:
+            return
+        stored = load_stored(self.dataset.sidecar(), self.dataset.table["image_id"])
+        dialog = SplitDialog(stored[0] if stored else SplitSpec(), self)
+        if dialog.exec():
+            self.open_path(self._opening or self.dataset.root, split_spec=dialog.spec())
+
+    def show_problems(self) -> None:
+        if self.dataset is not None:
+            ProblemsDialog(self.dataset.report, self).exec()
+
+    def set_theme(self, name: str) -> None:
+        self.settings.setValue("theme", name)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, name)
+
+    def about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}", ABOUT_TEXT)
+
+    def _focus_search(self) -> None:
+        self.browser.filters.search.setFocus()
+        self.browser.filters.search.selectAll()
+
+    def _error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
+        QMessageBox.warning(self, title, message)
+
+    # -- drag and drop ------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths[0])
+
+    # -- closing ------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.browser.splitter.saveState())
+        self.settings.setValue("autoAdvance", self.browser.auto_advance.isChecked())
+        self.wait_for_tasks()
+        self.browser.close_dataset()
+        if self.dataset is not None:
+            self.dataset.images.close()
+        self.settings.sync()
+        super().closeEvent(event)

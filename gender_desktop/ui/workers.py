@@ -1,0 +1,60 @@
+"""Background work with progress and cancel, reported through Qt signals.
+
+A :class:`Task` runs a plain core function ``fn(progress, cancel)`` in its own QThread. The core
+stays Qt-free: it only calls ``progress(done, total, message)`` and checks ``cancel`` (a
+``threading.Event``). Progress is throttled to meaningful changes so a fast loop cannot flood the
+event loop, and signals cross threads through queued connections.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from gender_desktop.data.errors import ImportCancelled
+
+TaskFn = Callable[[Callable[[int, int, str], None], threading.Event], Any]
+
+
+class Task(QThread):
+    progressed = Signal(int, int, str)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, fn: TaskFn, parent: QObject | None = None, min_interval: float = 0.05):
+        super().__init__(parent)
+        self._fn = fn
+        self.cancel_event = threading.Event()
+        self._min_interval = min_interval
+        self._last = 0.0
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last >= self._min_interval:
+            self._last = now
+            self.progressed.emit(done, total, message)
+
+    def run(self) -> None:
+        try:
+            result = self._fn(self._progress, self.cancel_event)
+        except ImportCancelled:
+            self.cancelled.emit()
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            if not hasattr(exc, "file"):
+                traceback.print_exc()
+            self.failed.emit(message)
+        else:
+            if self.cancel_event.is_set():
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(result)

@@ -1,0 +1,139 @@
+"""Labeling in the browser: keyboard and buttons, multi-select, undo/redo, persistence, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import builders
+import pandas as pd
+from PySide6.QtCore import Qt
+
+from gender_desktop.data import open_dataset
+from gender_desktop.data.labels import LabelStore
+from gender_desktop.ui.browser.model import Role
+
+
+def test_keyboard_labeling_with_auto_advance_undo_and_redo(
+    make_window, open_dataset_in, qtbot, tmp_path
+):
+    window = make_window()
+    open_dataset_in(window, builders.celeba_official(tmp_path, 20))
+    browser = window.browser
+    browser.select_rows([0])  # 000001.jpg, male in the source
+    browser.grid.setFocus()
+    qtbot.keyClick(browser.grid, Qt.Key.Key_F)
+    assert browser.store.male[0] == 0
+    assert browser.model.index(0).data(Role.EDITED) is True
+    assert browser.selected_rows() == [1]  # advanced to the next image
+    assert window.edits_label.text() == "1 edited"
+    assert window.status_text.text() == "all splits: 13 female / 7 male · 20 images"
+    qtbot.keyClick(browser.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert browser.store.male[0] == 1 and window.edits_label.text() == "0 edited"
+    assert browser.selected_rows() == [0]  # undo shows what it changed
+    assert window.act_redo.isEnabled()
+    qtbot.keyClick(
+        browser.grid,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert browser.store.male[0] == 0 and window.edits_label.text() == "1 edited"
+
+
+def test_buttons_label_a_multi_selection(make_window, open_dataset_in, tmp_path):
+    window = make_window()
+    open_dataset_in(window, builders.celeba_official(tmp_path, 20))
+    browser = window.browser
+    browser.select_rows([2, 3, 4])  # all female in the source
+    assert browser.detail.title.text() == "3 images selected"
+    browser.male_button.click()
+    assert browser.store.male[[2, 3, 4]].tolist() == [1, 1, 1]
+    assert browser.selected_rows() == [2, 3, 4]  # no auto-advance for a multi-selection
+    window.act_undo.trigger()
+    assert browser.store.edit_count == 0
+
+
+def test_labeling_out_of_a_label_filter_moves_to_the_next_match(
+    make_window, open_dataset_in, tmp_path
+):
+    window = make_window()
+    open_dataset_in(window, builders.celeba_official(tmp_path, 20))
+    browser = window.browser
+    browser.filters.gender.setCurrentText("Female")
+    assert browser.model.rowCount() == 12
+    browser.select_rows([2])
+    window.act_male.trigger()
+    assert browser.model.rowCount() == 11  # it is not female any more
+    assert browser.selected_rows() == [3]  # and the next female image is selected
+    browser.filters.gender.setCurrentIndex(0)
+    browser.filters.edited_only.setChecked(True)
+    assert browser.model.rows.tolist() == [2]
+
+
+def test_edits_survive_closing_and_reopening(make_window, open_dataset_in, tmp_path):
+    path = builders.celeba_official(tmp_path / "ds", 20)
+    window = make_window()
+    open_dataset_in(window, path)
+    window.browser.select_rows([7])  # female in the source
+    window.act_male.trigger()
+    window.close()
+    again = make_window()
+    open_dataset_in(again, path)
+    assert again.browser.store.male[7] == 1
+    assert again.edits_label.text() == "1 edited"
+    again.browser.filters.edited_only.setChecked(True)
+    assert again.browser.model.rows.tolist() == [7]
+    assert again.act_undo.isEnabled()  # history came back too
+    out = tmp_path / "labels.csv"
+    with_task = again.export_to(str(out), "0/1")
+    with_task.wait()
+    frame = pd.read_csv(out)
+    assert frame.loc[7, "Male"] == 1 and frame.loc[8, "Male"] == 0
+
+
+GUI_LABELER = textwrap.dedent(
+    """
+    import sys
+    from PySide6.QtWidgets import QApplication
+    from gender_desktop.ui.main_window import MainWindow
+    app = QApplication([])
+    window = MainWindow()
+    window.show()
+    def opened(dataset):
+        browser = window.browser
+        browser.select_rows([0])
+        for i in range(200):
+            window.act_female.trigger() if browser.store.male[browser.selected_rows()[0]] else \\
+                window.act_male.trigger()
+            app.processEvents()
+            print(i, flush=True)  # the grid now shows this edit as done
+    window.dataset_opened.connect(opened)
+    window.open_path(sys.argv[1])
+    app.exec()
+    """
+)
+
+
+def test_a_killed_app_keeps_every_edit_it_showed(tmp_path):
+    path = builders.celeba_official(tmp_path / "ds", 300)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GUI_LABELER, str(path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    acked = 0
+    for line in proc.stdout:
+        acked = int(line) + 1
+        if acked == 25:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=30)
+    assert acked == 25
+    store = LabelStore(open_dataset(path))
+    edited = store.edited.nonzero()[0].tolist()
+    assert edited[:25] == list(range(25))  # auto-advance labeled images 0, 1, 2, ... in turn
+    assert len(edited) <= 26
+    store.close()
