@@ -29,9 +29,7 @@ def fold_files(files: list[str]) -> dict[int, str]:
 
 
 def read_adience(source: Source) -> Parsed:
-    files = source.files()
-    folds = fold_files(files)
-    present = set(files)
+    folds = fold_files(source.other_files())
     frames: list[pd.DataFrame] = []
     skipped: list[tuple[str, str]] = []
     for fold, rel in sorted(folds.items()):
@@ -53,16 +51,13 @@ def read_adience(source: Source) -> Parsed:
         frame["fold"] = fold
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    prefix = ""
-    for folder, stem in IMAGE_FOLDERS:
-        probe = _paths(table, folder, stem, "")
-        if any(p in present for p in probe[:200]):
-            prefix = _prefix_of(files, folder)
-            paths = _paths(table, folder, stem, prefix)
-            break
-    else:
-        paths = _paths(table, *IMAGE_FOLDERS[0], "")
-    ids = [p.split("/", 1)[1] if "/" in p else p for p in _paths(table, *IMAGE_FOLDERS[0], "")]
+    images = source.image_files()
+    present = set(images)
+    candidates = [
+        _paths(table, folder, stem, _prefix_of(images, folder)) for folder, stem in IMAGE_FOLDERS
+    ]
+    paths = max(candidates, key=lambda ps: sum(p in present for p in ps[:200]))
+    ids = [p.split("/", 1)[1] for p in _paths(table, *IMAGE_FOLDERS[0], "")]
     out = pd.DataFrame(
         {
             "image_id": ids,
@@ -86,10 +81,11 @@ def read_adience(source: Source) -> Parsed:
 
 
 def _prefix_of(files: list[str], folder: str) -> str:
+    """The folders above ``aligned/`` (or ``faces/``) when the dataset sits one level down."""
     for f in files:
         parts = f.split("/")
         if folder in parts[:-1]:
-            return "/".join(parts[: parts.index(folder)]) + "/" if parts.index(folder) else ""
+            return "".join(p + "/" for p in parts[: parts.index(folder)])
     return ""
 
 

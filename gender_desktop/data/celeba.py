@@ -25,7 +25,7 @@ SPLIT_COLUMNS = ("split", "partition")
 def find_file(source: Source, name: str, near: str = "") -> str | None:
     """The shallowest file called ``name`` (case-insensitive), preferring one beside ``near``."""
     name = name.lower()
-    matches = [f for f in source.files() if f.rsplit("/", 1)[-1].lower() == name]
+    matches = [f for f in source.other_files() if f.rsplit("/", 1)[-1].lower() == name]
     if not matches:
         return None
     near_dir = str(PurePosixPath(near).parent) if near else None

@@ -68,13 +68,12 @@ def _parse_annotation_file(p: Path) -> Parsed:
 def _zips_in(src: FolderSource) -> list[Source]:
     return [
         ZipSource(src.path(f))
-        for f in src.files()
+        for f in src.other_files()
         if f.lower().endswith(".zip") and f.count("/") <= _MAX_CSV_DEPTH
     ]
 
 
 def _detect(src: Source, candidates: list[Source], *, annotations_only: bool) -> Parsed | None:
-    files = src.files()
     readers: list[tuple[Callable[[], str | None], Callable[[str], Parsed]]] = [
         (
             lambda: celeba.find_file(src, celeba.ATTR_TXT),
@@ -84,7 +83,7 @@ def _detect(src: Source, candidates: list[Source], *, annotations_only: bool) ->
             lambda: celeba.find_file(src, celeba.ATTR_CSV),
             lambda rel: celeba.read_kaggle(src, rel, candidates),
         ),
-        (lambda: _male_csv(src, files), lambda rel: celeba.read_subset(src, rel, candidates)),
+        (lambda: _male_csv(src), lambda rel: celeba.read_subset(src, rel, candidates)),
     ]
     for find, read in readers:
         rel = find()
@@ -92,16 +91,20 @@ def _detect(src: Source, candidates: list[Source], *, annotations_only: bool) ->
             return read(rel)
     if annotations_only:
         return None
-    if fold_files(files):
+    if fold_files(src.other_files()):
         return read_adience(src)
-    if looks_like_folders(files):
+    if looks_like_folders(src.image_files()):
         return read_folders(src)
-    if looks_like_utkface(files):
+    if looks_like_utkface(src.image_files()):
         return read_utkface(src)
     return None
 
 
-def _male_csv(src: Source, files: list[str]) -> str | None:
-    csvs = [f for f in files if f.lower().endswith(".csv") and f.count("/") <= _MAX_CSV_DEPTH]
+def _male_csv(src: Source) -> str | None:
+    csvs = [
+        f
+        for f in src.other_files()
+        if f.lower().endswith(".csv") and f.count("/") <= _MAX_CSV_DEPTH
+    ]
     csvs.sort(key=lambda f: (f.count("/"), f))
     return next((f for f in csvs if celeba.has_male_column(src, f)), None)

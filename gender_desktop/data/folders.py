@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from gender_desktop.data.parsed import Parsed
-from gender_desktop.data.sources import Source, is_image_name
+from gender_desktop.data.sources import Source
 
 CLASS_NAMES = {"male": 1, "men": 1, "man": 1, "female": 0, "women": 0, "woman": 0}
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
@@ -23,14 +23,14 @@ def classify(rel: str) -> tuple[int, str | None] | None:
     return male, split
 
 
-def looks_like_folders(files: list[str]) -> bool:
-    return any(is_image_name(f) and classify(f) is not None for f in files[:50000])
+def looks_like_folders(image_files: list[str]) -> bool:
+    return any(classify(f) is not None for f in image_files[:50000])
 
 
 def read_folders(source: Source) -> Parsed:
     rows = []
-    for rel in source.files():
-        if is_image_name(rel) and (found := classify(rel)) is not None:
+    for rel in source.image_files():
+        if (found := classify(rel)) is not None:
             rows.append((rel, rel, found[0], found[1]))
     table = pd.DataFrame(rows, columns=["image_id", "path", "Male", "split"])
     table["Male"] = table["Male"].astype(np.int8)

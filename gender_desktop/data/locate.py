@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gender_desktop.data.sources import Source, is_image_name
+from gender_desktop.data.sources import Source
 
 _SAMPLE = 256
 
 
 def name_index(source: Source) -> pd.Series:
     """File name -> relative path for every image in ``source`` (first occurrence wins)."""
-    paths = [f for f in source.files() if is_image_name(f)]
+    paths = source.image_files()
     names = [p.rsplit("/", 1)[-1] for p in paths]
     index = pd.Series(paths, index=pd.Index(names), dtype=object)
     return index[~index.index.duplicated(keep="first")]

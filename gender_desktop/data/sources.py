@@ -12,20 +12,20 @@ import os
 import threading
 import zipfile
 from abc import ABC, abstractmethod
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 MAX_WALK_DEPTH = 6
-_JUNK_PARTS = ("__MACOSX",)
 
 
 def is_image_name(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES
+    """By suffix; plain string work because it runs once per file of a 200k-image tree."""
+    dot = name.rfind(".")
+    return dot > name.rfind("/") and name[dot:].lower() in IMAGE_SUFFIXES
 
 
 def _is_junk(rel: str) -> bool:
-    parts = rel.split("/")
-    return any(p in _JUNK_PARTS for p in parts) or parts[-1].startswith("._")
+    return "__MACOSX" in rel or rel.startswith("._") or "/._" in rel
 
 
 class Source(ABC):
@@ -33,6 +33,8 @@ class Source(ABC):
 
     def __init__(self) -> None:
         self._files: list[str] | None = None
+        self._images: list[str] | None = None
+        self._others: list[str] | None = None
 
     @property
     @abstractmethod
@@ -53,6 +55,26 @@ class Source(ABC):
         if self._files is None:
             self._files = sorted(f for f in self._list() if not _is_junk(f))
         return self._files
+
+    def image_files(self) -> list[str]:
+        """The image files among :meth:`files` (by suffix)."""
+        if self._images is None:
+            self._split()
+        assert self._images is not None
+        return self._images
+
+    def other_files(self) -> list[str]:
+        """Everything else: annotation files, archives. Few, so searching them is cheap."""
+        if self._others is None:
+            self._split()
+        assert self._others is not None
+        return self._others
+
+    def _split(self) -> None:
+        images, others = [], []
+        for f in self.files():
+            (images if is_image_name(f) else others).append(f)
+        self._images, self._others = images, others
 
     def display(self, rel: str = "") -> str:
         """A path a user can recognise in a message."""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gender_desktop.data.parsed import Parsed
-from gender_desktop.data.sources import Source, is_image_name
+from gender_desktop.data.sources import Source
 
 RACES = ("White", "Black", "Asian", "Indian", "Others")
 AGE_BANDS = (0, 18, 30, 45, 60, 200)
@@ -17,8 +17,8 @@ AGE_LABELS = ("0-17", "18-29", "30-44", "45-59", "60+")
 _PATTERN = re.compile(r"^\s*\d+\s*_")
 
 
-def looks_like_utkface(files: list[str]) -> bool:
-    images = [f.rsplit("/", 1)[-1] for f in files if is_image_name(f)]
+def looks_like_utkface(image_files: list[str]) -> bool:
+    images = [f.rsplit("/", 1)[-1] for f in image_files[:500]]
     if not images:
         return False
     hits = sum(1 for name in images[:500] if _PATTERN.match(name))
@@ -40,9 +40,7 @@ def parse_name(name: str) -> tuple[int, int, int] | str:
 def read_utkface(source: Source) -> Parsed:
     rows: list[tuple[str, str, int, int, str]] = []
     skipped: list[tuple[str, str]] = []
-    for rel in source.files():
-        if not is_image_name(rel):
-            continue
+    for rel in source.image_files():
         name = rel.rsplit("/", 1)[-1]
         parsed = parse_name(name)
         if isinstance(parsed, str):

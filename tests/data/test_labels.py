@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -12,6 +9,7 @@ from pathlib import Path
 import builders
 import numpy as np
 import pandas as pd
+from processes import run_and_kill_mid_edit
 
 from gender_desktop.data import open_dataset
 from gender_desktop.data.labels import LabelStore, export_labels, labelled_table
@@ -68,9 +66,10 @@ KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from gender_desktop.data import open_dataset
-    from gender_desktop.data.labels import LabelStore
+    from gender_desktop.data.labels import LabelStore, export_labels, labelled_table
     store = LabelStore(open_dataset(sys.argv[1]))
     for row in range(200):
+        sys.stdin.readline()  # the test paces the edits so it knows what was acknowledged
         store.set_male([row], 1 - int(store.male[row]))
         print(row, flush=True)  # acknowledged: the UI would now show it as done
     time.sleep(60)
@@ -80,20 +79,7 @@ KILLED_WRITER = textwrap.dedent(
 
 def test_a_killed_process_keeps_every_acknowledged_edit(tmp_path: Path) -> None:
     builders.celeba_official(tmp_path, 300)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(tmp_path)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
-    acked = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        acked.append(int(line))
-        if len(acked) == 37:
-            os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up
-            break
-    proc.wait(timeout=30)
+    acked = run_and_kill_mid_edit([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], 37)
     store = LabelStore(open_dataset(tmp_path))
     edited = set(store.edited.nonzero()[0].tolist())
     assert set(acked) <= edited

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import textwrap
 
 import builders
 import pandas as pd
+from processes import run_and_kill_mid_edit
 from PySide6.QtCore import Qt
 
 from gender_desktop.data import open_dataset
@@ -106,6 +105,7 @@ GUI_LABELER = textwrap.dedent(
         browser = window.browser
         browser.select_rows([0])
         for i in range(200):
+            sys.stdin.readline()  # paced by the test
             window.act_female.trigger() if browser.store.male[browser.selected_rows()[0]] else \\
                 window.act_male.trigger()
             app.processEvents()
@@ -119,19 +119,9 @@ GUI_LABELER = textwrap.dedent(
 
 def test_a_killed_app_keeps_every_edit_it_showed(tmp_path):
     path = builders.celeba_official(tmp_path / "ds", 300)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", GUI_LABELER, str(path)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    assert proc.stdout is not None
-    acked = 0
-    for line in proc.stdout:
-        acked = int(line) + 1
-        if acked == 25:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-    proc.wait(timeout=30)
-    assert acked == 25
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    acked = run_and_kill_mid_edit([sys.executable, "-c", GUI_LABELER, str(path)], 25)
+    assert acked == list(range(25))
     store = LabelStore(open_dataset(path))
     edited = store.edited.nonzero()[0].tolist()
     assert edited[:25] == list(range(25))  # auto-advance labeled images 0, 1, 2, ... in turn

@@ -19,8 +19,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.thumb_size = thumb_size
 
-    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
+    def cell_size(self) -> QSize:
         return QSize(self.thumb_size + 12, self.thumb_size + TEXT_HEIGHT + 12)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
+        return self.cell_size()
 
     def paint(
         self,

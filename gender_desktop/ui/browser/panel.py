@@ -7,13 +7,11 @@ them), so what the user sees as done is on disk.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
     QLabel,
-    QListView,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -26,32 +24,12 @@ from gender_desktop.data.labels import Change, LabelStore
 from gender_desktop.ui.browser.delegate import ThumbnailDelegate
 from gender_desktop.ui.browser.detail import DetailPane
 from gender_desktop.ui.browser.filters import FilterPanel
+from gender_desktop.ui.browser.grid import ThumbnailGrid
 from gender_desktop.ui.browser.model import Role, ThumbnailModel
 from gender_desktop.ui.resources import icon
 from gender_desktop.ui.thumbnails import ThumbnailLoader
 
 THUMB_SIZE = 112
-
-
-class ThumbnailGrid(QListView):
-    """A wrapping list in list mode: with uniform item sizes its layout stays cheap at 200k items
-    (icon mode would position every item individually)."""
-
-    def __init__(self, thumb_size: int) -> None:
-        super().__init__()
-        self.setObjectName("thumbnailGrid")
-        self.setViewMode(QListView.ViewMode.ListMode)
-        self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(True)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.SinglePass)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.verticalScrollBar().setSingleStep(24)
-        self.setMovement(QListView.Movement.Static)
-        self.setMouseTracking(True)
-        self.setIconSize(QSize(thumb_size, thumb_size))
 
 
 class BrowserPanel(QWidget):
@@ -69,9 +47,11 @@ class BrowserPanel(QWidget):
         self.loader.failed.connect(self._on_thumbnail_failed)
 
         self.filters = FilterPanel()
-        self.grid = ThumbnailGrid(THUMB_SIZE)
+        delegate = ThumbnailDelegate(THUMB_SIZE)
+        self.grid = ThumbnailGrid(delegate.cell_size())
         self.grid.setModel(self.model)
-        self.grid.setItemDelegate(ThumbnailDelegate(THUMB_SIZE, self.grid))
+        self.grid.setItemDelegate(delegate)
+        delegate.setParent(self.grid)
         self.detail = DetailPane()
         self.banner = QLabel()
         self.banner.setObjectName("demoBanner")
