@@ -47,3 +47,12 @@ def test_importing_the_core_loads_no_qt() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_device_probe_names_a_device_without_importing_torch_here() -> None:
+    from gender_desktop.ml.device import probe_device
+
+    before = "torch" in sys.modules
+    text = probe_device()
+    assert text.startswith(("CPU (", "CUDA · ", "Apple MPS"))
+    assert ("torch" in sys.modules) == before

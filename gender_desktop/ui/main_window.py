@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -31,7 +31,7 @@ from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.demo import ensure_demo
 from gender_desktop.data.labels import export_labels
 from gender_desktop.data.splits import SplitSpec, load_stored
-from gender_desktop.ml.device import describe_device
+from gender_desktop.ml.device import probe_device
 from gender_desktop.ui import settings as app_settings_mod
 from gender_desktop.ui.browser.panel import BrowserPanel
 from gender_desktop.ui.dialogs import ABOUT_TEXT, ExportDialog, ProblemsDialog, SplitDialog
@@ -78,7 +78,10 @@ class MainWindow(QMainWindow):
         )
         self._restore_geometry()
         self._update_label_actions()
-        self._detect_device()
+        # The device probe starts a process that imports torch (seconds of CPU): run it once the
+        # first dataset is open (or after a few idle seconds), so it does not slow the import.
+        self._device_known = False
+        QTimer.singleShot(4000, self._detect_device)
 
     # -- construction -----------------------------------------------------------------------------
     def _action(self, text: str, slot, shortcut=None, tip: str = "", icon_=None) -> QAction:
@@ -282,6 +285,8 @@ class MainWindow(QMainWindow):
         if self._tasks.get(name) is task:
             del self._tasks[name]
         task.deleteLater()
+        if name == "open":
+            QTimer.singleShot(0, self._detect_device)
         if not any(n != "device" for n in self._tasks):
             self.progress.hide()
             self.cancel_button.hide()
@@ -303,14 +308,18 @@ class MainWindow(QMainWindow):
             task.wait()
 
     def _detect_device(self) -> None:
+        if self._device_known or "open" in self._tasks:
+            return
+        self._device_known = True
+
         def fn(progress, cancel):
-            return describe_device()
+            return probe_device()
 
         self._run(
             "device",
             Task(fn, self),
             lambda text: self.device_label.setText(f"Device: {text}"),
-            lambda msg: self.device_label.setText("Device: CPU (torch unavailable)"),
+            lambda msg: self.device_label.setText(f"Device: unknown ({msg})"),
         )
 
     # -- opening ------------------------------------------------------------------------------------

@@ -67,9 +67,10 @@ class ThumbnailGrid(QAbstractItemView):
 
     def visible_range(self) -> range:
         cols, n = self.columns(), self.count()
-        top = self.verticalScrollBar().value() // self.cell.height()
-        rows = self.viewport().height() // self.cell.height() + 2
-        return range(min(top * cols, n), min((top + rows) * cols, n))
+        value, height = self.verticalScrollBar().value(), self.viewport().height()
+        top = value // self.cell.height()
+        bottom = (value + max(height, 1) - 1) // self.cell.height()
+        return range(min(top * cols, n), min((bottom + 1) * cols, n))
 
     def updateGeometries(self) -> None:
         rows = -(-self.count() // self.columns())
