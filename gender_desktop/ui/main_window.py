@@ -248,10 +248,12 @@ class MainWindow(QMainWindow):
         self.edits_label = QLabel()
         self.device_label = QLabel("Device: detecting…")
         self.device_label.setToolTip("The device training and prediction will use")
-        bar.addWidget(self.status_text, 1)
+        # Everything permanent sits on the right, so temporary messages (status tips, "Opened…")
+        # on the left never cover the counts.
         for widget in (
             self.progress,
             self.cancel_button,
+            self.status_text,
             self.problems_button,
             self.edits_label,
             self.device_label,

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -58,11 +59,13 @@ class FilterPanel(QFrame):
         self.search = QLineEdit(placeholderText="Search file names…", clearButtonEnabled=True)
         self.edited_only = QCheckBox("Edited only")
         self.edited_only.setToolTip("Show only images whose label you changed")
-        self.sample = QCheckBox("Sample")
+        self.sample = QCheckBox("Random sample of")
         self.sample.setToolTip("Show only a random sample of the images that match")
-        self.sample_size = QSpinBox(minimum=1, maximum=1000, value=16, suffix=" images")
-        self.shuffle = QPushButton(icon("shuffle"), "Shuffle")
+        self.sample_size = QSpinBox(minimum=1, maximum=1000, value=16)
+        self.sample_size.setToolTip("How many images the random sample shows")
+        self.shuffle = QToolButton(icon=icon("shuffle"))
         self.shuffle.setToolTip("Draw another random sample (Ctrl+R)")
+        self.shuffle.setAccessibleName("Shuffle")
         self.reset = QPushButton(icon("filter-reset"), "Reset filters")
 
         form = QFormLayout()
@@ -73,6 +76,7 @@ class FilterPanel(QFrame):
         sample_row.addWidget(self.sample)
         sample_row.addWidget(self.sample_size)
         sample_row.addWidget(self.shuffle)
+        sample_row.addStretch(1)
 
         self._attr_form = QFormLayout()
         self._attr_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
