@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 
 PROBE_TIMEOUT_S = 120
 
@@ -25,16 +27,27 @@ def describe_device() -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def probe_device() -> str:
+def probe_device(cancel: threading.Event | None = None) -> str:
     """:func:`describe_device` from a child process (in-process in a frozen app, which has no
-    interpreter to start)."""
+    interpreter to start). Setting ``cancel`` kills the child, so closing the app never waits
+    for torch to finish loading."""
     if getattr(sys, "frozen", False):
         return describe_device()
     code = "from gender_desktop.ml.device import describe_device; print(describe_device())"
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    while True:
+        try:
+            out, err = child.communicate(timeout=0.1)
+            break
+        except subprocess.TimeoutExpired:
+            if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
+                child.kill()
+                child.communicate()
+                raise RuntimeError("device probe cancelled") from None
+    if child.returncode != 0:
+        last = (err.strip().splitlines() or ["unknown error"])[-1]
         raise RuntimeError(f"torch could not be loaded: {last}")
-    return done.stdout.strip().splitlines()[-1]
+    return out.strip().splitlines()[-1]

@@ -12,6 +12,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
+    QGuiApplication,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
@@ -56,7 +57,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
-        self.resize(1360, 860)
+        self._default_size()
 
         self.browser = BrowserPanel()
         self.tabs = QTabWidget()
@@ -81,7 +82,8 @@ class MainWindow(QMainWindow):
         # The device probe starts a process that imports torch (seconds of CPU): run it once the
         # first dataset is open (or after a few idle seconds), so it does not slow the import.
         self._device_known = False
-        QTimer.singleShot(4000, self._detect_device)
+        self._closing = False
+        QTimer.singleShot(4000, self, self._detect_device)
 
     # -- construction -----------------------------------------------------------------------------
     def _action(self, text: str, slot, shortcut=None, tip: str = "", icon_=None) -> QAction:
@@ -260,6 +262,16 @@ class MainWindow(QMainWindow):
         ):
             bar.addPermanentWidget(widget)
 
+    def _default_size(self) -> None:
+        """1360 x 860, or 90 % of a smaller screen."""
+        screen = QGuiApplication.primaryScreen()
+        width, height = 1360, 860
+        if screen is not None:
+            available = screen.availableGeometry()
+            width = min(width, int(available.width() * 0.9))
+            height = min(height, int(available.height() * 0.9))
+        self.resize(width, height)
+
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("geometry")
         if isinstance(geometry, QByteArray):
@@ -270,6 +282,7 @@ class MainWindow(QMainWindow):
 
     # -- background tasks -------------------------------------------------------------------------
     def _run(self, name: str, task: Task, on_success, on_failed=None) -> Task:
+        """Start ``task`` as the one running under ``name`` (cancelling its predecessor)."""
         old = self._tasks.get(name)
         if old is not None:
             old.cancel()
@@ -287,8 +300,8 @@ class MainWindow(QMainWindow):
         if self._tasks.get(name) is task:
             del self._tasks[name]
         task.deleteLater()
-        if name == "open":
-            QTimer.singleShot(0, self._detect_device)
+        if name == "open" and not self._closing:
+            QTimer.singleShot(0, self, self._detect_device)
         if not any(n != "device" for n in self._tasks):
             self.progress.hide()
             self.cancel_button.hide()
@@ -310,12 +323,12 @@ class MainWindow(QMainWindow):
             task.wait()
 
     def _detect_device(self) -> None:
-        if self._device_known or "open" in self._tasks:
+        if self._closing or self._device_known or "open" in self._tasks:
             return
         self._device_known = True
 
         def fn(progress, cancel):
-            return probe_device()
+            return probe_device(cancel)
 
         self._run(
             "device",
@@ -513,6 +526,7 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closing = True
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.browser.splitter.saveState())
         self.settings.setValue("autoAdvance", self.browser.auto_advance.isChecked())
