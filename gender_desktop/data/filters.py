@@ -72,7 +72,10 @@ def describe(f: Filter, male: np.ndarray, rows: np.ndarray, total: int) -> str:
     scope = f.split if f.split != "all" else "all splits"
     text = f"{scope}: {female:,} female / {m:,} male"
     if f.sample:
-        text = f"random sample of {len(rows):,} · " + text
+        sample = f"random sample of {len(rows):,}"
+        if len(rows) < f.sample:
+            sample = f"all {len(rows):,} matches (fewer than the {f.sample:,} asked for)"
+        text = f"{sample} · " + text
     if len(rows) != total:
         text += f" · {len(rows):,} of {total:,} shown"
     else:

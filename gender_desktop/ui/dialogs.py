@@ -127,6 +127,7 @@ class ProblemsDialog(QDialog):
 
 
 ABOUT_TEXT = f"""<h3>gender-desktop {__version__}</h3>
-<p>Browse, relabel, train and audit face gender classifiers on CelebA-style data.</p>
+<p>Browse face datasets in their CelebA, UTKFace, Adience or folder layouts and fix their
+gender labels by keyboard.</p>
 <p>Label edits never modify your dataset files: they are kept, with their full history,
 in the app's data folder.</p>"""

@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.browser.status_changed.connect(self.status_text.setText)
         self.browser.labels_changed.connect(self._update_label_actions)
         self.browser.image_failed.connect(lambda *_: self._update_problems())
-        self.browser.grid.selectionModel().selectionChanged.connect(self._update_label_actions)
+        self.browser.selection_changed.connect(self._update_label_actions)
         self.browser.auto_advance.setChecked(
             self.settings.value("autoAdvance", True, type=bool)  # type: ignore[arg-type]
         )
@@ -436,7 +436,13 @@ class MainWindow(QMainWindow):
         self.act_redo.setEnabled(bool(store and store.can_redo()))
         for action in (self.act_export, self.act_sample, self.act_reset, self.act_problems):
             action.setEnabled(store is not None)
-        self.act_split.setEnabled(self.dataset is not None and self._split_is_ours())
+        ours = self.dataset is not None and self._split_is_ours()
+        self.act_split.setEnabled(ours)
+        if self.dataset is not None and not ours:
+            origin = self.dataset.report.split_origin
+            self.act_split.setStatusTip(f"This dataset brings its own split ({origin})")
+        else:
+            self.act_split.setStatusTip("Change the ratios and seed of the train/val/test split")
         edits = store.edit_count if store else 0
         self.edits_label.setText(f"{edits:,} edited" if store else "")
 

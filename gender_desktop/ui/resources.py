@@ -17,5 +17,11 @@ def icon(name: str) -> QIcon:
     return QIcon(resource_path(f"icons/{name}.svg"))
 
 
-def stylesheet() -> str:
-    return resources.files("gender_desktop.resources").joinpath("style.qss").read_text()
+def stylesheet(dark: bool = False) -> str:
+    """The app stylesheet; with ``dark``, the dark-theme additions too."""
+    files = resources.files("gender_desktop.resources")
+    text = files.joinpath("style.qss").read_text()
+    if dark:
+        check = resource_path("icons/check.svg").replace("\\", "/")
+        text += files.joinpath("dark.qss").read_text().replace("@CHECK@", check)
+    return text

@@ -63,5 +63,5 @@ def apply_theme(app: QApplication, theme: str) -> str:
     app.setStyle("Fusion")
     effective = ("dark" if system_is_dark() else "light") if theme == "system" else theme
     app.setPalette(_dark() if effective == "dark" else _light())
-    app.setStyleSheet(stylesheet())
+    app.setStyleSheet(stylesheet(dark=effective == "dark"))
     return effective

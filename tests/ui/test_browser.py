@@ -103,7 +103,7 @@ def test_selecting_an_image_shows_it_with_its_attributes(
         detail.table.item(r, 0).text(): detail.table.item(r, 1).text()
         for r in range(detail.table.rowCount())
     }
-    assert values["Eyeglasses"] == "yes" and values["split"] == "train"
+    assert values["Eyeglasses"] == "Yes" and values["Split"] == "train"
     qtbot.waitUntil(lambda: detail.image._pixmap.width() > 0, timeout=10_000)
 
 
@@ -205,3 +205,29 @@ def test_dark_theme_is_dark_and_light_is_light(make_window, qapp):
     window.set_theme("light")
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 180
     assert window.settings.value("theme") == "light"
+
+
+def test_resetting_filters_keeps_the_selected_image_in_view(make_window, open_dataset_in, tmp_path):
+    window = make_window()
+    open_dataset_in(window, builders.celeba_official(tmp_path, 400))
+    browser = window.browser
+    browser.filters.split.setCurrentText("test")  # rows 360..399
+    browser.select_rows([395])
+    window.act_reset.trigger()
+    assert browser.selected_rows() == [395]
+    rect = browser.grid.visualRect(browser.model.model_index(395))
+    assert browser.grid.viewport().rect().contains(rect)
+
+
+def test_no_match_shows_a_message_and_disables_labeling(
+    make_window, open_dataset_in, qtbot, tmp_path
+):
+    window = make_window()
+    open_dataset_in(window, builders.celeba_official(tmp_path, 20))
+    window.browser.select_rows([0])
+    assert window.act_male.isEnabled()
+    qtbot.keyClicks(window.browser.filters.search, "no-such-name")
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 0)
+    assert window.browser.grid.empty_text == "No image matches these filters"
+    assert not window.act_male.isEnabled() and not window.act_female.isEnabled()
+    assert window.browser.detail.title.text() == "No image matches"

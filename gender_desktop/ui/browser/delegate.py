@@ -45,18 +45,20 @@ class ThumbnailDelegate(QStyledItemDelegate):
         broken = index.data(Role.BROKEN)
         if pixmap is not None and not pixmap.isNull():
             scaled = pixmap.size().scaled(image_box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, scaled.width(), scaled.height())
-            target.moveCenter(image_box.center())
-            painter.drawPixmap(target, pixmap)
+            picture = QRect(0, 0, scaled.width(), scaled.height())
+            picture.moveCenter(image_box.center())
+            painter.drawPixmap(picture, pixmap)
         else:
+            picture = image_box.adjusted(8, 4, -8, -4)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(palette.color(QPalette.ColorRole.AlternateBase))
-            painter.drawRoundedRect(image_box.adjusted(8, 4, -8, -4), 4, 4)
+            painter.drawRoundedRect(picture, 4, 4)
             if broken:
                 painter.setPen(QColor("#d64545"))
                 painter.drawText(image_box, Qt.AlignmentFlag.AlignCenter, "cannot read\nimage")
+        # Badge and edited corner sit on the picture itself, not on the cell around it.
         male = index.data(Role.MALE)
-        badge = QRect(image_box.left() + 4, image_box.bottom() - 20, 22, 18)
+        badge = QRect(picture.left() + 4, picture.bottom() - 21, 22, 18)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(MALE_COLOR if male else FEMALE_COLOR)
         painter.drawRoundedRect(badge, 4, 4)
@@ -66,7 +68,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "M" if male else "F")
         if index.data(Role.EDITED):
-            corner = QRect(image_box.right() - 22, image_box.top(), 22, 22)
+            corner = QRect(picture.right() - 21, picture.top(), 22, 22)
             painter.setPen(QPen(QColor("#6b5500"), 1))
             painter.setBrush(EDITED_COLOR)
             painter.drawPolygon(

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.images import ImageError, decode
+from gender_desktop.ui.browser.filters import attribute_label
 from gender_desktop.ui.thumbnails import pil_to_qimage
 
 PREVIEW_SIDE = 512
@@ -125,10 +126,10 @@ class DetailPane(QWidget):
         self.table.setRowCount(len(columns))
         for i, column in enumerate(columns):
             value = table[column].iat[row]
-            text = {True: "yes", False: "no"}.get(value, str(value))  # type: ignore[call-overload]
+            text = {True: "Yes", False: "No"}.get(value, str(value))  # type: ignore[call-overload]
             if column == "path":
                 text = dataset.display_path(row)
-            self.table.setItem(i, 0, QTableWidgetItem(column.replace("_", " ")))
+            self.table.setItem(i, 0, QTableWidgetItem(attribute_label(column)))
             item = QTableWidgetItem(text)
             item.setToolTip(text)
             self.table.setItem(i, 1, item)

@@ -34,6 +34,13 @@ ANY = "Any"
 MAX_CATEGORIES = 24
 
 
+def attribute_label(column: str) -> str:
+    """How an attribute column reads in the UI: CelebA's "5_o_Clock_Shadow" as
+    "5 o'Clock Shadow", "age_band" as "Age band"."""
+    text = column.replace("_", " ").replace("5 o Clock", "5 o'Clock")
+    return text[:1].upper() + text[1:]
+
+
 def _title(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("sectionTitle")
@@ -48,6 +55,7 @@ class FilterPanel(QFrame):
         self.setObjectName("sidebar")
         self._attr_boxes: dict[str, tuple[QComboBox, list[object]]] = {}
         self._sample_seed = 0
+        self._quiet = False
         self._emit_timer = QTimer(self, singleShot=True, interval=150)
         self._emit_timer.timeout.connect(self._emit)
 
@@ -63,6 +71,7 @@ class FilterPanel(QFrame):
         self.sample.setToolTip("Show only a random sample of the images that match")
         self.sample_size = QSpinBox(minimum=1, maximum=1000, value=16)
         self.sample_size.setToolTip("How many images the random sample shows")
+        self.sample_size.setFixedWidth(64)
         self.shuffle = QToolButton(icon=icon("shuffle"))
         self.shuffle.setToolTip("Draw another random sample (Ctrl+R)")
         self.shuffle.setAccessibleName("Shuffle")
@@ -123,7 +132,7 @@ class FilterPanel(QFrame):
             combo.currentIndexChanged.connect(self._emit)
             combo.setObjectName(f"attr:{column}")
             self._attr_boxes[column] = (combo, values)
-            self._attr_form.addRow(column.replace("_", " "), combo)
+            self._attr_form.addRow(attribute_label(column), combo)
         self.clear(emit=False)
 
     @staticmethod
@@ -171,19 +180,19 @@ class FilterPanel(QFrame):
             self._emit()
 
     def clear(self, emit: bool = True) -> None:
-        widgets = [self.gender, self.split, self.search, self.edited_only, self.sample]
-        widgets += [combo for combo, _ in self._attr_boxes.values()]
-        for w in widgets:
-            w.blockSignals(True)
-        self.gender.setCurrentIndex(0)
-        self.split.setCurrentIndex(0)
-        self.search.clear()
-        self.edited_only.setChecked(False)
-        self.sample.setChecked(False)
-        for combo, _ in self._attr_boxes.values():
-            combo.setCurrentIndex(0)
-        for w in widgets:
-            w.blockSignals(False)
+        """Back to showing everything, with one ``changed`` signal (not one per widget). Signals
+        are not blocked: the widgets keep their own state right (the search box's clear button)."""
+        self._quiet = True
+        try:
+            self.gender.setCurrentIndex(0)
+            self.split.setCurrentIndex(0)
+            self.search.clear()
+            self.edited_only.setChecked(False)
+            self.sample.setChecked(False)
+            for combo, _ in self._attr_boxes.values():
+                combo.setCurrentIndex(0)
+        finally:
+            self._quiet = False
         if emit:
             self._emit()
 
@@ -192,4 +201,5 @@ class FilterPanel(QFrame):
 
     def _emit(self) -> None:
         self._emit_timer.stop()
-        self.changed.emit(self.current())
+        if not self._quiet:
+            self.changed.emit(self.current())

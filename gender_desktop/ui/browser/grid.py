@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     QSize,
     Qt,
 )
-from PySide6.QtGui import QPainter, QPaintEvent, QRegion, QResizeEvent
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem
 
 CursorAction = QAbstractItemView.CursorAction
@@ -31,6 +31,10 @@ class ThumbnailGrid(QAbstractItemView):
         self.cell = cell
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Always on: a scroll bar appearing after a filter change would narrow the viewport,
+        # change the column count and move every cell under the user's eyes.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.empty_text = ""  # painted centred when there is nothing to show
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -186,6 +190,9 @@ class ThumbnailGrid(QAbstractItemView):
         model, selection = self.model(), self.selectionModel()
         if model is None or selection is None:
             return
+        if self.count() == 0 and self.empty_text:
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
         option = QStyleOptionViewItem()
         self.initViewItemOption(option)
         delegate = self.itemDelegate()

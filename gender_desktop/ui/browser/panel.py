@@ -36,6 +36,7 @@ class BrowserPanel(QWidget):
     status_changed = Signal(str)  # "test: 1,745 female / 1,250 male · ..."
     labels_changed = Signal()  # edits or undo/redo: the window updates counts and actions
     image_failed = Signal(str, str)  # image id, reason
+    selection_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,12 +135,10 @@ class BrowserPanel(QWidget):
         selected = self.selected_rows()
         rows = apply_filter(self.dataset.table, self.store.male, self.store.edited, self.filter)
         self.model.set_rows(rows)
+        self.grid.empty_text = "" if len(rows) else "No image matches these filters"
         self._emit_status()
         still = [r for r in selected if self.model.model_index(r).isValid()]
-        if still:
-            self.select_rows(still)
-        else:
-            self.detail.clear("No image selected" if len(rows) else "No image matches")
+        self.select_rows(still)  # also when empty: a model reset clears the selection silently
 
     def _emit_status(self) -> None:
         if self.dataset is not None and self.store is not None:
@@ -169,13 +168,13 @@ class BrowserPanel(QWidget):
         self._on_selection()
 
     def _on_selection(self) -> None:
+        self.selection_changed.emit()
         if self.dataset is None or self.store is None:
             return
         rows = self.selected_rows()
-        enabled = bool(rows)
-        self.male_button.setEnabled(enabled)
-        self.female_button.setEnabled(enabled)
-        if len(rows) == 1:
+        if not rows:
+            self.detail.clear("No image selected" if len(self.model.rows) else "No image matches")
+        elif len(rows) == 1:
             row = rows[0]
             self.detail.show_row(
                 self.dataset, row, int(self.store.male[row]), int(self.store.original[row])
