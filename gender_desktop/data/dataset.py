@@ -156,7 +156,7 @@ class Dataset:
                 raise ImportCancelled()
             try:
                 reason = quick_check(*self.images.head_tail(rel))
-            except (OSError, KeyError) as exc:
+            except Exception as exc:  # noqa: BLE001 - OSError, KeyError, BadZipFile, zlib.error...
                 reason = f"unreadable ({exc})"
             if reason:
                 corrupt.append((str(ids[i]), reason))

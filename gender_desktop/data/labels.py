@@ -17,12 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.fileio import atomic_write_bytes
 
 JOURNAL_FILE = "journal.jsonl"
 SNAPSHOT_FILE = "labels.csv"
+LOCK_FILE = "journal.lock"
+
+
+class LabelsInUse(Exception):
+    """Another window or process has this dataset's labels open for editing."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +45,26 @@ class Change:
 
 
 class LabelStore:
-    def __init__(self, dataset: Dataset, folder: Path | None = None) -> None:
+    """The label overlay of one dataset. One writer at a time: the store holds an OS file lock
+    (filelock, released even if the process dies) so two windows cannot interleave journals;
+    ``readonly`` stores (for training or export) take no lock and cannot edit."""
+
+    def __init__(
+        self, dataset: Dataset, folder: Path | None = None, readonly: bool = False
+    ) -> None:
         self.dataset = dataset
         self.folder = folder or dataset.sidecar()
+        self.readonly = readonly
+        self._lock: FileLock | None = None
+        if not readonly:
+            self._lock = FileLock(str(self.folder / LOCK_FILE), timeout=0)
+            try:
+                self._lock.acquire()
+            except Timeout as exc:
+                raise LabelsInUse(
+                    f"The labels of {dataset.name} are open for editing in another "
+                    "gender-desktop window. Close that window (or this dataset there) first."
+                ) from exc
         self.journal_path = self.folder / JOURNAL_FILE
         self.original = dataset.table["Male"].to_numpy().astype(np.int8)
         self.male = self.original.copy()
@@ -49,7 +72,7 @@ class LabelStore:
         self.redo_stack: list[Change] = []
         self._seq = 0
         self._replay()
-        self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._journal = None if readonly else open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
 
     # -- queries ------------------------------------------------------------------------------
     @property
@@ -133,12 +156,16 @@ class LabelStore:
         return path
 
     def close(self, snapshot: bool = True) -> None:
-        if not self._journal.closed:
+        if self._journal is not None and not self._journal.closed:
             self._journal.close()
             if snapshot:
                 self.save_snapshot()
+        if self._lock is not None and self._lock.is_locked:
+            self._lock.release()
 
     def _append(self, record: dict[str, object]) -> None:
+        if self._journal is None:
+            raise PermissionError("this label store is read-only")
         record["t"] = round(time.time(), 3)
         self._journal.write(json.dumps(record, separators=(",", ":")) + "\n")
         self._journal.flush()
@@ -177,14 +204,24 @@ class LabelStore:
                 self._apply(change)
                 self.undo_stack.append(change)
                 self.redo_stack.clear()
-            elif rec.get("op") == "undo" and self.undo_stack:
-                change = self.undo_stack.pop()
-                self._apply(change.reversed())
-                self.redo_stack.append(change)
-            elif rec.get("op") == "redo" and self.redo_stack:
-                change = self.redo_stack.pop()
-                self._apply(change)
-                self.undo_stack.append(change)
+            elif rec.get("op") == "undo":
+                change = _take(self.undo_stack, rec.get("of"))
+                if change is not None:
+                    self._apply(change.reversed())
+                    self.redo_stack.append(change)
+            elif rec.get("op") == "redo":
+                change = _take(self.redo_stack, rec.get("of"))
+                if change is not None:
+                    self._apply(change)
+                    self.undo_stack.append(change)
+
+
+def _take(stack: list[Change], seq: object) -> Change | None:
+    """Remove and return the change ``seq`` names (normally the top of the stack)."""
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i].seq == seq:
+            return stack.pop(i)
+    return None
 
 
 def labelled_table(dataset: Dataset) -> pd.DataFrame:
@@ -192,9 +229,7 @@ def labelled_table(dataset: Dataset) -> pd.DataFrame:
     table = dataset.table.copy()
     journal = dataset.sidecar() / JOURNAL_FILE
     if journal.exists():
-        store = LabelStore(dataset)
-        table["Male"] = store.male
-        store.close(snapshot=False)
+        table["Male"] = LabelStore(dataset, readonly=True).male
     return table
 
 

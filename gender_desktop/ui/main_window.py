@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from gender_desktop import APP_NAME
 from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.demo import ensure_demo
-from gender_desktop.data.labels import export_labels
+from gender_desktop.data.labels import LabelsInUse, LabelStore, export_labels
 from gender_desktop.data.splits import SplitSpec, load_stored
 from gender_desktop.ml.device import probe_device
 from gender_desktop.ui import settings as app_settings_mod
@@ -53,7 +53,8 @@ class MainWindow(QMainWindow):
         self.settings = app_settings_mod.app_settings()
         self.dataset: Dataset | None = None
         self._tasks: dict[str, Task] = {}
-        self._opening: str | None = None
+        self._opening: str | None = None  # what is being opened now
+        self._current_path: str | None = None  # what the shown dataset was opened from
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
@@ -374,11 +375,26 @@ class MainWindow(QMainWindow):
 
     def _on_opened(self, dataset: Dataset) -> None:
         previous = self.dataset
+        current = self.browser.store
+        if current is not None and current.folder == dataset.sidecar():
+            current.close()  # the same dataset again (new split): hand its lock over
+        try:
+            store = LabelStore(dataset)
+        except LabelsInUse as exc:
+            dataset.images.close()
+            self._on_open_failed(str(exc))
+            return
+        checking = self._tasks.get("verify")
+        if checking is not None:  # still reading the previous dataset's files: stop it first
+            checking.cancel()
+            checking.wait()
         self.dataset = dataset
-        self.browser.set_dataset(dataset)
+        self._current_path = self._opening or str(dataset.root)
+        self._opening = None
+        self.browser.set_dataset(dataset, store)
         if previous is not None and previous is not dataset:
             previous.images.close()
-        key = DEMO if dataset.is_demo else (self._opening or str(dataset.root))
+        key = DEMO if dataset.is_demo else self._current_path
         app_settings_mod.remember_recent(self.settings, key)
         self.settings.setValue("lastDataset", key)
         self._rebuild_recent()
@@ -391,6 +407,7 @@ class MainWindow(QMainWindow):
         self._verify(dataset)
 
     def _on_open_failed(self, message: str) -> None:
+        self._opening = None
         self.statusBar().clearMessage()
         self.open_failed.emit(message)
         self._error("Cannot open this dataset", message)
@@ -496,7 +513,7 @@ class MainWindow(QMainWindow):
         stored = load_stored(self.dataset.sidecar(), self.dataset.table["image_id"])
         dialog = SplitDialog(stored[0] if stored else SplitSpec(), self)
         if dialog.exec():
-            self.open_path(self._opening or self.dataset.root, split_spec=dialog.spec())
+            self.open_path(self._current_path or self.dataset.root, split_spec=dialog.spec())
 
     def show_problems(self) -> None:
         if self.dataset is not None:

@@ -55,7 +55,8 @@ class _Drain(QRunnable):
                 loader._signals.ready.emit(generation, row, pil_to_qimage(img))
             except ImageError as exc:
                 loader._signals.failed.emit(generation, row, exc.reason)
-            except (OSError, KeyError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - a damaged zip member (BadZipFile, zlib.error)
+                # must mark this one cell broken, never end the worker
                 loader._signals.failed.emit(generation, row, f"unreadable ({exc})")
             finally:
                 loader._done(row)

@@ -48,7 +48,7 @@ class Task(QThread):
             result = self._fn(self._progress, self.cancel_event)
         except ImportCancelled:
             self.cancelled.emit()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
             message = str(exc) or type(exc).__name__
             if not hasattr(exc, "file"):
                 traceback.print_exc()

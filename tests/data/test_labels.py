@@ -9,6 +9,7 @@ from pathlib import Path
 import builders
 import numpy as np
 import pandas as pd
+import pytest
 from processes import run_and_kill_mid_edit
 
 from gender_desktop.data import open_dataset
@@ -125,3 +126,31 @@ def test_export_in_celeba_coding(tmp_path: Path) -> None:
     # The export opens again as a dataset with the same labels.
     reopened = open_dataset(out)
     assert reopened.summary()["male"] == int(male.sum())
+
+
+def test_a_second_writer_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    from gender_desktop.data.labels import LabelsInUse
+
+    builders.celeba_official(tmp_path, 10)
+    first = LabelStore(open_dataset(tmp_path))
+    with pytest.raises(LabelsInUse, match="open for editing in another"):
+        LabelStore(open_dataset(tmp_path))
+    reader = LabelStore(open_dataset(tmp_path), readonly=True)  # training may still read
+    with pytest.raises(PermissionError):
+        reader.set_male([0], 0)
+    first.close()
+    LabelStore(open_dataset(tmp_path)).close()
+
+
+def test_replay_undoes_the_change_the_record_names(tmp_path: Path) -> None:
+    """A journal whose undo names an older change (not the last one) still replays exactly."""
+    builders.celeba_official(tmp_path, 10)
+    store = LabelStore(open_dataset(tmp_path))
+    store.set_male([0], 0)  # seq 1
+    store.set_male([1], 0)  # seq 2
+    store.close()
+    with open(store.journal_path, "a") as handle:
+        handle.write('{"op":"undo","seq":3,"of":1}\n')
+    again = LabelStore(open_dataset(tmp_path))
+    assert again.edited.nonzero()[0].tolist() == [1]
+    again.close()

@@ -127,3 +127,19 @@ def test_a_killed_app_keeps_every_edit_it_showed(tmp_path):
     assert edited[:25] == list(range(25))  # auto-advance labeled images 0, 1, 2, ... in turn
     assert len(edited) <= 26
     store.close()
+
+
+def test_a_second_window_on_the_same_dataset_is_refused(
+    make_window, open_dataset_in, qtbot, warnings_shown, tmp_path
+):
+    path = builders.celeba_official(tmp_path / "ds", 10)
+    first = make_window()
+    open_dataset_in(first, path)
+    second = make_window()
+    with qtbot.waitSignal(second.open_failed, timeout=10_000):
+        second.open_path(path)
+    assert "open for editing in another gender-desktop window" in warnings_shown[-1][1]
+    assert second.dataset is None
+    first.close()
+    open_dataset_in(second, path)
+    assert second.browser.store is not None

@@ -40,7 +40,7 @@ class _LoadImage(QRunnable):
             self.signals.done.emit(self.token, pil_to_qimage(img), "")
         except ImageError as exc:
             self.signals.done.emit(self.token, QImage(), exc.reason)
-        except (OSError, KeyError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any read failure is shown, never raised
             self.signals.done.emit(self.token, QImage(), f"unreadable ({exc})")
 
 

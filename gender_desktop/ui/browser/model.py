@@ -57,6 +57,13 @@ class ThumbnailModel(QAbstractListModel):
         pos = int(self._index_of[row]) if 0 <= row < len(self._index_of) else -1
         return self.index(pos) if pos >= 0 else QModelIndex()
 
+    def positions_of(self, rows: list[int] | np.ndarray) -> np.ndarray:
+        """Sorted model positions of the dataset ``rows`` that are shown."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[(rows >= 0) & (rows < len(self._index_of))]
+        positions = self._index_of[rows]
+        return np.unique(positions[positions >= 0])
+
     def refresh_rows(self, rows: np.ndarray) -> None:
         for row in rows:
             self._row_changed(int(row))

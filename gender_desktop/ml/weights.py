@@ -1,0 +1,135 @@
+"""Starting weights, chosen explicitly and never swapped silently.
+
+- ``imagenet``: torchvision's ImageNet weights from the torch hub cache; where the machine is
+  online they are downloaded into that cache with visible progress and their sha256 prefix is
+  checked; offline without a cached copy, :class:`WeightsUnavailable` says so and lists the
+  alternatives.
+- ``file:<path>``: a local ``.pth`` file, verified against the sha256 prefix that torchvision puts
+  in its file names (``vgg16-397923af.pth``).
+- ``run:<run folder>``: a previous run's best checkpoint (pretrain on one dataset, fine-tune on
+  another).
+- ``random``: random initialisation.
+
+Everything is loaded with ``torch.load(..., weights_only=True)``: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from gender_desktop.fileio import atomic_write_bytes
+
+# torchvision's ImageNet weights per backbone (the enum member names of torchvision.models).
+IMAGENET = {
+    "vgg16": "VGG16_Weights.IMAGENET1K_V1",
+    "vgg16_bn": "VGG16_BN_Weights.IMAGENET1K_V1",
+    "resnet50": "ResNet50_Weights.IMAGENET1K_V2",
+    "resnet18": "ResNet18_Weights.IMAGENET1K_V1",
+    "mobilenet_v2": "MobileNet_V2_Weights.IMAGENET1K_V2",
+}
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.pth?$")
+Progress = Callable[[int, int, str], None]
+
+
+class WeightsUnavailable(Exception):
+    """The chosen starting weights cannot be had; the message says what to do instead."""
+
+
+def imagenet_url(backbone: str) -> str:
+    from torchvision.models import get_weight
+
+    return get_weight(IMAGENET[backbone]).url
+
+
+def hub_path(url: str) -> Path:
+    """Where torch hub keeps (or would keep) the file for ``url``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+def expected_prefix(name: str) -> str | None:
+    match = _HASH_IN_NAME.search(name)
+    return match.group(1) if match else None
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, backbone: str) -> None:
+    """Refuse a weights file whose sha256 does not start with the prefix in its name (or, for a
+    renamed file, with the prefix of torchvision's file for ``backbone``)."""
+    if not path.is_file():
+        raise WeightsUnavailable(f"{path}: no such weights file")
+    prefix = expected_prefix(path.name) or expected_prefix(imagenet_url(backbone))
+    actual = sha256_of(path)
+    if prefix and not actual.startswith(prefix):
+        raise WeightsUnavailable(
+            f"{path}: sha256 {actual[:12]}… does not match the expected prefix {prefix}; the file "
+            "is corrupt or not the weights it claims to be"
+        )
+
+
+def download(url: str, target: Path, progress: Progress | None = None) -> Path:
+    """Download ``url`` to ``target`` with progress, checking the sha256 prefix in its name."""
+    try:
+        with urllib.request.urlopen(
+            url, timeout=30
+        ) as response:  # only https URLs from torchvision
+            total = int(response.headers.get("Content-Length") or 0)
+            chunks, done = [], 0
+            while block := response.read(1 << 20):
+                chunks.append(block)
+                done += len(block)
+                if progress is not None:
+                    progress(done, total or done, f"Downloading {target.name}")
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise WeightsUnavailable(offline_message(url, exc)) from exc
+    data = b"".join(chunks)
+    prefix = expected_prefix(target.name)
+    if prefix and not hashlib.sha256(data).hexdigest().startswith(prefix):
+        raise WeightsUnavailable(f"{url}: the download is corrupt (sha256 prefix mismatch)")
+    atomic_write_bytes(target, data)
+    return target
+
+
+def offline_message(url: str, exc: BaseException | None = None) -> str:
+    path = hub_path(url)
+    reason = f" ({exc})" if exc else ""
+    return (
+        f"ImageNet weights are not in the torch hub cache and cannot be downloaded{reason}. "
+        f"Either copy {path.name} from {url} to {path}, choose that file as a local weights "
+        "file, start from a previous run's checkpoint, or start from random weights."
+    )
+
+
+def imagenet_state_dict(
+    backbone: str, progress: Progress | None = None, allow_download: bool = True
+) -> dict[str, torch.Tensor]:
+    url = imagenet_url(backbone)
+    path = hub_path(url)
+    if not path.exists():
+        if not allow_download or os.environ.get("GENDER_DESKTOP_OFFLINE"):
+            raise WeightsUnavailable(offline_message(url))
+        download(url, path, progress)
+    return load_state_dict(path)
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    if not isinstance(state, dict):
+        raise WeightsUnavailable(f"{path}: not a state dict")
+    return state
