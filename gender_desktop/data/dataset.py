@@ -9,6 +9,7 @@ into this table or the user's files.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from gender_desktop.data.images import quick_check
 from gender_desktop.data.locate import locate
 from gender_desktop.data.parsed import SPLITS, Parsed
 from gender_desktop.data.sources import Source
+from gender_desktop.fileio import atomic_write_json
 
 Progress = Callable[[int, int, str], None]
 CORE_COLUMNS = ("image_id", "path", "Male", "split", "fold")
@@ -55,12 +57,14 @@ class Dataset:
         family: str,
         fingerprint: str,
         report: ImportReport,
+        sidecar: Path | None = None,
     ) -> None:
         self.table = table
         self.images = images
         self.root = root
         self.family = family
         self.fingerprint = fingerprint
+        self._sidecar = sidecar
         self.report = report
         self._positions: pd.Index | None = None
 
@@ -97,7 +101,9 @@ class Dataset:
 
     def sidecar(self) -> Path:
         """This dataset's folder in the app's data directory (never inside the dataset)."""
-        return paths.dataset_dir(self.fingerprint)
+        if self._sidecar is None:
+            self._sidecar = paths.dataset_dir(self.fingerprint)
+        return self._sidecar
 
     def position(self, image_ids: list[str] | np.ndarray | pd.Series) -> np.ndarray:
         """Row positions of ``image_ids`` (-1 for unknown ids)."""
@@ -191,6 +197,31 @@ def fingerprint_of(family: str, ids: pd.Series) -> str:
     return digest.hexdigest()[:20]
 
 
+SIDECAR_META = "dataset.json"
+
+
+def resolve_sidecar(fingerprint: str, source: str, family: str) -> Path:
+    """The sidecar folder for a dataset: the one of its exact content if there is one, else the
+    one last used for the same path and layout (so adding, removing or moving a few images keeps
+    the label edits of the rest), else a new one."""
+    base = paths.data_dir() / "datasets"
+    exact = base / fingerprint
+    if not exact.exists():
+        for meta_file in sorted(base.glob(f"*/{SIDECAR_META}")):
+            try:
+                meta = json.loads(meta_file.read_text())
+            except (OSError, ValueError):
+                continue
+            if meta.get("source") == source and meta.get("family") == family:
+                return meta_file.parent
+    exact.mkdir(parents=True, exist_ok=True)
+    if not (exact / SIDECAR_META).exists():
+        atomic_write_json(
+            exact / SIDECAR_META, {"source": source, "family": family, "fingerprint": fingerprint}
+        )
+    return exact
+
+
 def open_dataset(
     path: str | Path,
     split_spec: splits.SplitSpec | None = None,
@@ -213,8 +244,9 @@ def open_dataset(
     step(1, "Locating images")
     images, table, missing = _locate_images(parsed, root)
     fingerprint = fingerprint_of(parsed.family, parsed.table["image_id"])
+    sidecar = resolve_sidecar(fingerprint, str(root), parsed.family)
     step(2, "Assigning splits")
-    origin = _assign_splits(parsed, table, fingerprint, split_spec)
+    origin = _assign_splits(parsed, table, sidecar, split_spec)
     keep = table["path"].notna().to_numpy()
     table = table.loc[keep].reset_index(drop=True)
     ordered = [c for c in CORE_COLUMNS if c in table] + [
@@ -232,7 +264,7 @@ def open_dataset(
         warnings=parsed.warnings,
     )
     step(3, "Done")
-    return Dataset(table, images, root, parsed.family, fingerprint, report)
+    return Dataset(table, images, root, parsed.family, fingerprint, report, sidecar)
 
 
 def _locate_images(parsed: Parsed, root: Path) -> tuple[Source, pd.DataFrame, list[str]]:
@@ -261,12 +293,11 @@ def _locate_images(parsed: Parsed, root: Path) -> tuple[Source, pd.DataFrame, li
 
 
 def _assign_splits(
-    parsed: Parsed, table: pd.DataFrame, fingerprint: str, spec: splits.SplitSpec | None
+    parsed: Parsed, table: pd.DataFrame, folder: Path, spec: splits.SplitSpec | None
 ) -> str:
     """Fill ``table['split']`` in place and say where it came from."""
     if "split" in table and spec is None:
         return parsed.split_origin or "given"
-    folder = paths.dataset_dir(fingerprint)
     stored = splits.load_stored(folder, table["image_id"])
     chosen = spec or (stored[0] if stored else splits.SplitSpec())
     if stored is not None and stored[1] is not None and stored[0] == chosen:

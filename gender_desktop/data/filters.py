@@ -52,11 +52,12 @@ def apply_filter(
         keep = np.zeros(len(table), dtype=bool)
         keep[sub[hits]] = True
         mask = keep
-    rows = np.flatnonzero(mask)
-    if f.sample and len(rows) > f.sample:
-        rng = np.random.default_rng(f.sample_seed)
-        rows = rng.choice(rows, size=f.sample, replace=False)
-    return rows
+    if f.sample:
+        # The first N matches in one seeded order of *all* rows: relabeling an image out of the
+        # filter replaces only that image, the rest of the sample stays where it was.
+        order = np.random.default_rng(f.sample_seed).permutation(len(table))
+        return order[mask[order]][: f.sample]
+    return np.flatnonzero(mask)
 
 
 def balance(male: np.ndarray, rows: np.ndarray) -> tuple[int, int]:

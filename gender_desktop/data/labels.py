@@ -68,6 +68,7 @@ class LabelStore:
         self.journal_path = self.folder / JOURNAL_FILE
         self.original = dataset.table["Male"].to_numpy().astype(np.int8)
         self.male = self.original.copy()
+        self.orphaned: set[str] = set()  # edited ids no longer in the dataset
         self.undo_stack: list[Change] = []
         self.redo_stack: list[Change] = []
         self._seq = 0
@@ -178,6 +179,8 @@ class LabelStore:
         values = np.asarray(change.new, dtype=np.int8)
         known = rows >= 0
         self.male[rows[known]] = values[known]
+        if not known.all():
+            self.orphaned.update(i for i, k in zip(change.ids, known, strict=True) if not k)
 
     def _replay(self) -> None:
         """Rebuild labels and history from the journal; drop a torn last line left by a kill."""

@@ -400,7 +400,13 @@ class MainWindow(QMainWindow):
         self._rebuild_recent()
         title = f"{dataset.name} (synthetic demo)" if dataset.is_demo else dataset.name
         self.setWindowTitle(f"{title} — {dataset.layout} — {APP_NAME}")
-        self.statusBar().showMessage(f"Opened {dataset.name}: {len(dataset):,} images", 5000)
+        message = f"Opened {dataset.name}: {len(dataset):,} images"
+        if store.orphaned:
+            message += (
+                f" · {len(store.orphaned):,} earlier label edit(s) refer to images no longer in "
+                "this dataset"
+            )
+        self.statusBar().showMessage(message, 10000)
         self._update_problems()
         self._update_label_actions()
         self.dataset_opened.emit(dataset)

@@ -56,3 +56,14 @@ def test_status_line_states_balance(tmp_path: Path) -> None:
     assert describe(f, male, rows, len(ds)) == "test: 6 female / 4 male · 10 of 100 shown"
     rows = apply_filter(ds.table, male, edited, Filter())
     assert describe(Filter(), male, rows, 100) == "all splits: 60 female / 40 male · 100 images"
+
+
+def test_a_sample_keeps_its_other_images_when_one_leaves_the_filter(tmp_path: Path) -> None:
+    ds, male, edited = setup(tmp_path)
+    f = Filter(gender="female", sample=10, sample_seed=7)
+    before = apply_filter(ds.table, male, edited, f)
+    male = male.copy()
+    male[before[3]] = 1  # relabeled: no longer female
+    after = apply_filter(ds.table, male, edited, f)
+    assert len(after) == 10
+    assert len(set(before.tolist()) & set(after.tolist())) == 9

@@ -154,3 +154,25 @@ def test_replay_undoes_the_change_the_record_names(tmp_path: Path) -> None:
     again = LabelStore(open_dataset(tmp_path))
     assert again.edited.nonzero()[0].tolist() == [1]
     again.close()
+
+
+def test_edits_follow_a_dataset_whose_images_change(tmp_path: Path) -> None:
+    """Adding an image changes the content fingerprint; the edits of the others stay."""
+    builders.utkface(tmp_path, 30)
+    store = LabelStore(open_dataset(tmp_path))
+    store.set_male([0, 1], 0)
+    edited_ids = {store.dataset.table["image_id"].iat[r] for r in (0, 1)}
+    store.close()
+    (tmp_path / "99_0_1_20170117000000000.jpg.chip.jpg").write_bytes(builders.jpeg_bytes(0))
+    grown = open_dataset(tmp_path)
+    assert len(grown) == 31
+    again = LabelStore(grown)
+    rows = again.edited.nonzero()[0]
+    assert {grown.table["image_id"].iat[r] for r in rows} == edited_ids
+    assert not again.orphaned
+    again.close()
+    # The image one edit was about is deleted: the edit is reported, not silently dropped.
+    (tmp_path / next(iter(sorted(edited_ids)))).unlink()
+    shrunk = LabelStore(open_dataset(tmp_path))
+    assert len(shrunk.orphaned) == 1 and shrunk.edit_count == 1
+    shrunk.close()

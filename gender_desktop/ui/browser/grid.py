@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     QSize,
     Qt,
 )
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
+from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem
 
 CursorAction = QAbstractItemView.CursorAction
@@ -35,6 +35,7 @@ class ThumbnailGrid(QAbstractItemView):
         # change the column count and move every cell under the user's eyes.
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.empty_text = ""  # painted centred when there is nothing to show
+        self._press_point: QPoint | None = None  # content coordinates of a plain press
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -143,7 +144,9 @@ class ThumbnailGrid(QAbstractItemView):
         target = moves.get(action, i)
         if i < 0:
             target = 0
-        if action in (CursorAction.MoveUp, CursorAction.MoveDown) and not 0 <= target < n:
+        if action == CursorAction.MoveDown and target >= n and i // cols < (n - 1) // cols:
+            target = n - 1  # into a shorter last row, as QListView does
+        elif action in (CursorAction.MoveUp, CursorAction.MoveDown) and not 0 <= target < n:
             target = i  # no wrap-around at the first and last rows
         return self.model().index(min(max(target, 0), n - 1), 0)
 
@@ -165,6 +168,9 @@ class ThumbnailGrid(QAbstractItemView):
         corners = [rect.topLeft(), rect.bottomRight(), rect.topRight(), rect.bottomLeft()]
         cells = [self._cell_at(p, clamp=True) for p in corners]
         anchor = self.currentIndex().row() if self.currentIndex().isValid() else -1
+        if self._press_point is not None:  # a drag: it runs from where the button went down
+            press = self._press_point - QPoint(0, self.verticalScrollBar().value())
+            anchor = self._cell_at(press, clamp=True)
         if anchor in cells[2:]:
             first, last = cells[2], cells[3]
         else:
@@ -215,6 +221,18 @@ class ThumbnailGrid(QAbstractItemView):
             option.state = state
             delegate.paint(painter, option, index)
         painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        plain = not event.modifiers() & (
+            Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier
+        )
+        point = event.position().toPoint() + QPoint(0, self.verticalScrollBar().value())
+        self._press_point = point if plain else None
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        self._press_point = None
 
     def select_index(self, index: QModelIndex) -> None:
         self.selectionModel().setCurrentIndex(

@@ -128,14 +128,18 @@ class BrowserPanel(QWidget):
         self.filter = f
         self._refilter()
 
-    def _refilter(self) -> None:
+    def _refilter(self, keep_scroll: bool = False) -> None:
+        """Apply the filter; ``keep_scroll`` after a label edit, so the grid does not jump."""
         if self.dataset is None or self.store is None:
             self.model.set_rows(np.empty(0, dtype=np.int64))
             self.status_changed.emit("No dataset open")
             return
         selected = self.selected_rows()
+        scroll = self.grid.verticalScrollBar().value()
         rows = apply_filter(self.dataset.table, self.store.male, self.store.edited, self.filter)
         self.model.set_rows(rows)
+        if keep_scroll:
+            self.grid.verticalScrollBar().setValue(scroll)
         self.grid.empty_text = "" if len(rows) else "No image matches these filters"
         self._emit_status()
         still = [r for r in selected if self.model.model_index(r).isValid()]
@@ -204,7 +208,7 @@ class BrowserPanel(QWidget):
         change = self.store.set_male(rows, male)  # journaled and fsynced before it is shown
         advance = self.auto_advance.isChecked() and len(rows) == 1
         if self._filter_depends_on_labels():
-            self._refilter()
+            self._refilter(keep_scroll=True)
             if advance or not self.selected_rows():
                 still_shown = self.model.model_index(rows[0]).isValid()
                 self._select_position(position + (1 if still_shown else 0))
@@ -229,7 +233,7 @@ class BrowserPanel(QWidget):
             return None
         rows = self.store.rows_of(change)
         if self._filter_depends_on_labels():
-            self._refilter()
+            self._refilter(keep_scroll=True)
         else:
             self.model.refresh_rows(rows)
         self.select_rows([int(r) for r in rows if self.model.model_index(int(r)).isValid()])
