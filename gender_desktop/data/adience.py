@@ -12,7 +12,7 @@ import pandas as pd
 from gender_desktop.data.errors import DatasetError
 from gender_desktop.data.parsed import Parsed
 from gender_desktop.data.sources import Source
-from gender_desktop.data.tables import read_table
+from gender_desktop.data.tables import line_of, read_table
 
 FOLD_RE = re.compile(r"(?:^|/)fold_(\d)_data\.txt$", re.IGNORECASE)
 FRONTAL_RE = re.compile(r"(?:^|/)fold_frontal_(\d)_data\.txt$", re.IGNORECASE)
@@ -45,7 +45,8 @@ def read_adience(source: Source) -> Parsed:
         keep = gender.isin(("m", "f")).to_numpy()
         for pos in np.flatnonzero(~keep):
             value = gender.iloc[pos] or "empty"
-            skipped.append((f"{display}, line {pos + 2}", f"gender is {value!r}, not m/f"))
+            line = line_of(gender, pos, 2)
+            skipped.append((f"{display}, line {line}", f"gender is {value!r}, not m/f"))
         frame = frame[keep].copy()
         frame["Male"] = (gender[keep] == "m").astype(np.int8).to_numpy()
         frame["fold"] = fold

@@ -11,8 +11,25 @@ import pandas as pd
 from gender_desktop.data.errors import DatasetError
 from gender_desktop.data.parsed import PARTITION_CODES, SPLITS, Parsed
 from gender_desktop.data.sources import Source
-from gender_desktop.data.tables import check_unique_ids, coded_flags, find_column, read_table
+from gender_desktop.data.tables import (
+    BOM,
+    check_unique_ids,
+    coded_flags,
+    find_column,
+    line_of,
+    read_table,
+)
 
+# Files that come with CelebA but are not its labels: picking one means "this dataset".
+AUXILIARY = (
+    "list_eval_partition.txt",
+    "list_eval_partition.csv",
+    "identity_celeba.txt",
+    "list_bbox_celeba.txt",
+    "list_bbox_celeba.csv",
+    "list_landmarks_align_celeba.txt",
+    "list_landmarks_align_celeba.csv",
+)
 ATTR_TXT = "list_attr_celeba.txt"
 ATTR_CSV = "list_attr_celeba.csv"
 PARTITION_TXT = "list_eval_partition.txt"
@@ -41,7 +58,7 @@ def _header_lines(data: bytes) -> tuple[bytes, bytes]:
 
 def read_official(source: Source, attr_rel: str, candidates: list[Source]) -> Parsed:
     display = source.display(attr_rel)
-    data = source.read_bytes(attr_rel)
+    data = source.read_bytes(attr_rel).removeprefix(BOM)
     if not data.strip():
         raise DatasetError("the file is empty", display)
     count_line, names_line = _header_lines(data)
@@ -112,20 +129,32 @@ def read_kaggle(source: Source, attr_rel: str, candidates: list[Source]) -> Pars
     )
 
 
+def delimiter(header: str) -> str:
+    """The field separator of a table from its header line: tab, semicolon or comma."""
+    counts = {sep: header.count(sep) for sep in ("\t", ";", ",")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _header_line(source: Source, rel: str) -> str:
+    head = source.read_bytes(rel)[:4096].decode("utf-8-sig", "replace").splitlines()
+    return head[0] if head else ""
+
+
 def has_male_column(source: Source, rel: str) -> bool:
-    """Cheap check of a CSV's header line, used by layout detection."""
+    """Cheap check of a table's header line, used by layout detection."""
     try:
-        head = source.read_bytes(rel)[:4096].decode("utf-8-sig", "replace").splitlines()
-    except (OSError, KeyError):
+        header = _header_line(source, rel)
+    except Exception:  # noqa: BLE001 - an unreadable candidate is simply not the dataset
         return False
-    if not head:
-        return False
-    return any(c.strip().strip('"').lower() == "male" for c in head[0].split(","))
+    return any(c.strip().strip('"').lower() == "male" for c in header.split(delimiter(header)))
 
 
 def read_subset(source: Source, csv_rel: str, candidates: list[Source]) -> Parsed:
     display = source.display(csv_rel)
-    frame = read_table(source.read_bytes(csv_rel), display, dtype=str, keep_default_na=False)
+    data = source.read_bytes(csv_rel)
+    sep = delimiter(data[:4096].decode("utf-8-sig", "replace").split("\n", 1)[0])
+    frame = read_table(data, display, sep=sep, dtype=str, keep_default_na=False)
     frame.columns = [str(c).strip() for c in frame.columns]
     male_col = find_column(frame, "Male")
     if male_col is None:
@@ -193,12 +222,26 @@ def _split_values(values: pd.Series, display: str) -> np.ndarray:
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         raise DatasetError(
-            f"split value {values.iloc[pos]!r}; expected train/val/test or 0/1/2", display, pos + 2
+            f"split value {values.iloc[pos]!r}; expected train/val/test or 0/1/2",
+            display,
+            line_of(values, pos, 2),
         )
     return text.to_numpy(dtype=object)
 
 
 def _with_partition(
+    table: pd.DataFrame, source: Source, attr_rel: str, warnings: list[str]
+) -> pd.DataFrame:
+    """Add the official split. The partition file is optional: a broken one is reported and a
+    seeded split is used instead, rather than refusing the whole dataset."""
+    try:
+        return _read_partition(table, source, attr_rel, warnings)
+    except DatasetError as exc:
+        warnings.append(f"partition file ignored, using a seeded split instead: {exc}")
+        return table
+
+
+def _read_partition(
     table: pd.DataFrame, source: Source, attr_rel: str, warnings: list[str]
 ) -> pd.DataFrame:
     rel = find_file(source, PARTITION_TXT, attr_rel) or find_file(source, PARTITION_CSV, attr_rel)
@@ -217,13 +260,15 @@ def _with_partition(
         )
         first = 1
     codes = pd.to_numeric(part["partition"], errors="coerce")
+    if len(codes) and pd.isna(codes.iloc[0]):  # a header line such as "image_id partition"
+        part, codes = part.iloc[1:], codes.iloc[1:]
     bad = ~codes.isin(PARTITION_CODES)
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         raise DatasetError(
             f"partition value {part['partition'].iloc[pos]!r}; expected 0, 1 or 2",
             display,
-            pos + first,
+            line_of(part, pos, first),
         )
     lookup = pd.Series(codes.to_numpy(), index=part["image_id"].astype(str).to_numpy())
     lookup = lookup[~lookup.index.duplicated()]

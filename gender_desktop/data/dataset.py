@@ -249,6 +249,11 @@ def open_dataset(
     origin = _assign_splits(parsed, table, sidecar, split_spec)
     keep = table["path"].notna().to_numpy()
     table = table.loc[keep].reset_index(drop=True)
+    table, duplicates = _drop_shared_files(table, images)
+    warnings = list(parsed.warnings)
+    for name in SPLITS:
+        if not (table["split"] == name).any():
+            warnings.append(f"the {name} split has no images")
     ordered = [c for c in CORE_COLUMNS if c in table] + [
         c for c in table.columns if c not in CORE_COLUMNS and c != "name"
     ]
@@ -260,8 +265,8 @@ def open_dataset(
         annotation=parsed.annotation,
         split_origin=origin,
         missing=missing,
-        skipped=parsed.skipped,
-        warnings=parsed.warnings,
+        skipped=parsed.skipped + duplicates,
+        warnings=warnings,
     )
     step(3, "Done")
     return Dataset(table, images, root, parsed.family, fingerprint, report, sidecar)
@@ -290,6 +295,22 @@ def _locate_images(parsed: Parsed, root: Path) -> tuple[Source, pd.DataFrame, li
     if len(missing) == len(table):
         raise DatasetError("none of the listed images exist", parsed.annotation or str(root))
     return images, table, missing
+
+
+def _drop_shared_files(
+    table: pd.DataFrame, images: Source
+) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Rows whose ids differ but name the same file (``a/1.jpg`` and ``b/1.jpg`` in a CSV,
+    matched by file name) would count one image twice: keep the first, report the others."""
+    dup = table["path"].duplicated(keep="first")
+    if not dup.any():
+        return table, []
+    first = table.drop_duplicates("path").set_index("path")["image_id"]
+    skipped = [
+        (str(i), f"the same image file as {first[p]} ({images.display(p)})")
+        for i, p in zip(table.loc[dup, "image_id"], table.loc[dup, "path"], strict=True)
+    ]
+    return table.loc[~dup].reset_index(drop=True), skipped
 
 
 def _assign_splits(

@@ -30,7 +30,12 @@ def parse(path: str | Path) -> Parsed:
         raise DatasetError("no such file or folder", str(p))
     if p.is_dir():
         src = FolderSource(p)
-        found = _detect(src, [src, *_zips_in(src)], annotations_only=False)
+        zips = _zips_in(src)
+        found = _detect(src, [src, *zips], annotations_only=False)
+        for archive in zips:  # a folder holding just the downloaded archive (Kaggle's archive.zip)
+            if found is not None:
+                break
+            found = _detect(archive, [archive], annotations_only=False)
         if found is None:
             raise DatasetError(f"no supported dataset found. Expected {SUPPORTED}.", str(p))
         return found
@@ -53,6 +58,8 @@ def _parse_annotation_file(p: Path) -> Parsed:
     if FOLD_RE.search(name) or FRONTAL_RE.search(name):
         return read_adience(FolderSource(p.parent))
     root = p.parent.parent if p.parent.name.lower() in ("anno", "eval") else p.parent
+    if name in celeba.AUXILIARY:  # the partition or bbox file: open the dataset it belongs to
+        return parse(root)
     src = FolderSource(root)
     rel = p.relative_to(root).as_posix()
     candidates: list[Source] = [src, *_zips_in(src)]
@@ -104,7 +111,7 @@ def _male_csv(src: Source) -> str | None:
     csvs = [
         f
         for f in src.other_files()
-        if f.lower().endswith(".csv") and f.count("/") <= _MAX_CSV_DEPTH
+        if f.lower().endswith((".csv", ".tsv")) and f.count("/") <= _MAX_CSV_DEPTH
     ]
     csvs.sort(key=lambda f: (f.count("/"), f))
     return next((f for f in csvs if celeba.has_male_column(src, f)), None)

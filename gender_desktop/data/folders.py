@@ -8,9 +8,19 @@ import pandas as pd
 
 from gender_desktop.data.parsed import Parsed
 from gender_desktop.data.sources import Source
+from gender_desktop.data.splits import SplitSpec, stratified_split
 
 CLASS_NAMES = {"male": 1, "men": 1, "man": 1, "female": 0, "women": 0, "woman": 0}
-SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+SPLIT_NAMES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+}
+VAL_FROM_TRAIN = 0.1
 
 
 def classify(rel: str) -> tuple[int, str | None] | None:
@@ -35,9 +45,21 @@ def read_folders(source: Source) -> Parsed:
     table = pd.DataFrame(rows, columns=["image_id", "path", "Male", "split"])
     table["Male"] = table["Male"].astype(np.int8)
     split_origin = None
-    if table["split"].notna().all():
+    warnings: list[str] = []
+    given = table["split"].notna()
+    if given.all():
         split_origin = "train/val/test folders"
+        if not (table["split"] == "val").any():
+            _val_from_train(table)
+            split_origin = (
+                f"train/test folders, val drawn from train ({VAL_FROM_TRAIN:.0%}, seeded)"
+            )
     else:
+        if given.any():
+            warnings.append(
+                f"{int((~given).sum()):,} images are outside train/val/test folders, so the "
+                "folders' split is not used; a seeded split is drawn for all images"
+            )
         table = table.drop(columns="split")
     return Parsed(
         layout="folder-per-class",
@@ -46,4 +68,13 @@ def read_folders(source: Source) -> Parsed:
         annotation=None,
         images=source,
         split_origin=split_origin,
+        warnings=warnings,
     )
+
+
+def _val_from_train(table: pd.DataFrame) -> None:
+    """Without a validation folder, hold out a seeded, stratified part of train as val."""
+    train = np.flatnonzero((table["split"] == "train").to_numpy())
+    spec = SplitSpec(1 - VAL_FROM_TRAIN, VAL_FROM_TRAIN, 0.0)
+    part = stratified_split(table["Male"].to_numpy()[train], spec)
+    table.loc[train[part == "val"], "split"] = "val"

@@ -40,8 +40,13 @@ def parse_name(name: str) -> tuple[int, int, int] | str:
 def read_utkface(source: Source) -> Parsed:
     rows: list[tuple[str, str, int, int, str]] = []
     skipped: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
     for rel in source.image_files():
         name = rel.rsplit("/", 1)[-1]
+        if name in seen:  # e.g. the same face in UTKFace/ and crop_part1/
+            skipped.append((source.display(rel), f"the same face as {seen[name]}"))
+            continue
+        seen[name] = rel
         parsed = parse_name(name)
         if isinstance(parsed, str):
             skipped.append((source.display(rel), parsed))

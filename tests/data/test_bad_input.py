@@ -113,3 +113,22 @@ def test_a_folder_with_no_dataset(tmp_path: Path) -> None:
 
 def test_a_path_that_does_not_exist(tmp_path: Path) -> None:
     assert "no such file or folder" in str(error_of(tmp_path / "nope"))
+
+
+def test_line_numbers_stay_right_after_blank_lines(tmp_path: Path) -> None:
+    builders.celeba_official(tmp_path, 20)
+    attr = tmp_path / "list_attr_celeba.txt"
+    lines = attr.read_text().splitlines()
+    lines.insert(5, "")  # a blank line 6
+    lines[20] = lines[20].replace("-1", "7", 1)  # file line 21
+    attr.write_text("\n".join(lines) + "\n\n")
+    err = error_of(tmp_path)
+    assert err.line == 21 and "'7'" in str(err)
+
+
+def test_a_broken_partition_file_falls_back_to_a_seeded_split(tmp_path: Path) -> None:
+    builders.celeba_official(tmp_path, 30)
+    (tmp_path / "list_eval_partition.txt").write_text("")
+    ds = open_dataset(tmp_path)
+    assert len(ds) == 30 and ds.report.split_origin.startswith("seeded")
+    assert any("partition file ignored" in w for w in ds.report.warnings)

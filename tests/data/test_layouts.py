@@ -182,3 +182,94 @@ def test_opening_never_writes_into_the_dataset_folder(tmp_path: Path) -> None:
     after = sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
     assert before == after
     assert (ds.sidecar() / "split.csv").exists()
+
+
+def test_bom_blank_lines_and_a_partition_header_are_tolerated(tmp_path: Path) -> None:
+    builders.celeba_official(tmp_path, 20)
+    attr = tmp_path / "list_attr_celeba.txt"
+    attr.write_bytes(b"\xef\xbb\xbf" + attr.read_bytes().replace(b"\n000005", b"\n\n000005"))
+    part = tmp_path / "list_eval_partition.txt"
+    part.write_text("image_id partition\n" + part.read_text())
+    ds = open_dataset(tmp_path)
+    assert len(ds) == 20 and ds.report.warnings == []
+    assert ds.report.split_origin == "official partition"
+
+
+def test_kaggle_csv_with_trailing_commas(tmp_path: Path) -> None:
+    builders.celeba_kaggle(tmp_path, 20)
+    attr = tmp_path / "list_attr_celeba.csv"
+    attr.write_text("".join(line + ",\n" for line in attr.read_text().splitlines()))
+    ds = open_dataset(tmp_path)
+    assert len(ds) == 20 and len(ds.attributes) == 39
+
+
+@pytest.mark.parametrize("sep", ["\t", ";"])
+def test_subset_tables_with_tab_or_semicolon(tmp_path: Path, sep: str) -> None:
+    builders.celeba_subset(tmp_path, 30)
+    (tmp_path / "celeba_subset.csv").unlink()
+    (tmp_path / "labels.tsv").write_text(builders.subset_csv(30).replace(",", sep))
+    for picked in (tmp_path, tmp_path / "labels.tsv"):
+        ds = open_dataset(picked)
+        assert (len(ds), ds.summary()["male"]) == (30, 12)
+
+
+def test_picking_the_partition_file_opens_its_dataset(tmp_path: Path) -> None:
+    builders.celeba_official(tmp_path, 20, layout="release")
+    ds = open_dataset(tmp_path / "Eval" / "list_eval_partition.txt")
+    assert ds.layout == "celeba-official" and len(ds) == 20
+
+
+def test_a_folder_holding_only_the_downloaded_zip(tmp_path: Path) -> None:
+    inner = builders.folder_per_class(tmp_path / "inner", 12)
+    archive = tmp_path / "download" / "archive.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in inner.rglob("*"):
+            if f.is_file():
+                zf.write(f, "gender/" + f.relative_to(inner).as_posix())
+    ds = open_dataset(archive.parent)
+    assert ds.layout == "folder-per-class" and len(ds) == 12
+
+
+def test_train_and_test_folders_without_val_hold_out_val_from_train(tmp_path: Path) -> None:
+    for i in range(40):
+        split = "Training" if i < 30 else "Testing"
+        cls = "male" if builders.is_male(i) else "female"
+        folder = tmp_path / split / cls
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.jpg").write_bytes(builders.jpeg_bytes(i))
+    ds = open_dataset(tmp_path)
+    sizes = {k: v["male"] + v["female"] for k, v in ds.summary()["splits"].items()}
+    assert sizes == {"train": 27, "val": 3, "test": 10}
+    assert "val drawn from train" in ds.report.split_origin
+
+
+def test_images_outside_split_folders_are_reported(tmp_path: Path) -> None:
+    builders.folder_per_class(tmp_path, 20, splits=True)
+    builders.write_images(tmp_path / "male", ["extra.jpg"])
+    ds = open_dataset(tmp_path)
+    assert len(ds) == 21 and ds.report.split_origin.startswith("seeded")
+    assert any("outside train/val/test folders" in w for w in ds.report.warnings)
+
+
+def test_two_ids_naming_one_file_count_once(tmp_path: Path) -> None:
+    builders.celeba_subset(tmp_path, 10)
+    csv = tmp_path / "celeba_subset.csv"
+    csv.write_text(csv.read_text() + "other/000001.jpg,1,-1,-1\n")
+    ds = open_dataset(tmp_path)
+    assert len(ds) == 10
+    assert ds.report.skipped == [
+        (
+            "other/000001.jpg",
+            f"the same image file as 000001.jpg ({tmp_path / 'images' / '000001.jpg'})",
+        )
+    ]
+
+
+def test_utkface_faces_in_two_folders_count_once(tmp_path: Path) -> None:
+    builders.utkface(tmp_path / "UTKFace", 10)
+    builders.utkface(tmp_path / "crop_part1", 10)
+    ds = open_dataset(tmp_path)
+    assert len(ds) == 10
+    # every file of the second folder, the two with ambiguous names included
+    assert sum("the same face as" in reason for _, reason in ds.report.skipped) == 12
