@@ -40,7 +40,7 @@ def read_table(data: bytes, display: str, **kwargs: object) -> pd.DataFrame:
         reason = _LINE_RE.sub("", reason).replace(" in ,", ",").strip(" ,")
         raise DatasetError(reason or "cannot be parsed", display, line) from exc
     first = frame.iloc[:, 0]
-    candidates = first.isna() | (first.astype(str).str.strip() == "")
+    candidates = first.isna() | (first == "")  # NaN for whitespace tables, "" for str ones
     if candidates.any():  # only rows whose first field is empty can be blank lines
         sub = frame[candidates]
         blank = (sub.isna() | (sub.astype(str).apply(lambda c: c.str.strip()) == "")).all(axis=1)
