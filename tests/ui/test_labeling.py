@@ -143,3 +143,20 @@ def test_a_second_window_on_the_same_dataset_is_refused(
     first.close()
     open_dataset_in(second, path)
     assert second.browser.store is not None
+
+
+def test_labeling_everything_shown_and_undoing_keeps_one_selection(
+    make_window, open_dataset_in, tmp_path
+):
+    """Selections are kept as ranges: re-selecting thousands of images after an undo is one
+    range, not thousands of single items (which froze the window for a minute)."""
+    window = make_window()
+    open_dataset_in(window, builders.celeba_official(tmp_path, 2000))
+    browser = window.browser
+    window.act_select_all.trigger()
+    window.act_male.trigger()
+    assert browser.store.male.sum() == 2000
+    window.act_undo.trigger()
+    assert len(browser.selected_rows()) == 2000
+    assert len(browser.grid.selectionModel().selection()) == 1
+    assert browser.store.edit_count == 0
