@@ -68,7 +68,11 @@ def read_adience(source: Source) -> Parsed:
             "age": table.get("age", pd.Series([""] * len(table))).str.strip().to_numpy(),
         }
     )
-    out = out.drop_duplicates("image_id", keep="first").reset_index(drop=True)
+    dup = out["image_id"].duplicated(keep="first")
+    skipped += [
+        (i, "listed in more than one fold; the first is kept") for i in out.loc[dup, "image_id"]
+    ]
+    out = out.loc[~dup].reset_index(drop=True)
     out["split"] = out["fold"].map(FOLD_SPLIT).to_numpy(dtype=object)
     return Parsed(
         layout="adience",
