@@ -1,0 +1,203 @@
+"""Backbones, the classification head, and which parameters train.
+
+A :class:`GenderNet` is a convolutional trunk (torchvision VGG16, VGG16-BN, ResNet50, ResNet18
+or MobileNetV2, split into named blocks) followed by pooling or flattening and a small head that
+ends in one logit for ``Male`` (sigmoid + binary cross-entropy). The trainable scope freezes
+whole blocks: frozen parameters get ``requires_grad=False`` and frozen BatchNorm layers are kept
+in eval mode, so neither their weights nor their running statistics drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torchvision import models as tvm
+
+BACKBONES = ("vgg16", "vgg16_bn", "resnet50", "resnet18", "mobilenet_v2")
+POOLINGS = ("avg", "max", "flatten")
+SCOPES = ("head", "last_block", "all")  # or "from:<block name>"
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "vgg16"
+    pooling: str = "avg"
+    hidden: Sequence[int] = field(default_factory=lambda: (128,))
+    dropout: float = 0.5
+    scope: str = "last_block"
+    input_size: int = 224
+
+    def validate(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(
+                f"backbone must be one of {', '.join(BACKBONES)}, not {self.backbone!r}"
+            )
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError("dropout must be in [0, 1)")
+        if any(int(h) <= 0 for h in self.hidden):
+            raise ValueError("hidden layer sizes must be positive")
+        if self.input_size < 32:
+            raise ValueError("input size must be at least 32 pixels")
+        if self.scope not in SCOPES and not self.scope.startswith("from:"):
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)} or from:<block>")
+
+
+def _vgg_blocks(features: nn.Sequential) -> list[tuple[str, nn.Module]]:
+    """VGG's features split at its max-pool layers: block1 ... block5."""
+    blocks, current = [], []
+    for layer in features:
+        current.append(layer)
+        if isinstance(layer, nn.MaxPool2d):
+            blocks.append((f"block{len(blocks) + 1}", nn.Sequential(*current)))
+            current = []
+    return blocks
+
+
+def build_trunk(backbone: str) -> tuple[list[tuple[str, nn.Module]], int]:
+    """The backbone's convolutional blocks (random weights) and its output channel count."""
+    if backbone in ("vgg16", "vgg16_bn"):
+        net = getattr(tvm, backbone)(weights=None)
+        return _vgg_blocks(net.features), 512
+    if backbone in ("resnet18", "resnet50"):
+        net = getattr(tvm, backbone)(weights=None)
+        stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        blocks = [("stem", stem)] + [(f"layer{i}", getattr(net, f"layer{i}")) for i in range(1, 5)]
+        return blocks, net.fc.in_features
+    if backbone == "mobilenet_v2":
+        f = tvm.mobilenet_v2(weights=None).features
+        # MobileNetV2's stages by resolution; the last one ends in the 1280-channel 1x1 conv.
+        cuts = [
+            ("stage1", 0, 2),
+            ("stage2", 2, 4),
+            ("stage3", 4, 7),
+            ("stage4", 7, 14),
+            ("stage5", 14, 19),
+        ]
+        return [(name, nn.Sequential(*f[a:b])) for name, a, b in cuts], 1280
+    raise ValueError(f"unknown backbone {backbone!r}")
+
+
+def torchvision_key_map(backbone: str) -> dict[str, str]:
+    """torchvision state-dict prefix -> this model's trunk prefix, to load ImageNet weights."""
+    blocks, _ = build_trunk(backbone)
+    mapping: dict[str, str] = {}
+    if backbone in ("vgg16", "vgg16_bn"):
+        index = 0
+        for name, block in blocks:
+            for j, _layer in enumerate(block):
+                mapping[f"features.{index}."] = f"trunk.{name}.{j}."
+                index += 1
+    elif backbone in ("resnet18", "resnet50"):
+        for j, part in enumerate(("conv1", "bn1")):
+            mapping[f"{part}."] = f"trunk.stem.{j if part == 'conv1' else 1}."
+        for i in range(1, 5):
+            mapping[f"layer{i}."] = f"trunk.layer{i}."
+    else:
+        cuts = {"stage1": 0, "stage2": 2, "stage3": 4, "stage4": 7, "stage5": 14}
+        for name, block in blocks:
+            for j in range(len(block)):
+                mapping[f"features.{cuts[name] + j}."] = f"trunk.{name}.{j}."
+    return mapping
+
+
+class GenderNet(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        blocks, channels = build_trunk(config.backbone)
+        self.block_names = [name for name, _ in blocks]
+        self.trunk = nn.Sequential()
+        for name, block in blocks:
+            self.trunk.add_module(name, block)
+        if config.pooling == "flatten":
+            with torch.no_grad():
+                size = self.trunk(torch.zeros(1, 3, config.input_size, config.input_size)).shape
+            self.pool: nn.Module = nn.Flatten()
+            features = size[1] * size[2] * size[3]
+        else:
+            pool = nn.AdaptiveAvgPool2d(1) if config.pooling == "avg" else nn.AdaptiveMaxPool2d(1)
+            self.pool = nn.Sequential(pool, nn.Flatten())
+            features = channels
+        layers: list[nn.Module] = []
+        width = features
+        for hidden in config.hidden:
+            layers += [
+                nn.Linear(width, int(hidden)),
+                nn.ReLU(inplace=True),
+                nn.Dropout(config.dropout),
+            ]
+            width = int(hidden)
+        layers.append(nn.Linear(width, 1))
+        self.head = nn.Sequential(*layers)
+        self.feature_size = features
+        self.apply_scope(config.scope)
+
+    # -- scope ------------------------------------------------------------------------------------
+    def frozen_blocks(self, scope: str) -> list[str]:
+        if scope == "head":
+            return list(self.block_names)
+        if scope == "last_block":
+            return self.block_names[:-1]
+        if scope == "all":
+            return []
+        name = scope.removeprefix("from:")
+        if name not in self.block_names:
+            raise ValueError(f"no block {name!r}; blocks are {', '.join(self.block_names)}")
+        return self.block_names[: self.block_names.index(name)]
+
+    def apply_scope(self, scope: str) -> None:
+        self.frozen = set(self.frozen_blocks(scope))
+        for name, block in self.trunk.named_children():
+            for p in block.parameters():
+                p.requires_grad_(name not in self.frozen)
+
+    def train(self, mode: bool = True) -> GenderNet:
+        """Frozen blocks stay in eval mode: their BatchNorm statistics must not drift."""
+        super().train(mode)
+        for name, block in self.trunk.named_children():
+            if name in self.frozen:
+                block.eval()
+        return self
+
+    @property
+    def trunk_frozen(self) -> bool:
+        return len(self.frozen) == len(self.block_names)
+
+    # -- forward ----------------------------------------------------------------------------------
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.trunk(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).squeeze(1)
+
+    def load_imagenet(self, state: dict[str, torch.Tensor]) -> int:
+        """Load torchvision ImageNet weights into the trunk; returns the tensors loaded."""
+        mapping = torchvision_key_map(self.config.backbone)
+        own = self.state_dict()
+        loaded = {}
+        for key, value in state.items():
+            for prefix, target in mapping.items():
+                if key.startswith(prefix):
+                    new_key = target + key[len(prefix) :]
+                    if new_key in own and own[new_key].shape == value.shape:
+                        loaded[new_key] = value
+                    break
+        trunk_keys = [k for k in own if k.startswith("trunk.")]
+        missing = [k for k in trunk_keys if k not in loaded]
+        if missing:
+            raise ValueError(
+                f"the weights do not fit {self.config.backbone}: {len(missing)} trunk tensors "
+                f"missing (e.g. {missing[0]})"
+            )
+        self.load_state_dict(loaded, strict=False)
+        return len(loaded)
+
+
+def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]

@@ -1,0 +1,479 @@
+"""The training engine shared by the CLI and the GUI (Qt-free).
+
+``Trainer(config).run()`` opens the dataset (label edits applied), decodes the images once,
+builds the model with its starting weights, and trains with events for every batch and epoch.
+Stop and pause are ``threading.Event`` s checked between batches. Every epoch writes
+``metrics.csv`` and ``last.pt``; an improvement in validation loss writes ``best.pt``. Each epoch
+draws its shuffling, augmentation and dropout randomness from ``(seed, epoch)``, so a run
+resumed from ``last.pt`` finishes exactly as if it had not stopped (on the same device).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gender_desktop import __version__
+from gender_desktop.data.dataset import Dataset, open_dataset
+from gender_desktop.data.labels import labelled_table
+from gender_desktop.ml import weights as weights_mod
+from gender_desktop.ml.models import GenderNet, ModelConfig, trainable_parameters
+from gender_desktop.ml.pipeline import AugmentConfig, DecodedImages, DeviceBatcher, batches
+from gender_desktop.runs.folder import BEST, LAST, RunFolder
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "step", "cosine", "plateau")
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    weights: str = "imagenet"  # imagenet | random | file:<path> | run:<run folder>
+    optimizer: str = "sgd"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 10
+    schedule: str = "none"
+    step_size: int = 5
+    gamma: float = 0.1
+    patience: int = 0  # early stopping on validation loss; 0 = off
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | mps
+    amp: bool = True  # mixed precision where the device supports it (CUDA)
+    workers: int = 0  # decode processes; 0 = one per CPU core
+    feature_cache: bool = True  # head only, no augmentation: run the frozen trunk once
+
+    def validate(self) -> None:
+        self.model.validate()
+        problems = []
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
+        if not self.lr > 0:
+            problems.append("learning rate must be positive")
+        if self.batch_size < 1 or self.epochs < 1:
+            problems.append("batch size and epochs must be at least 1")
+        if not (
+            self.weights in ("imagenet", "random") or self.weights.startswith(("file:", "run:"))
+        ):
+            problems.append("weights must be imagenet, random, file:<path> or run:<run folder>")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["model"] = ModelConfig(**data.get("model", {}))
+        values["augment"] = AugmentConfig(**data.get("augment", {}))
+        return cls(**values)
+
+
+# -- events ---------------------------------------------------------------------------------------
+@dataclass
+class PhaseProgress:
+    done: int
+    total: int
+    message: str
+
+
+@dataclass
+class BatchEnd:
+    epoch: int
+    batch: int
+    batches: int
+    loss: float
+    images_per_second: float
+    eta_seconds: float
+
+
+@dataclass
+class EpochEnd:
+    metrics: dict[str, float]
+    best: bool
+
+
+@dataclass
+class LogLine:
+    message: str
+
+
+Event = PhaseProgress | BatchEnd | EpochEnd | LogLine
+Callback = Callable[[Event], None]
+
+
+class TrainingFailed(Exception):
+    """Training cannot go on; the message says why and what to try."""
+
+
+@dataclass
+class Control:
+    stop: threading.Event = field(default_factory=threading.Event)
+    pause: threading.Event = field(default_factory=threading.Event)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingFailed("CUDA was requested but PyTorch sees no CUDA device")
+    return torch.device(name)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: TrainConfig,
+        run: RunFolder | None = None,
+        callback: Callback | None = None,
+        control: Control | None = None,
+        dataset: Dataset | None = None,
+    ) -> None:
+        config.validate()
+        self.config = config
+        self.run_folder = run
+        self.callback = callback or (lambda event: None)
+        self.control = control or Control()
+        self.dataset = dataset
+        self.device = resolve_device(config.device)
+        self.history: list[dict[str, float]] = []
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        self.callback(event)
+
+    def log(self, message: str) -> None:
+        if self.run_folder is not None:
+            self.run_folder.log(message)
+        self.emit(LogLine(message))
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        self.emit(PhaseProgress(done, total, message))
+
+    def _wait_if_paused(self) -> None:
+        while self.control.pause.is_set() and not self.control.stop.is_set():
+            time.sleep(0.05)
+
+    def _autocast(self):
+        if self.device.type == "cuda" and self.config.amp:
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.autocast("cuda", dtype=dtype)
+        return torch.autocast(self.device.type, enabled=False)
+
+    # -- setup ------------------------------------------------------------------------------------
+    def _prepare_data(self) -> None:
+        cfg = self.config
+        if self.dataset is None:
+            self.dataset = open_dataset(cfg.data, progress=self._progress, cancel=self.control.stop)
+        table = labelled_table(self.dataset)
+        self.decoded = DecodedImages.build(
+            self.dataset,
+            cfg.model.input_size,
+            cfg.workers or None,
+            self._progress,
+            self.control.stop,
+        )
+        ok = self.decoded.ok
+        if self.decoded.errors:
+            self.log(f"{len(self.decoded.errors):,} images could not be decoded and are skipped")
+        self.labels = torch.tensor(table["Male"].to_numpy(), dtype=torch.float32)
+        split = table["split"].astype(str).to_numpy()
+        self.rows = {s: np.flatnonzero((split == s) & ok) for s in ("train", "val", "test")}
+        if len(self.rows["train"]) == 0 or len(self.rows["val"]) == 0:
+            raise TrainingFailed("the dataset needs images in both its train and val splits")
+
+    def _build_model(self) -> GenderNet:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        model = GenderNet(cfg.model)
+        source = cfg.weights
+        if source == "imagenet":
+            state = weights_mod.imagenet_state_dict(cfg.model.backbone, self._progress)
+            model.load_imagenet(state)
+        elif source.startswith("file:"):
+            path = Path(source.removeprefix("file:")).expanduser()
+            weights_mod.verify_file(path, cfg.model.backbone)
+            model.load_imagenet(weights_mod.load_state_dict(path))
+        elif source.startswith("run:"):
+            previous = RunFolder(Path(source.removeprefix("run:")).expanduser())
+            which = BEST if previous.has_checkpoint(BEST) else LAST
+            state = previous.load_checkpoint(which)["model"]
+            own = model.state_dict()
+            fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+            if not any(k.startswith("trunk.") for k in fitting):
+                raise TrainingFailed(
+                    f"{previous.path}: its model does not fit {cfg.model.backbone}"
+                )
+            model.load_state_dict(fitting, strict=False)
+        model.apply_scope(cfg.model.scope)
+        return model
+
+    def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        cfg = self.config
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(
+                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def _scheduler(self, optimizer: torch.optim.Optimizer):
+        cfg = self.config
+        if cfg.schedule == "step":
+            return torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.gamma)
+        if cfg.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.epochs)
+        if cfg.schedule == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, factor=cfg.gamma, patience=1
+            )
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """What goes into config.json besides the settings."""
+        ds = self.dataset
+        assert ds is not None
+        return {
+            "settings": self.config.to_dict(),
+            "dataset": {
+                "source": ds.report.source,
+                "layout": ds.layout,
+                "fingerprint": ds.fingerprint,
+                "split_origin": ds.report.split_origin,
+                "split_sizes": {k: len(v) for k, v in self.rows.items()},
+            },
+            "device": device_name(self.device),
+            "versions": {
+                "gender_desktop": __version__,
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+            },
+        }
+
+    # -- training ---------------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> dict[str, Any]:
+        cfg = self.config
+        started = time.perf_counter()
+        self._prepare_data()
+        model = self._build_model()
+        channels_last = self.device.type == "cuda"
+        model.to(
+            self.device,
+            memory_format=torch.channels_last if channels_last else torch.preserve_format,
+        )
+        optimizer = self._optimizer(trainable_parameters(model))
+        scheduler = self._scheduler(optimizer)
+        use_scaler = self.device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported()
+        scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+        batcher = DeviceBatcher(self.decoded, self.device, channels_last)
+        start_epoch, best_loss, bad_epochs = 1, math.inf, 0
+        if resume and self.run_folder is not None and self.run_folder.has_checkpoint(LAST):
+            state = self.run_folder.load_checkpoint(LAST)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None and state.get("scheduler"):
+                scheduler.load_state_dict(state["scheduler"])
+            if state.get("scaler"):
+                scaler.load_state_dict(state["scaler"])
+            start_epoch = int(state["epoch"]) + 1
+            best_loss, bad_epochs = float(state["best_val_loss"]), int(state["bad_epochs"])
+            self.history = [r for r in self.run_folder.read_metrics() if r["epoch"] < start_epoch]
+            self.log(f"resumed after epoch {start_epoch - 1}")
+        if self.run_folder is not None:
+            self.run_folder.write_config(self.describe())
+        features = self._cached_features(model, batcher) if self._use_feature_cache() else None
+        self.log(
+            f"training {cfg.model.backbone} ({cfg.model.scope}) on {device_name(self.device)}: "
+            f"{len(self.rows['train']):,} train / {len(self.rows['val']):,} val images"
+        )
+        loss_fn = nn.BCEWithLogitsLoss()
+        stopped = False
+        epoch = start_epoch - 1
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            torch.manual_seed(cfg.seed * 100_003 + epoch)
+            generator = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
+            model.train()
+            t0 = time.perf_counter()
+            parts = batches(self.rows["train"], cfg.batch_size, True, cfg.seed * 1_009 + epoch)
+            total_loss, correct, seen = 0.0, 0, 0
+            for b, rows in enumerate(parts, 1):
+                self._wait_if_paused()
+                if self.control.stop.is_set():
+                    stopped = True
+                    break
+                y = self.labels[rows].to(self.device, non_blocking=True)
+                try:
+                    with self._autocast():
+                        if features is not None:
+                            logits = model.head(features[torch.from_numpy(rows).to(self.device)])
+                            logits = logits.squeeze(1)
+                        else:
+                            x = batcher(rows, cfg.augment, generator)
+                            logits = model(x)
+                        loss = loss_fn(logits.float(), y)
+                    if not torch.isfinite(loss):
+                        raise TrainingFailed(
+                            f"the loss became {loss.item()} in epoch {epoch}, batch {b}; training "
+                            "stopped. Try a lower learning rate."
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                except torch.cuda.OutOfMemoryError as exc:
+                    raise TrainingFailed(
+                        f"CUDA ran out of memory at batch size {cfg.batch_size}; try a smaller "
+                        "batch size or a smaller input size"
+                    ) from exc
+                n = len(rows)
+                total_loss += float(loss.detach()) * n
+                correct += int(((logits.detach() > 0).float() == y).sum())
+                seen += n
+                elapsed = time.perf_counter() - t0
+                rate = seen / max(elapsed, 1e-9)
+                eta = (len(self.rows["train"]) - seen) / max(rate, 1e-9)
+                self.emit(BatchEnd(epoch, b, len(parts), float(loss.detach()), rate, eta))
+            if stopped:
+                self.log(f"stopped during epoch {epoch}; the last complete epoch is kept")
+                break
+            train_seconds = time.perf_counter() - t0
+            val_loss, val_acc = self.evaluate_split(model, batcher, "val", features_of=features)
+            lr = optimizer.param_groups[0]["lr"]
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(val_loss)
+            elif scheduler is not None:
+                scheduler.step()
+            row = {
+                "epoch": epoch,
+                "train_loss": total_loss / max(seen, 1),
+                "train_accuracy": correct / max(seen, 1),
+                "val_loss": val_loss,
+                "val_accuracy": val_acc,
+                "lr": lr,
+                "seconds": time.perf_counter() - t0,
+                "images_per_second": seen / max(train_seconds, 1e-9),
+            }
+            self.history.append(row)
+            improved = val_loss < best_loss
+            if improved:
+                best_loss, bad_epochs = val_loss, 0
+            else:
+                bad_epochs += 1
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                "scaler": scaler.state_dict() if use_scaler else {},
+                "epoch": epoch,
+                "best_val_loss": best_loss,
+                "bad_epochs": bad_epochs,
+            }
+            if self.run_folder is not None:
+                self.run_folder.write_metrics(self.history)
+                self.run_folder.save_checkpoint(LAST, state)
+                if improved:
+                    self.run_folder.save_checkpoint(BEST, {"model": state["model"], "epoch": epoch})
+            self.emit(EpochEnd(row, improved))
+            self.log(
+                f"epoch {epoch}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}"
+                f" · val loss {val_loss:.4f} acc {val_acc:.3f}" + (" · best" if improved else "")
+            )
+            if cfg.patience and bad_epochs >= cfg.patience:
+                self.log(f"early stopping: no val loss improvement for {cfg.patience} epochs")
+                break
+        if cfg.patience and self.run_folder is not None and self.run_folder.has_checkpoint(BEST):
+            model.load_state_dict(self.run_folder.load_checkpoint(BEST)["model"])
+            self.log("restored the best weights")
+        self.model = model
+        best = max(self.history, key=lambda r: r["val_accuracy"]) if self.history else None
+        return {
+            "run_dir": str(self.run_folder.path) if self.run_folder else None,
+            "best_val_accuracy": best["val_accuracy"] if best else None,
+            "best_val_loss": min((r["val_loss"] for r in self.history), default=None),
+            "epochs": len(self.history),
+            "stopped": stopped,
+            "train_seconds": round(time.perf_counter() - started, 3),
+            "device": device_name(self.device),
+            "history": self.history,
+        }
+
+    def _use_feature_cache(self) -> bool:
+        model_cfg = self.config.model
+        return (
+            self.config.feature_cache
+            and model_cfg.scope == "head"
+            and not self.config.augment.active
+        )
+
+    def _cached_features(self, model: GenderNet, batcher: DeviceBatcher) -> torch.Tensor:
+        """The frozen trunk's features for every usable image, computed once."""
+        n = len(self.labels)
+        needed = np.concatenate([self.rows["train"], self.rows["val"]])
+        out = torch.zeros(n, model.feature_size, device=self.device)
+        model.eval()
+        parts = batches(needed, max(self.config.batch_size, 256), False, 0)
+        with torch.no_grad():
+            for k, rows in enumerate(parts, 1):
+                if self.control.stop.is_set():
+                    break
+                with self._autocast():
+                    out[torch.from_numpy(rows).to(self.device)] = model.features(
+                        batcher(rows, None, None)
+                    ).float()
+                self._progress(k, len(parts), "Computing backbone features once")
+        return out
+
+    @torch.no_grad()
+    def evaluate_split(
+        self,
+        model: GenderNet,
+        batcher: DeviceBatcher,
+        split: str,
+        features_of: torch.Tensor | None = None,
+    ) -> tuple[float, float]:
+        model.eval()
+        loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
+        total, correct, seen = 0.0, 0, 0
+        for rows in batches(self.rows[split], max(self.config.batch_size, 128), False, 0):
+            y = self.labels[rows].to(self.device)
+            with self._autocast():
+                if features_of is not None:
+                    logits = model.head(
+                        features_of[torch.from_numpy(rows).to(self.device)]
+                    ).squeeze(1)
+                else:
+                    logits = model(batcher(rows, None, None))
+            total += float(loss_fn(logits.float(), y))
+            correct += int(((logits > 0).float() == y).sum())
+            seen += len(rows)
+        return total / max(seen, 1), correct / max(seen, 1)

@@ -1,0 +1,1 @@
+"""Run folders: every training's config, metrics, checkpoints and log, resumable."""
