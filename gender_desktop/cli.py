@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from gender_desktop import __version__
+from gender_desktop.train_cli import add_train_parser, run_train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument(
         "--list", action="store_true", help="also list every missing, corrupt and skipped file"
     )
+    add_train_parser(commands)
     return parser
 
 
@@ -52,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "info":
         return run_info(args)
+    if args.command == "train":
+        return run_train(args)
     from gender_desktop.ui.app import run_app
 
     return run_app(open_path=args.open, demo=args.demo)

@@ -1,0 +1,259 @@
+"""``gender-desktop train``: the training engine in a terminal, writing the same run folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULTS = {
+    "backbone": "vgg16",
+    "scope": "last_block",
+    "pooling": "avg",
+    "hidden": "128",
+    "dropout": 0.5,
+    "input_size": 224,
+    "weights": "imagenet",
+    "optimizer": "sgd",
+    "lr": 1e-3,
+    "momentum": 0.9,
+    "weight_decay": 0.0,
+    "batch_size": 32,
+    "epochs": 10,
+    "schedule": "none",
+    "step_size": 5,
+    "gamma": 0.1,
+    "patience": 0,
+    "seed": 0,
+    "device": "auto",
+}
+
+
+def add_train_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "train",
+        help="train a classifier headless (same engine and run folder as the app)",
+        description="Train a Male/Female classifier on a dataset and write a run folder "
+        "(config.json, metrics.csv, best.pt, last.pt, log.txt). Ctrl+C stops after the "
+        "current batch; --resume continues an interrupted run exactly.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--data", help="dataset folder, annotation file or .zip (any supported layout)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from last.pt")
+    m = p.add_argument_group("model")
+    m.add_argument(
+        "--backbone",
+        default=DEFAULTS["backbone"],
+        choices=["vgg16", "vgg16_bn", "resnet50", "resnet18", "mobilenet_v2"],
+        help="the pretrained network under the head (resnet18 and mobilenet_v2 suit CPUs)",
+    )
+    m.add_argument(
+        "--scope",
+        default=DEFAULTS["scope"],
+        help="what trains: head, last_block, all, or from:<block> (e.g. from:block4)",
+    )
+    m.add_argument(
+        "--pooling",
+        default=DEFAULTS["pooling"],
+        choices=["avg", "max", "flatten"],
+        help="how the last feature map becomes a vector: average, max, or flattened",
+    )
+    m.add_argument(
+        "--hidden",
+        default=DEFAULTS["hidden"],
+        help="hidden layer sizes of the head, comma-separated ('' for none)",
+    )
+    m.add_argument(
+        "--dropout",
+        type=float,
+        default=DEFAULTS["dropout"],
+        help="dropout after each hidden layer of the head",
+    )
+    m.add_argument("--input-size", type=int, default=DEFAULTS["input_size"], help="pixels")
+    m.add_argument(
+        "--weights",
+        default=DEFAULTS["weights"],
+        help="imagenet, random, file:<path.pth> or run:<run folder>",
+    )
+    o = p.add_argument_group("optimisation")
+    o.add_argument(
+        "--optimizer",
+        default=DEFAULTS["optimizer"],
+        choices=["sgd", "adam", "adamw"],
+        help="SGD with momentum, Adam or AdamW",
+    )
+    o.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="learning rate")
+    o.add_argument("--momentum", type=float, default=DEFAULTS["momentum"], help="SGD momentum")
+    o.add_argument(
+        "--weight-decay",
+        type=float,
+        default=DEFAULTS["weight_decay"],
+        help="L2 penalty on the trained weights",
+    )
+    o.add_argument(
+        "--batch-size", type=int, default=DEFAULTS["batch_size"], help="images per training step"
+    )
+    o.add_argument(
+        "--epochs", type=int, default=DEFAULTS["epochs"], help="passes over the train split"
+    )
+    o.add_argument(
+        "--schedule",
+        default=DEFAULTS["schedule"],
+        choices=["none", "step", "cosine", "plateau"],
+        help="learning-rate schedule: none, step (every --step-size epochs), cosine, or reduce on val-loss plateau",
+    )
+    o.add_argument("--step-size", type=int, default=DEFAULTS["step_size"], help="epochs per step")
+    o.add_argument(
+        "--gamma", type=float, default=DEFAULTS["gamma"], help="lr factor (step, plateau)"
+    )
+    o.add_argument(
+        "--patience",
+        type=int,
+        default=DEFAULTS["patience"],
+        help="early stopping on val loss after this many epochs without improvement (0: off)",
+    )
+    o.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULTS["seed"],
+        help="makes a run reproducible on the same device",
+    )
+    a = p.add_argument_group("augmentation (train split only)")
+    a.add_argument("--no-flip", action="store_true", help="no horizontal flips")
+    a.add_argument("--rotation", type=float, default=0.0, help="max rotation in degrees")
+    a.add_argument("--zoom", type=float, default=0.0, help="max zoom in/out as a fraction")
+    a.add_argument("--brightness", type=float, default=0.0, help="max brightness change, fraction")
+    r = p.add_argument_group("running")
+    r.add_argument(
+        "--device",
+        default=DEFAULTS["device"],
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="auto picks CUDA, then Apple MPS, then CPU",
+    )
+    r.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    r.add_argument("--workers", type=int, default=0, help="decode processes (0: one per core)")
+    r.add_argument(
+        "--no-feature-cache",
+        action="store_true",
+        help="head only: run the frozen backbone every epoch instead of once",
+    )
+    r.add_argument("--name", default="", help="run name (default: backbone and scope)")
+    r.add_argument("--runs-dir", type=Path, help="where run folders go (default: app data)")
+    r.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
+
+
+def config_from_args(args: argparse.Namespace):
+    from gender_desktop.ml.models import ModelConfig
+    from gender_desktop.ml.pipeline import AugmentConfig
+    from gender_desktop.ml.trainer import TrainConfig
+
+    hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+    return TrainConfig(
+        data=args.data,
+        model=ModelConfig(
+            args.backbone, args.pooling, hidden, args.dropout, args.scope, args.input_size
+        ),
+        augment=AugmentConfig(not args.no_flip, args.rotation, args.zoom, args.brightness),
+        weights=args.weights,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        schedule=args.schedule,
+        step_size=args.step_size,
+        gamma=args.gamma,
+        patience=args.patience,
+        seed=args.seed,
+        device=args.device,
+        amp=not args.no_amp,
+        workers=args.workers,
+        feature_cache=not args.no_feature_cache,
+    )
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr (only when it is a terminal) plus epoch lines."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, event: Any) -> None:
+        from gender_desktop.ml.trainer import BatchEnd, EpochEnd, LogLine, PhaseProgress
+
+        if isinstance(event, BatchEnd) and self.tty:
+            now = time.monotonic()
+            if now - self.last < 0.1 and event.batch != event.batches:
+                return
+            self.last = now
+            width = 28
+            filled = int(width * event.batch / event.batches)
+            bar = "#" * filled + "." * (width - filled)
+            sys.stderr.write(
+                f"\rep {event.epoch} [{bar}] {event.batch}/{event.batches} loss {event.loss:.4f} "
+                f"{event.images_per_second:,.0f} img/s ETA {event.eta_seconds:,.0f}s  "
+            )
+            sys.stderr.flush()
+        elif isinstance(event, PhaseProgress) and self.tty:
+            sys.stderr.write(f"\r{event.message}: {event.done:,}/{event.total:,}        ")
+            if event.done >= event.total:
+                sys.stderr.write("\n")
+        elif isinstance(event, EpochEnd | LogLine):
+            if self.tty:
+                sys.stderr.write("\r" + " " * 100 + "\r")
+            if isinstance(event, LogLine):
+                print(event.message, file=sys.stderr if self.quiet else sys.stdout, flush=True)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from gender_desktop.data.errors import DatasetError
+    from gender_desktop.ml.trainer import Control, TrainConfig, Trainer, TrainingFailed
+    from gender_desktop.ml.weights import WeightsUnavailable
+    from gender_desktop.runs.folder import RunFolder
+
+    if args.resume:
+        run = RunFolder(Path(args.resume))
+        config = TrainConfig.from_dict(run.read_config()["settings"])
+    elif not args.data:
+        print("error: --data PATH is required (or --resume RUN_DIR)", file=sys.stderr)
+        return 2
+    else:
+        try:
+            config = config_from_args(args)
+            config.validate()
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        name = args.name or f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
+        run = RunFolder.create(name, args.runs_dir)
+    control = Control()
+    previous = signal.signal(signal.SIGINT, lambda *_: control.stop.set())
+    try:
+        summary = Trainer(
+            config, run=run, callback=TerminalProgress(args.json), control=control
+        ).run(resume=bool(args.resume))
+    except (DatasetError, TrainingFailed, WeightsUnavailable, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    summary.pop("history", None)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        acc = summary["best_val_accuracy"]
+        print(f"run folder: {summary['run_dir']}")
+        print(f"best val accuracy: {acc:.4f}" if acc is not None else "no complete epoch")
+        print(
+            f"epochs: {summary['epochs']} · {summary['train_seconds']:.1f} s on {summary['device']}"
+        )
+        if summary["stopped"]:
+            print(f"stopped; continue with: gender-desktop train --resume {summary['run_dir']}")
+    return 130 if summary["stopped"] else 0

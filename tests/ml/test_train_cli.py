@@ -1,0 +1,85 @@
+"""`gender-desktop train`: the engine in a terminal, same run folder, JSON summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gender_desktop.cli import build_parser, main
+
+TINY = [
+    "--backbone",
+    "resnet18",
+    "--input-size",
+    "32",
+    "--weights",
+    "random",
+    "--hidden",
+    "16",
+    "--optimizer",
+    "adam",
+    "--batch-size",
+    "16",
+    "--workers",
+    "1",
+    "--no-flip",
+]
+
+
+def test_train_json_summary_and_run_folder(colour_data: Path, tmp_path: Path, capsys) -> None:
+    code = main(
+        [
+            "train",
+            "--data",
+            str(colour_data),
+            "--epochs",
+            "2",
+            "--runs-dir",
+            str(tmp_path),
+            "--json",
+            *TINY,
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"run_dir", "best_val_accuracy", "epochs", "train_seconds", "device"} <= set(out)
+    assert out["epochs"] == 2 and out["device"] == "cpu"
+    assert (Path(out["run_dir"]) / "best.pt").exists()
+
+
+def test_resume_continues_a_run(colour_data: Path, tmp_path: Path, capsys) -> None:
+    main(
+        [
+            "train",
+            "--data",
+            str(colour_data),
+            "--epochs",
+            "1",
+            "--runs-dir",
+            str(tmp_path),
+            "--json",
+            *TINY,
+        ]
+    )
+    run_dir = json.loads(capsys.readouterr().out)["run_dir"]
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    config["settings"]["epochs"] = 2  # ask for one more epoch than was run
+    (Path(run_dir) / "config.json").write_text(json.dumps(config))
+    assert main(["train", "--resume", run_dir, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["epochs"] == 2
+
+
+def test_help_documents_every_option() -> None:
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+    text = train.format_help()
+    for action in train._actions:
+        for flag in action.option_strings:
+            assert flag in text
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{action.option_strings} has no help text"
+
+
+def test_bad_settings_exit_2_with_the_reason(colour_data: Path, capsys) -> None:
+    assert main(["train", "--data", str(colour_data), "--scope", "sideways", *TINY]) == 2
+    assert "scope must be one of" in capsys.readouterr().err
