@@ -64,7 +64,43 @@ def main() -> int:
         select=220,
         filters=lambda f: f.split.setCurrentText("test"),
     )
+    shoot_training(app, args.out)
     return 0
+
+
+def shoot_training(app, out: Path) -> None:
+    """A short CPU run on the demo data, then the Train panel with its curves."""
+    from gender_desktop.ui.main_window import DEMO, MainWindow
+
+    window = MainWindow()
+    window.resize(1400, 860)
+    window.show()
+    opened: list[object] = []
+    window.dataset_opened.connect(opened.append)
+    window.open_path(DEMO)
+    while not opened:
+        app.processEvents()
+    window.tabs.setCurrentWidget(window.training)
+    form = window.training.form
+    form.backbone.setCurrentText("resnet18")
+    form.scope.setCurrentIndex(form.scope.findData("all"))
+    form.input_size.setValue(64)
+    form.weights.setCurrentIndex(form.weights.findData("random"))
+    form.optimizer.setCurrentText("adam")
+    form.epochs.setValue(6)
+    done: list[object] = []
+    window.training.run_finished.connect(done.append)
+    window.training.start()
+    end = time.time() + 600
+    while not done and time.time() < end:
+        app.processEvents()
+    end = time.time() + 1
+    while time.time() < end:
+        app.processEvents()
+    path = out / "training-demo.png"
+    window.grab().save(str(path))
+    print(path)
+    window.close()
 
 
 if __name__ == "__main__":

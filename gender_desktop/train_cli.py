@@ -147,9 +147,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from gender_desktop.ml.models import ModelConfig
-    from gender_desktop.ml.pipeline import AugmentConfig
-    from gender_desktop.ml.trainer import TrainConfig
+    from gender_desktop.ml.config import AugmentConfig, ModelConfig, TrainConfig
 
     hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
     return TrainConfig(
@@ -186,7 +184,7 @@ class TerminalProgress:
         self.last = 0.0
 
     def __call__(self, event: Any) -> None:
-        from gender_desktop.ml.trainer import BatchEnd, EpochEnd, LogLine, PhaseProgress
+        from gender_desktop.ml.events import BatchEnd, EpochEnd, LogLine, PhaseProgress
 
         if isinstance(event, BatchEnd) and self.tty:
             now = time.monotonic()

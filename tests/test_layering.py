@@ -56,3 +56,13 @@ def test_device_probe_names_a_device_without_importing_torch_here() -> None:
     text = probe_device()
     assert text.startswith(("CPU (", "CUDA · ", "Apple MPS"))
     assert ("torch" in sys.modules) == before
+
+
+def test_the_gui_starts_without_importing_torch() -> None:
+    """torch takes seconds to import and holds the GIL meanwhile: only training pays for it."""
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'; "
+        "import gender_desktop.ui.main_window; "
+        "assert 'torch' not in sys.modules, 'the GUI imported torch'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

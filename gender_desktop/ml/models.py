@@ -9,42 +9,13 @@ in eval mode, so neither their weights nor their running statistics drift.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 from torchvision import models as tvm
 
-BACKBONES = ("vgg16", "vgg16_bn", "resnet50", "resnet18", "mobilenet_v2")
-POOLINGS = ("avg", "max", "flatten")
-SCOPES = ("head", "last_block", "all")  # or "from:<block name>"
+from gender_desktop.ml.config import BACKBONES, POOLINGS, SCOPES, ModelConfig
 
-
-@dataclass
-class ModelConfig:
-    backbone: str = "vgg16"
-    pooling: str = "avg"
-    hidden: Sequence[int] = field(default_factory=lambda: (128,))
-    dropout: float = 0.5
-    scope: str = "last_block"
-    input_size: int = 224
-
-    def validate(self) -> None:
-        if self.backbone not in BACKBONES:
-            raise ValueError(
-                f"backbone must be one of {', '.join(BACKBONES)}, not {self.backbone!r}"
-            )
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError("dropout must be in [0, 1)")
-        if any(int(h) <= 0 for h in self.hidden):
-            raise ValueError("hidden layer sizes must be positive")
-        if self.input_size < 32:
-            raise ValueError("input size must be at least 32 pixels")
-        if self.scope not in SCOPES and not self.scope.startswith("from:"):
-            raise ValueError(f"scope must be one of {', '.join(SCOPES)} or from:<block>")
+__all__ = ["BACKBONES", "POOLINGS", "SCOPES", "GenderNet", "ModelConfig"]
 
 
 def _vgg_blocks(features: nn.Sequential) -> list[tuple[str, nn.Module]]:

@@ -17,7 +17,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,24 +28,11 @@ from gender_desktop import paths
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.images import ImageError, decode
+from gender_desktop.ml.config import AugmentConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass
-class AugmentConfig:
-    """Train-split augmentation; each is off at 0 (or False)."""
-
-    flip: bool = True
-    rotation: float = 0.0  # degrees, uniform in [-rotation, rotation]
-    zoom: float = 0.0  # fraction, scale uniform in [1 - zoom, 1 + zoom] (crop in / pad out)
-    brightness: float = 0.0  # fraction, factor uniform in [1 - b, 1 + b]
-
-    @property
-    def active(self) -> bool:
-        return self.flip or self.rotation > 0 or self.zoom > 0 or self.brightness > 0
 
 
 def load_square(data: bytes, name: str, size: int) -> np.ndarray:

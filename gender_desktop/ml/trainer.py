@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import math
 import platform
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,107 +24,23 @@ from gender_desktop import __version__
 from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.ml import weights as weights_mod
-from gender_desktop.ml.models import GenderNet, ModelConfig, trainable_parameters
-from gender_desktop.ml.pipeline import AugmentConfig, DecodedImages, DeviceBatcher, batches
+from gender_desktop.ml.config import TrainConfig
+from gender_desktop.ml.events import (
+    BatchEnd,
+    Callback,
+    Control,
+    EpochEnd,
+    Event,
+    LogLine,
+    PhaseProgress,
+)
+from gender_desktop.ml.models import GenderNet, trainable_parameters
+from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches
 from gender_desktop.runs.folder import BEST, LAST, RunFolder
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "step", "cosine", "plateau")
-
-
-@dataclass
-class TrainConfig:
-    data: str
-    model: ModelConfig = field(default_factory=ModelConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    weights: str = "imagenet"  # imagenet | random | file:<path> | run:<run folder>
-    optimizer: str = "sgd"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    epochs: int = 10
-    schedule: str = "none"
-    step_size: int = 5
-    gamma: float = 0.1
-    patience: int = 0  # early stopping on validation loss; 0 = off
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | mps
-    amp: bool = True  # mixed precision where the device supports it (CUDA)
-    workers: int = 0  # decode processes; 0 = one per CPU core
-    feature_cache: bool = True  # head only, no augmentation: run the frozen trunk once
-
-    def validate(self) -> None:
-        self.model.validate()
-        problems = []
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
-        if not self.lr > 0:
-            problems.append("learning rate must be positive")
-        if self.batch_size < 1 or self.epochs < 1:
-            problems.append("batch size and epochs must be at least 1")
-        if not (
-            self.weights in ("imagenet", "random") or self.weights.startswith(("file:", "run:"))
-        ):
-            problems.append("weights must be imagenet, random, file:<path> or run:<run folder>")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["model"] = ModelConfig(**data.get("model", {}))
-        values["augment"] = AugmentConfig(**data.get("augment", {}))
-        return cls(**values)
-
-
-# -- events ---------------------------------------------------------------------------------------
-@dataclass
-class PhaseProgress:
-    done: int
-    total: int
-    message: str
-
-
-@dataclass
-class BatchEnd:
-    epoch: int
-    batch: int
-    batches: int
-    loss: float
-    images_per_second: float
-    eta_seconds: float
-
-
-@dataclass
-class EpochEnd:
-    metrics: dict[str, float]
-    best: bool
-
-
-@dataclass
-class LogLine:
-    message: str
-
-
-Event = PhaseProgress | BatchEnd | EpochEnd | LogLine
-Callback = Callable[[Event], None]
 
 
 class TrainingFailed(Exception):
     """Training cannot go on; the message says why and what to try."""
-
-
-@dataclass
-class Control:
-    stop: threading.Event = field(default_factory=threading.Event)
-    pause: threading.Event = field(default_factory=threading.Event)
 
 
 def resolve_device(name: str) -> torch.device:

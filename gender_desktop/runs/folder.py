@@ -15,8 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from gender_desktop import paths
 from gender_desktop.fileio import atomic_write_bytes, atomic_write_json
 
@@ -87,6 +85,8 @@ class RunFolder:
 
     # -- checkpoints ------------------------------------------------------------------------------
     def save_checkpoint(self, which: str, state: dict[str, Any]) -> Path:
+        import torch  # only the engine's thread pays for importing torch
+
         buf = io.BytesIO()
         torch.save(state, buf)
         target = self.path / which
@@ -94,6 +94,8 @@ class RunFolder:
         return target
 
     def load_checkpoint(self, which: str = LAST) -> dict[str, Any]:
+        import torch
+
         return torch.load(self.path / which, map_location="cpu", weights_only=True)
 
     def has_checkpoint(self, which: str = LAST) -> bool:

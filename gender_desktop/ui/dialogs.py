@@ -127,7 +127,7 @@ class ProblemsDialog(QDialog):
 
 
 ABOUT_TEXT = f"""<h3>gender-desktop {__version__}</h3>
-<p>Browse face datasets in their CelebA, UTKFace, Adience or folder layouts and fix their
-gender labels by keyboard.</p>
+<p>Browse face datasets in their CelebA, UTKFace, Adience or folder layouts, fix their gender
+labels by keyboard, and train VGG16, ResNet or MobileNet classifiers on them.</p>
 <p>Label edits never modify your dataset files: they are kept, with their full history,
 in the app's data folder.</p>"""

@@ -38,6 +38,7 @@ from gender_desktop.ui.browser.panel import BrowserPanel
 from gender_desktop.ui.dialogs import ABOUT_TEXT, ExportDialog, ProblemsDialog, SplitDialog
 from gender_desktop.ui.resources import icon
 from gender_desktop.ui.theme import THEMES, apply_theme
+from gender_desktop.ui.training.panel import TrainingPanel
 from gender_desktop.ui.workers import Task
 
 DEMO = "demo:"  # the recent-list entry that stands for the built-in demo dataset
@@ -64,6 +65,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.browser, "Browse")
+        self.training = TrainingPanel()
+        self.tabs.addTab(self.training, "Train")
+        self.training.run_finished.connect(self._on_training_finished)
         self.setCentralWidget(self.tabs)
 
         self._build_actions()
@@ -334,9 +338,17 @@ class MainWindow(QMainWindow):
         self._run(
             "device",
             Task(fn, self),
-            lambda text: self.device_label.setText(f"Device: {text}"),
+            self._on_device,
             lambda msg: self.device_label.setText(f"Device: unknown ({msg})"),
         )
+
+    def _on_device(self, text: str) -> None:
+        self.device_label.setText(f"Device: {text}")
+        self.training.set_device_text(text)
+
+    def _on_training_finished(self, summary: dict) -> None:
+        if "failed" in summary:
+            self._error("Training failed", summary["failed"])
 
     # -- opening ------------------------------------------------------------------------------------
     def open_path(self, path: str | os.PathLike[str], split_spec: SplitSpec | None = None) -> Task:
@@ -392,6 +404,7 @@ class MainWindow(QMainWindow):
         self._current_path = self._opening or str(dataset.root)
         self._opening = None
         self.browser.set_dataset(dataset, store)
+        self.training.set_dataset(dataset)
         if previous is not None and previous is not dataset:
             previous.images.close()
         key = DEMO if dataset.is_demo else self._current_path
@@ -560,6 +573,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.browser.splitter.saveState())
         self.settings.setValue("autoAdvance", self.browser.auto_advance.isChecked())
         self.wait_for_tasks()
+        self.training.shutdown()
         self.browser.close_dataset()
         if self.dataset is not None:
             self.dataset.images.close()

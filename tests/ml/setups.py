@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gender_desktop.ml.models import ModelConfig
-from gender_desktop.ml.pipeline import AugmentConfig
-from gender_desktop.ml.trainer import TrainConfig
+from gender_desktop.ml.config import AugmentConfig, ModelConfig, TrainConfig
 
 
 def tiny_config(data: Path, **changes) -> TrainConfig:

@@ -1,0 +1,1 @@
+"""The Train panel: settings form, live curves, run control."""

@@ -1,0 +1,302 @@
+"""The Train panel: the settings form, a line that says what will run, Start / Pause / Stop,
+live pyqtgraph curves (loss and accuracy per epoch, smoothed per-batch loss, best epoch
+marked), a progress bar with images/s and ETA, and the log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPalette
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gender_desktop.data.dataset import Dataset
+from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
+from gender_desktop.runs.folder import RunFolder
+from gender_desktop.ui.training.form import TrainingForm
+from gender_desktop.ui.training.worker import TrainingWorker
+
+SMOOTHING = 0.9
+TRAIN_PEN = pg.mkPen("#2f7ed8", width=2)
+VAL_PEN = pg.mkPen("#e07b1a", width=2)
+BATCH_PEN = pg.mkPen((47, 126, 216, 90), width=1)
+
+
+def _plot(title: str, y_label: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget(title=title)
+    plot.setLabel("bottom", "epoch")
+    plot.setLabel("left", y_label)
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)  # accuracy 0.95, not 950 (x0.001)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.addLegend(offset=(-10, 10))
+    return plot
+
+
+class TrainingPanel(QWidget):
+    run_finished = Signal(dict)
+    running_changed = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.dataset: Dataset | None = None
+        self.device_text = "the best available device"
+        self.worker: TrainingWorker | None = None
+        self.run: RunFolder | None = None
+        self.form = TrainingForm()
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setWidget(self.form)
+        scroll.setMinimumWidth(330)
+
+        self.plan = QLabel()
+        self.plan.setWordWrap(True)
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.open_button = QPushButton("Open Run Folder")
+        for b in (self.pause_button, self.stop_button, self.open_button):
+            b.setEnabled(False)
+        self.progress = QProgressBar(textVisible=True)
+        self.progress.setFormat("Ready")
+        self.loss_plot = _plot("Loss", "binary cross-entropy")
+        self.acc_plot = _plot("Accuracy", "accuracy")
+        self.curves = {
+            "train_loss": self.loss_plot.plot(
+                name="train", pen=TRAIN_PEN, symbol="o", symbolSize=5
+            ),
+            "val_loss": self.loss_plot.plot(name="val", pen=VAL_PEN, symbol="o", symbolSize=5),
+            "batch_loss": self.loss_plot.plot(name="batch (smoothed)", pen=BATCH_PEN),
+            "train_accuracy": self.acc_plot.plot(
+                name="train", pen=TRAIN_PEN, symbol="o", symbolSize=5
+            ),
+            "val_accuracy": self.acc_plot.plot(name="val", pen=VAL_PEN, symbol="o", symbolSize=5),
+        }
+        self.best_lines = [
+            pg.InfiniteLine(angle=90, pen=pg.mkPen("#2a9d4b", style=Qt.PenStyle.DashLine))
+            for _ in range(2)
+        ]
+        for plot, line in zip((self.loss_plot, self.acc_plot), self.best_lines, strict=True):
+            plot.addItem(line)
+            line.hide()
+        self.log_view = QPlainTextEdit(readOnly=True)
+        self.log_view.setMaximumBlockCount(5000)
+
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button, self.open_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.acc_plot)
+        plots.addWidget(self.log_view)
+        plots.setSizes([300, 300, 160])
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.plan)
+        right_layout.addLayout(buttons)
+        right_layout.addWidget(self.progress)
+        right_layout.addWidget(plots, 1)
+        splitter = QSplitter()
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([360, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop)
+        self.open_button.clicked.connect(self._open_run_folder)
+        self.form.changed.connect(self.update_plan)
+        self._reset_series()
+        self.update_plan()
+        self._style_plots()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._style_plots()  # follow light/dark theme switches
+        super().changeEvent(event)
+
+    def _style_plots(self) -> None:
+        palette = self.palette()
+        background = palette.color(QPalette.ColorRole.Base)
+        foreground = palette.color(QPalette.ColorRole.Text)
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.setBackground(background)
+            plot.setTitle(plot.plotItem.titleLabel.text, color=foreground)
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setPen(foreground)
+                plot.getAxis(axis).setTextPen(foreground)
+
+    # -- state ------------------------------------------------------------------------------------
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        self.dataset = dataset
+        self.update_plan()
+
+    def set_device_text(self, text: str) -> None:
+        self.device_text = text
+        self.update_plan()
+
+    def is_running(self) -> bool:
+        return self.worker is not None and self.worker.isRunning()
+
+    def update_plan(self) -> None:
+        """The line that says, before anything runs, what will train where from what."""
+        form = self.form
+        if self.dataset is None:
+            self.plan.setText("Open a dataset in the Browse panel to train on it.")
+            self.start_button.setEnabled(False)
+            return
+        device = form.device.currentText()
+        where = self.device_text if device == "auto" else device
+        text = (
+            f"<b>{form.backbone.currentText()}</b> · {form.scope.currentText().lower()} · "
+            f"{form.input_size.value()} px · on <b>{where}</b> · starting from "
+            f"<b>{form.weights.currentText().rstrip('…').lower()}</b>"
+        )
+        if form.weights.currentData() in ("file", "run") and form.weights_path.text():
+            text += f" ({form.weights_path.text()})"
+        text += f" · dataset: {self.dataset.name} ({len(self.dataset):,} images)"
+        self.plan.setText(text)
+        self.start_button.setEnabled(not self.is_running())
+
+    def _reset_series(self) -> None:
+        self.series: dict[str, list[float]] = {k: [] for k in self.curves}
+        self.series["epoch"] = []
+        self.series["batch_x"] = []
+        self._smoothed: float | None = None
+        for curve in self.curves.values():
+            curve.setData([], [])
+        for line in self.best_lines:
+            line.hide()
+
+    # -- control ----------------------------------------------------------------------------------
+    def start(self, resume_run: RunFolder | None = None) -> TrainingWorker | None:
+        if self.dataset is None or self.is_running():
+            return None
+        try:
+            config = self.form.config(str(self.dataset.root))
+        except ValueError as exc:
+            self._append_log(f"Cannot start: {exc}")
+            return None
+        self._reset_series()
+        name = f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
+        self.run = resume_run or RunFolder.create(name)
+        self.worker = TrainingWorker(
+            config, self.dataset, self.run, resume=resume_run is not None, parent=self
+        )
+        self.worker.batch.connect(self._on_batch)
+        self.worker.epoch.connect(self._on_epoch)
+        self.worker.phase.connect(self._on_phase)
+        self.worker.log.connect(self._append_log)
+        self.worker.done.connect(self._on_done)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.finished.connect(self._on_thread_finished)
+        self._append_log(f"Run folder: {self.run.path}")
+        self._set_running(True)
+        self.worker.start()
+        return self.worker
+
+    def toggle_pause(self) -> None:
+        if self.worker is None:
+            return
+        pause = self.worker.control.pause
+        if pause.is_set():
+            pause.clear()
+            self.pause_button.setText("Pause")
+            self._append_log("Resumed")
+        else:
+            pause.set()
+            self.pause_button.setText("Resume")
+            self.progress.setFormat("Paused")
+            self._append_log("Paused (after the current batch)")
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.control.pause.clear()
+            self.worker.control.stop.set()
+            self._append_log("Stopping after the current batch…")
+
+    def shutdown(self) -> None:
+        """Stop a running training and wait for it (closing the window)."""
+        if self.worker is not None:
+            self.stop()
+            self.worker.wait()
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running and self.dataset is not None)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.pause_button.setText("Pause")
+        self.form.setEnabled(not running)
+        self.open_button.setEnabled(self.run is not None)
+        self.running_changed.emit(running)
+
+    # -- events -----------------------------------------------------------------------------------
+    def _on_phase(self, event: PhaseProgress) -> None:
+        self.progress.setMaximum(max(event.total, 1))
+        self.progress.setValue(event.done)
+        self.progress.setFormat(f"{event.message}: %v / %m")
+
+    def _on_batch(self, event: BatchEnd) -> None:
+        self.progress.setMaximum(event.batches)
+        self.progress.setValue(event.batch)
+        self.progress.setFormat(
+            f"epoch {event.epoch} · batch %v / %m · {event.images_per_second:,.0f} img/s · "
+            f"ETA {event.eta_seconds:,.0f} s"
+        )
+        s = self._smoothed
+        self._smoothed = event.loss if s is None else SMOOTHING * s + (1 - SMOOTHING) * event.loss
+        self.series["batch_x"].append(event.epoch - 1 + event.batch / event.batches)
+        self.series["batch_loss"].append(self._smoothed)
+        self.curves["batch_loss"].setData(self.series["batch_x"], self.series["batch_loss"])
+
+    def _on_epoch(self, event: EpochEnd) -> None:
+        m = event.metrics
+        self.series["epoch"].append(m["epoch"])
+        for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+            self.series[key].append(m[key])
+            self.curves[key].setData(self.series["epoch"], self.series[key])
+        if event.best:
+            for line in self.best_lines:
+                line.setValue(m["epoch"])
+                line.show()
+
+    def _on_done(self, summary: dict) -> None:
+        acc = summary.get("best_val_accuracy")
+        state = "Stopped" if summary.get("stopped") else "Finished"
+        text = f"{state}: {summary['epochs']} epoch(s) in {summary['train_seconds']:.1f} s"
+        if acc is not None:
+            text += f" · best val accuracy {acc:.3f}"
+        self.progress.setFormat(text)
+        self._append_log(text)
+        self.run_finished.emit(summary)
+
+    def _on_failed(self, message: str) -> None:
+        self.progress.setFormat("Failed")
+        self._append_log(f"Training failed: {message}")
+        self.run_finished.emit({"failed": message})
+
+    def _on_thread_finished(self) -> None:
+        self._set_running(False)
+        self.update_plan()
+
+    def _append_log(self, message: str) -> None:
+        self.log_view.appendPlainText(message)
+
+    def _open_run_folder(self) -> None:
+        if self.run is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.run.path))))

@@ -1,0 +1,66 @@
+"""The Train panel on the real main window: a run on the demo data, live curves, Stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def trained_window(make_window, qtbot):
+    window = make_window()
+    with qtbot.waitSignal(window.dataset_opened, timeout=60_000):
+        window.open_demo()
+    form = window.training.form
+    form.backbone.setCurrentText("resnet18")
+    form.scope.setCurrentIndex(form.scope.findData("all"))
+    form.input_size.setValue(32)
+    form.weights.setCurrentIndex(form.weights.findData("random"))
+    form.optimizer.setCurrentText("adam")
+    form.hidden.setText("16")
+    form.batch_size.setValue(16)
+    form.device.setCurrentText("cpu")
+    return window
+
+
+def test_a_run_on_the_demo_data_draws_curves_and_fills_its_folder(trained_window, qtbot):
+    window = trained_window
+    panel = window.training
+    panel.form.epochs.setValue(2)
+    plan = panel.plan.text()
+    assert "resnet18" in plan and "on <b>cpu</b>" in plan and "random initialisation" in plan
+    assert "demo-v1 (120 images)" in plan
+    with qtbot.waitSignal(panel.run_finished, timeout=180_000) as finished:
+        panel.start_button.click()
+        assert not panel.form.isEnabled() and panel.stop_button.isEnabled()
+    summary = finished.args[0]
+    assert summary["epochs"] == 2 and not summary["stopped"]
+    x, y = panel.curves["val_accuracy"].getData()
+    assert list(x) == [1, 2] and len(y) == 2
+    assert len(panel.curves["batch_loss"].getData()[0]) >= 2
+    folder = Path(summary["run_dir"])
+    assert {"config.json", "metrics.csv", "best.pt", "last.pt", "log.txt"} <= {
+        p.name for p in folder.iterdir()
+    }
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled())
+    assert "Finished: 2 epoch(s)" in panel.progress.format()
+
+
+def test_stop_ends_the_run_after_the_current_batch(trained_window, qtbot):
+    panel = trained_window.training
+    panel.form.epochs.setValue(50)
+    with qtbot.waitSignal(panel.run_finished, timeout=180_000) as finished:
+        worker = panel.start()
+        with qtbot.waitSignal(worker.epoch, timeout=120_000):
+            pass
+        panel.stop_button.click()
+    assert finished.args[0]["stopped"] and finished.args[0]["epochs"] < 50
+    assert "Stopped" in panel.progress.format()
+
+
+def test_settings_that_cannot_run_are_explained(trained_window):
+    panel = trained_window.training
+    panel.form.weights.setCurrentIndex(panel.form.weights.findData("file"))
+    assert panel.start() is None
+    assert "choose the weights file" in panel.log_view.toPlainText()
