@@ -12,6 +12,8 @@ import sys
 import threading
 import time
 
+from gender_desktop.data.errors import ImportCancelled
+
 PROBE_TIMEOUT_S = 120
 
 
@@ -46,7 +48,9 @@ def probe_device(cancel: threading.Event | None = None) -> str:
             if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
                 child.kill()
                 child.communicate()
-                raise RuntimeError("device probe cancelled") from None
+                if cancel is not None and cancel.is_set():
+                    raise ImportCancelled() from None
+                raise RuntimeError("the device probe timed out") from None
     if child.returncode != 0:
         last = (err.strip().splitlines() or ["unknown error"])[-1]
         raise RuntimeError(f"torch could not be loaded: {last}")

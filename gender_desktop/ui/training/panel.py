@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -22,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.data.dataset import Dataset
+from gender_desktop.ml.config import TrainConfig
 from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
-from gender_desktop.runs.folder import RunFolder
+from gender_desktop.runs.folder import RunFolder, workspace
 from gender_desktop.ui.training.form import TrainingForm
 from gender_desktop.ui.training.worker import TrainingWorker
 
@@ -65,6 +67,10 @@ class TrainingPanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
         self.open_button = QPushButton("Open Run Folder")
+        self.resume_button = QPushButton("Resume a Run…")
+        self.resume_button.setToolTip(
+            "Continue an interrupted run (stopped, crashed or killed) from its last checkpoint"
+        )
         for b in (self.pause_button, self.stop_button, self.open_button):
             b.setEnabled(False)
         self.progress = QProgressBar(textVisible=True)
@@ -93,7 +99,13 @@ class TrainingPanel(QWidget):
         self.log_view.setMaximumBlockCount(5000)
 
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button, self.open_button):
+        for b in (
+            self.start_button,
+            self.pause_button,
+            self.stop_button,
+            self.resume_button,
+            self.open_button,
+        ):
             buttons.addWidget(b)
         buttons.addStretch(1)
         plots = QSplitter(Qt.Orientation.Vertical)
@@ -116,10 +128,11 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-        self.start_button.clicked.connect(self.start)
+        self.start_button.clicked.connect(lambda: self.start())
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
         self.open_button.clicked.connect(self._open_run_folder)
+        self.resume_button.clicked.connect(self._choose_run_to_resume)
         self.form.changed.connect(self.update_plan)
         self._reset_series()
         self.update_plan()
@@ -188,16 +201,17 @@ class TrainingPanel(QWidget):
         if self.dataset is None or self.is_running():
             return None
         try:
-            config = self.form.config(str(self.dataset.root))
-        except ValueError as exc:
+            if resume_run is not None:
+                config = TrainConfig.from_dict(resume_run.read_config()["settings"])
+            else:
+                config = self.form.config(str(self.dataset.root))
+        except (ValueError, OSError, KeyError) as exc:
             self._append_log(f"Cannot start: {exc}")
             return None
         self._reset_series()
         name = f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
         self.run = resume_run or RunFolder.create(name)
-        self.worker = TrainingWorker(
-            config, self.dataset, self.run, resume=resume_run is not None, parent=self
-        )
+        self.worker = TrainingWorker(config, self.run, resume=resume_run is not None, parent=self)
         self.worker.batch.connect(self._on_batch)
         self.worker.epoch.connect(self._on_epoch)
         self.worker.phase.connect(self._on_phase)
@@ -238,6 +252,7 @@ class TrainingPanel(QWidget):
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running and self.dataset is not None)
+        self.resume_button.setEnabled(not running and self.dataset is not None)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         self.pause_button.setText("Pause")
@@ -296,6 +311,11 @@ class TrainingPanel(QWidget):
 
     def _append_log(self, message: str) -> None:
         self.log_view.appendPlainText(message)
+
+    def _choose_run_to_resume(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Resume a run", str(workspace()))
+        if folder:
+            self.start(resume_run=RunFolder(Path(folder)))
 
     def _open_run_folder(self) -> None:
         if self.run is not None:

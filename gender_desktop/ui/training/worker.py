@@ -1,22 +1,64 @@
-"""Runs the Qt-free :class:`Trainer` in a QThread and turns its events into signals.
+"""Runs the Qt-free :class:`Trainer` in a child process and turns its events into signals.
 
-Batch events arrive hundreds of times a second on a GPU; they are throttled to about 20 a second
-(the last one of an epoch always passes) so the event loop never floods.
+A child process, not just a thread: importing torch and running Python-level training code
+would otherwise share the GIL with the GUI (the import alone froze the window for over half a
+second), and a CUDA crash could take the app down. The child gets the settings and the dataset
+path, opens the dataset itself (label edits included, read-only), and sends events back
+through a queue; stop and pause are ``multiprocessing`` events the trainer checks between
+batches. This QThread only waits on the queue and re-emits, throttling batch events to about 20
+a second.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import queue as queue_mod
 import time
 import traceback
+from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from gender_desktop.data.dataset import Dataset
 from gender_desktop.ml.config import TrainConfig
 from gender_desktop.ml.events import BatchEnd, Control, EpochEnd, LogLine, PhaseProgress
 from gender_desktop.runs.folder import RunFolder
 
 BATCH_INTERVAL_S = 0.05
+
+
+def train_in_child(
+    settings: dict[str, Any],
+    run_path: str,
+    resume: bool,
+    events: Any,
+    stop: Any,
+    pause: Any,
+) -> None:
+    """The child process's entry point (module level, so ``spawn`` can import it)."""
+    last = [0.0]
+
+    def send(event: object) -> None:
+        if isinstance(event, BatchEnd):
+            now = time.monotonic()
+            if now - last[0] < BATCH_INTERVAL_S and event.batch != event.batches:
+                return
+            last[0] = now
+        events.put(("event", event))
+
+    try:
+        from gender_desktop.ml.trainer import Trainer
+
+        trainer = Trainer(
+            TrainConfig.from_dict(settings),
+            RunFolder(run_path),
+            send,
+            Control(stop=stop, pause=pause),
+        )
+        events.put(("done", trainer.run(resume=resume)))
+    except Exception as exc:  # noqa: BLE001 - reported to the GUI as a message
+        if type(exc).__name__ not in ("TrainingFailed", "WeightsUnavailable", "DatasetError"):
+            traceback.print_exc()
+        events.put(("failed", str(exc) or type(exc).__name__))
 
 
 class TrainingWorker(QThread):
@@ -27,43 +69,58 @@ class TrainingWorker(QThread):
     done = Signal(dict)  # the summary
     failed = Signal(str)
 
-    def __init__(
-        self,
-        config: TrainConfig,
-        dataset: Dataset,
-        run: RunFolder,
-        resume: bool = False,
-        parent=None,
-    ) -> None:
+    def __init__(self, config: TrainConfig, run: RunFolder, resume: bool = False, parent=None):
         super().__init__(parent)
-        self.config, self.dataset, self.run_folder, self.resume = config, dataset, run, resume
-        self.control = Control()
-        self._last_batch = 0.0
+        self.config, self.run_folder, self.resume = config, run, resume
+        self._context = mp.get_context("spawn")
+        self.control = Control(stop=self._context.Event(), pause=self._context.Event())
 
-    def _on_event(self, event: object) -> None:
+    def run(self) -> None:
+        events = self._context.Queue()
+        child = self._context.Process(
+            target=train_in_child,
+            args=(
+                self.config.to_dict(),
+                str(self.run_folder.path),
+                self.resume,
+                events,
+                self.control.stop,
+                self.control.pause,
+            ),
+            name="gender-desktop-training",
+        )
+        child.start()
+        try:
+            while True:
+                try:
+                    kind, payload = events.get(timeout=0.2)
+                except queue_mod.Empty:
+                    if not child.is_alive():
+                        self.failed.emit(
+                            f"the training process ended unexpectedly (exit code {child.exitcode})"
+                        )
+                        return
+                    continue
+                if kind == "event":
+                    self._dispatch(payload)
+                elif kind == "done":
+                    self.done.emit(payload)
+                    return
+                else:
+                    self.failed.emit(payload)
+                    return
+        finally:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.terminate()
+                child.join()
+
+    def _dispatch(self, event: object) -> None:
         if isinstance(event, BatchEnd):
-            now = time.monotonic()
-            if now - self._last_batch >= BATCH_INTERVAL_S or event.batch == event.batches:
-                self._last_batch = now
-                self.batch.emit(event)
+            self.batch.emit(event)
         elif isinstance(event, EpochEnd):
             self.epoch.emit(event)
         elif isinstance(event, PhaseProgress):
             self.phase.emit(event)
         elif isinstance(event, LogLine):
             self.log.emit(event.message)
-
-    def run(self) -> None:
-        try:
-            from gender_desktop.ml.trainer import Trainer  # torch loads here, off the GUI thread
-
-            trainer = Trainer(
-                self.config, self.run_folder, self._on_event, self.control, dataset=self.dataset
-            )
-            summary = trainer.run(resume=self.resume)
-        except Exception as exc:  # noqa: BLE001 - shown as a message; the app keeps running
-            if type(exc).__name__ not in ("TrainingFailed", "WeightsUnavailable", "DatasetError"):
-                traceback.print_exc()
-            self.failed.emit(str(exc) or type(exc).__name__)
-        else:
-            self.done.emit(summary)
