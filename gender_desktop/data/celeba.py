@@ -30,6 +30,14 @@ AUXILIARY = (
     "list_landmarks_align_celeba.txt",
     "list_landmarks_align_celeba.csv",
 )
+# The 40 attributes of list_attr_celeba.txt, in file order.
+CELEBA_ATTRIBUTES = (
+    "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose "
+    "Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee "
+    "Gray_Hair Heavy_Makeup High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard "
+    "Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair "
+    "Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young"
+).split()
 ATTR_TXT = "list_attr_celeba.txt"
 ATTR_CSV = "list_attr_celeba.csv"
 PARTITION_TXT = "list_eval_partition.txt"

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from gender_desktop import paths
+from gender_desktop.data.celeba import CELEBA_ATTRIBUTES
 from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.fileio import atomic_write_text
 
@@ -24,13 +25,6 @@ DEMO_VERSION = 1
 DEFAULT_COUNT = 1200
 FLIP_RATE = 0.02
 WIDTH, HEIGHT = 178, 218
-CELEBA_ATTRIBUTES = (
-    "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose "
-    "Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee "
-    "Gray_Hair Heavy_Makeup High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard "
-    "Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair "
-    "Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young"
-).split()
 SKIN = ((241, 200, 170), (224, 172, 138), (198, 134, 99), (141, 85, 54), (250, 220, 196))
 HAIR = {
     "Black_Hair": (30, 25, 25),
