@@ -150,13 +150,17 @@ def config_from_args(args: argparse.Namespace):
     from gender_desktop.ml.config import AugmentConfig, ModelConfig, TrainConfig
 
     hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+    weights = args.weights
+    for prefix in ("file:", "run:"):  # saved resolved, so --resume works from anywhere
+        if weights.startswith(prefix):
+            weights = prefix + str(Path(weights.removeprefix(prefix)).expanduser().resolve())
     return TrainConfig(
-        data=args.data,
+        data=str(Path(args.data).expanduser().resolve()),
         model=ModelConfig(
             args.backbone, args.pooling, hidden, args.dropout, args.scope, args.input_size
         ),
         augment=AugmentConfig(not args.no_flip, args.rotation, args.zoom, args.brightness),
-        weights=args.weights,
+        weights=weights,
         optimizer=args.optimizer,
         lr=args.lr,
         momentum=args.momentum,

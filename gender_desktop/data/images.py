@@ -94,3 +94,31 @@ def quick_check(head: bytes, tail: bytes, size: int) -> str | None:
     if kind == "webp" and head[8:12] != b"WEBP":
         return "not an image (RIFF but not WebP)"
     return None
+
+
+# Used by the training cache's decode workers: kept here, away from torch, so a worker process
+# started with "spawn" (macOS, Windows) does not import torch just to decode JPEGs.
+def load_square(data: bytes, name: str, size: int) -> np.ndarray:
+    """Decode, resize the shorter side to ``size`` and keep the centre square: HxWx3 uint8."""
+    img = decode(data, name, max_side=size * 2)
+    w, h = img.size
+    scale = size / min(w, h)
+    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+    w, h = img.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+def decode_chunk(
+    args: tuple[list[tuple[int, bytes, str]], int],
+) -> list[tuple[int, np.ndarray | str]]:
+    items, size = args
+    out: list[tuple[int, np.ndarray | str]] = []
+    for pos, data, name in items:
+        try:
+            out.append((pos, load_square(data, name, size)))
+        except ImageError as exc:
+            out.append((pos, exc.reason))
+        except Exception as exc:  # noqa: BLE001 - one bad image never aborts the build
+            out.append((pos, f"cannot be decoded ({exc})"))
+    return out

@@ -89,6 +89,20 @@ class Source(ABC):
                 continue
         raise AssertionError("latin-1 decodes any bytes")
 
+    def signature(self, rels: list[str]) -> bytes:
+        """A fingerprint of the files' current state (sizes and modification times, or sizes
+        and CRCs in a zip): it changes when an image is replaced or edited."""
+        parts = []
+        for rel in rels:
+            try:
+                parts.append(f"{rel}:{self._stamp(rel)}")
+            except (OSError, KeyError):
+                parts.append(f"{rel}:missing")
+        return "\n".join(parts).encode()
+
+    def _stamp(self, rel: str) -> str:
+        return str(self.size(rel))
+
     def head_tail(self, rel: str, n: int = 1024) -> tuple[bytes, bytes, int]:
         """The first and last ``n`` bytes and the size, for cheap integrity checks."""
         data = self.read_bytes(rel)
@@ -137,6 +151,10 @@ class FolderSource(Source):
 
     def size(self, rel: str) -> int:
         return (self.root / rel).stat().st_size
+
+    def _stamp(self, rel: str) -> str:
+        st = (self.root / rel).stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
 
     def head_tail(self, rel: str, n: int = 1024) -> tuple[bytes, bytes, int]:
         with open(self.root / rel, "rb") as handle:
@@ -187,6 +205,10 @@ class ZipSource(Source):
 
     def size(self, rel: str) -> int:
         return self._infos()[rel].file_size
+
+    def _stamp(self, rel: str) -> str:
+        info = self._infos()[rel]
+        return f"{info.file_size}:{info.CRC}"
 
     def close(self) -> None:
         with self._lock:

@@ -92,6 +92,12 @@ class TrainConfig:
             problems.append("learning rate must be positive")
         if self.batch_size < 1 or self.epochs < 1:
             problems.append("batch size and epochs must be at least 1")
+        if self.step_size < 1:
+            problems.append("the step schedule's step size must be at least 1 epoch")
+        if not 0 < self.gamma <= 1:
+            problems.append("gamma (the learning-rate factor) must be in (0, 1]")
+        if self.patience < 0:
+            problems.append("early-stopping patience cannot be negative")
         if not (
             self.weights in ("imagenet", "random") or self.weights.startswith(("file:", "run:"))
         ):

@@ -14,7 +14,9 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,41 +24,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from gender_desktop import paths
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.errors import ImportCancelled
-from gender_desktop.data.images import ImageError, decode
+from gender_desktop.data.images import decode_chunk
+from gender_desktop.fileio import atomic_write_json
 from gender_desktop.ml.config import AugmentConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 Progress = Callable[[int, int, str], None]
-
-
-def load_square(data: bytes, name: str, size: int) -> np.ndarray:
-    """Decode, resize the shorter side to ``size`` and keep the centre square: HxWx3 uint8."""
-    img = decode(data, name, max_side=size * 2)
-    w, h = img.size
-    scale = size / min(w, h)
-    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
-    w, h = img.size
-    left, top = (w - size) // 2, (h - size) // 2
-    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
-
-
-def _decode_chunk(
-    args: tuple[list[tuple[int, bytes, str]], int],
-) -> list[tuple[int, np.ndarray | str]]:
-    items, size = args
-    out: list[tuple[int, np.ndarray | str]] = []
-    for pos, data, name in items:
-        try:
-            out.append((pos, load_square(data, name, size)))
-        except ImageError as exc:
-            out.append((pos, exc.reason))
-    return out
 
 
 class DecodedImages:
@@ -70,8 +48,12 @@ class DecodedImages:
 
     @staticmethod
     def cache_key(dataset: Dataset, size: int) -> str:
-        digest = hashlib.sha256(f"{dataset.fingerprint}:{size}:v1".encode())
-        digest.update("\n".join(dataset.table["path"].astype(str)).encode())
+        """Where the images are, which files, and each file's size and modification time (or
+        CRC in a zip): a different dataset or an edited image never reuses stale pixels."""
+        rels = dataset.table["path"].astype(str).tolist()
+        digest = hashlib.sha256(f"{dataset.images.display()}:{size}:v2".encode())
+        digest.update("\n".join(rels).encode())
+        digest.update(dataset.images.signature(rels))
         return digest.hexdigest()[:24]
 
     @classmethod
@@ -90,8 +72,8 @@ class DecodedImages:
         data_path, meta_path = folder / f"{key}.u8", folder / f"{key}.json"
         n = len(dataset)
         shape = (n, size, size, 3)
-        if meta_path.exists() and data_path.exists():
-            meta = json.loads(meta_path.read_text())
+        meta = _read_meta(meta_path)
+        if meta is not None and data_path.exists():
             array = np.memmap(data_path, dtype=np.uint8, mode="r", shape=shape)
             ok = np.ones(n, dtype=bool)
             errors = {int(k): v for k, v in meta.get("errors", {}).items()}
@@ -99,7 +81,14 @@ class DecodedImages:
             if progress is not None:
                 progress(n, n, "Decoded images from cache")
             return cls(array, ok, errors)
-        tmp = data_path.with_suffix(".partial")
+        needed = int(np.prod(shape))
+        free = shutil.disk_usage(folder).free
+        if free < needed * 1.05:
+            raise OSError(
+                f"decoding {n:,} images at {size} px needs {needed / 1e9:.1f} GB in {folder}, "
+                f"but only {free / 1e9:.1f} GB are free; free space or choose a smaller input size"
+            )
+        tmp = folder / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
         target = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
         errors: dict[int, str] = {}
         workers = workers or max(1, (os.cpu_count() or 2))
@@ -117,16 +106,31 @@ class DecodedImages:
                 done += len(results)
                 if progress is not None:
                     progress(min(done, n), n, "Decoding images once")
+        except BaseException:
+            del target
+            tmp.unlink(missing_ok=True)  # a cancelled or failed build leaves nothing behind
+            raise
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
         target.flush()
         del target
         os.replace(tmp, data_path)
-        meta_path.write_text(
-            json.dumps({"shape": shape, "errors": {str(k): v for k, v in errors.items()}})
+        # Failed images are remembered with the cache; the key includes every file's size and
+        # modification time, so a repaired file makes a new cache rather than a stale skip.
+        atomic_write_json(
+            meta_path, {"shape": shape, "errors": {str(k): v for k, v in errors.items()}}
         )
         return cls.build(dataset, size, folder=folder)
+
+
+def _read_meta(path: Path) -> dict | None:
+    """The cache's metadata, or None (a missing or damaged file is a cache miss)."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _decoded_chunks(
@@ -153,11 +157,11 @@ def _decoded_chunks(
     starts = range(0, n, chunk)
     if pool is None:
         for start in starts:
-            yield _decode_chunk(job(start))
+            yield decode_chunk(job(start))
         return
     pending: list = []
     for start in starts:
-        pending.append(pool.submit(_decode_chunk, job(start)))
+        pending.append(pool.submit(decode_chunk, job(start)))
         if len(pending) >= 2 * workers:
             yield pending.pop(0).result()
     for future in pending:
@@ -207,14 +211,15 @@ def augment_batch(
 ) -> torch.Tensor:
     """One affine warp per image (flip, rotation, zoom) and a brightness factor, batched."""
     n = x.shape[0]
+    # All random numbers in one draw and one host-to-device copy (each copy waits for the GPU).
+    r = torch.rand(n, 4, generator=generator).to(x.device)
 
-    def uniform(low: float, high: float) -> torch.Tensor:
-        r = torch.rand(n, generator=generator, device="cpu")
-        return (low + (high - low) * r).to(x.device)
+    def uniform(column: int, low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * r[:, column]
 
-    angle = uniform(-cfg.rotation, cfg.rotation) * (math.pi / 180) if cfg.rotation else None
-    scale = uniform(1 - cfg.zoom, 1 + cfg.zoom) if cfg.zoom else None
-    flip = (uniform(0, 1) < 0.5) if cfg.flip else None
+    angle = uniform(0, -cfg.rotation, cfg.rotation) * (math.pi / 180) if cfg.rotation else None
+    scale = uniform(1, 1 - cfg.zoom, 1 + cfg.zoom) if cfg.zoom else None
+    flip = (uniform(2, 0, 1) < 0.5) if cfg.flip else None
     if angle is not None or scale is not None or flip is not None:
         cos = torch.cos(angle) if angle is not None else torch.ones(n, device=x.device)
         sin = torch.sin(angle) if angle is not None else torch.zeros(n, device=x.device)
@@ -228,5 +233,6 @@ def augment_batch(
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     if cfg.brightness:
-        x = (x * uniform(1 - cfg.brightness, 1 + cfg.brightness).view(n, 1, 1, 1)).clamp(0, 255)
+        factor = uniform(3, 1 - cfg.brightness, 1 + cfg.brightness).view(n, 1, 1, 1)
+        x = (x * factor).clamp(0, 255)
     return x

@@ -22,6 +22,7 @@ from torch import nn
 
 from gender_desktop import __version__
 from gender_desktop.data.dataset import Dataset, open_dataset
+from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.ml import weights as weights_mod
 from gender_desktop.ml.config import TrainConfig
@@ -79,6 +80,13 @@ class Trainer:
         self.dataset = dataset
         self.device = resolve_device(config.device)
         self.history: list[dict[str, float]] = []
+        # Real bf16 only (Ampere and newer); emulated bf16 on older GPUs is slow, so they get
+        # fp16 with a grad scaler instead.
+        self.bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported(
+            including_emulation=False
+        )
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input size: pick the fastest kernels
 
     # -- helpers ----------------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -98,8 +106,7 @@ class Trainer:
 
     def _autocast(self):
         if self.device.type == "cuda" and self.config.amp:
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            return torch.autocast("cuda", dtype=dtype)
+            return torch.autocast("cuda", dtype=torch.bfloat16 if self.bf16 else torch.float16)
         return torch.autocast(self.device.type, enabled=False)
 
     # -- setup ------------------------------------------------------------------------------------
@@ -124,11 +131,13 @@ class Trainer:
         if len(self.rows["train"]) == 0 or len(self.rows["val"]) == 0:
             raise TrainingFailed("the dataset needs images in both its train and val splits")
 
-    def _build_model(self) -> GenderNet:
+    def _build_model(self, resuming: bool = False) -> GenderNet:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         model = GenderNet(cfg.model)
-        source = cfg.weights
+        # Resuming: last.pt holds the whole model, so the starting weights (perhaps a download
+        # or a deleted run) are not needed again.
+        source = "random" if resuming else cfg.weights
         if source == "imagenet":
             state = weights_mod.imagenet_state_dict(cfg.model.backbone, self._progress)
             model.load_imagenet(state)
@@ -195,10 +204,35 @@ class Trainer:
 
     # -- training ---------------------------------------------------------------------------------
     def run(self, resume: bool = False) -> dict[str, Any]:
-        cfg = self.config
+        """Train; returns the summary. A stop (also during preparation) ends the run normally
+        with ``stopped`` set; the last complete epoch is what ``last.pt`` holds."""
         started = time.perf_counter()
+        try:
+            return self._run(resume, started)
+        except ImportCancelled:
+            self.log("stopped before training began")
+            return self._summary(started, stopped=True)
+
+    def _summary(self, started: float, stopped: bool) -> dict[str, Any]:
+        best = min(self.history, key=lambda r: r["val_loss"]) if self.history else None
+        return {
+            "run_dir": str(self.run_folder.path) if self.run_folder else None,
+            "best_val_accuracy": max(r["val_accuracy"] for r in self.history) if best else None,
+            "best_val_loss": best["val_loss"] if best else None,
+            "best_epoch": int(best["epoch"]) if best else None,  # the weights best.pt holds
+            "val_accuracy_at_best_epoch": best["val_accuracy"] if best else None,
+            "epochs": len(self.history),
+            "stopped": stopped,
+            "train_seconds": round(time.perf_counter() - started, 3),
+            "device": device_name(self.device),
+            "history": self.history,
+        }
+
+    def _run(self, resume: bool, started: float) -> dict[str, Any]:
+        cfg = self.config
         self._prepare_data()
-        model = self._build_model()
+        resuming = resume and self.run_folder is not None and self.run_folder.has_checkpoint(LAST)
+        model = self._build_model(resuming)
         channels_last = self.device.type == "cuda"
         model.to(
             self.device,
@@ -206,11 +240,14 @@ class Trainer:
         )
         optimizer = self._optimizer(trainable_parameters(model))
         scheduler = self._scheduler(optimizer)
-        use_scaler = self.device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported()
+        use_scaler = self.device.type == "cuda" and cfg.amp and not self.bf16
         scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
         batcher = DeviceBatcher(self.decoded, self.device, channels_last)
+        labels = self.labels.to(self.device)  # once, not per batch
         start_epoch, best_loss, bad_epochs = 1, math.inf, 0
-        if resume and self.run_folder is not None and self.run_folder.has_checkpoint(LAST):
+        best_state: dict[str, torch.Tensor] | None = None
+        if resuming:
+            assert self.run_folder is not None
             state = self.run_folder.load_checkpoint(LAST)
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -224,41 +261,44 @@ class Trainer:
             self.log(f"resumed after epoch {start_epoch - 1}")
         if self.run_folder is not None:
             self.run_folder.write_config(self.describe())
-        features = self._cached_features(model, batcher) if self._use_feature_cache() else None
+        features = None
+        if self._use_feature_cache():
+            features = self._cached_features(model, batcher)
         self.log(
             f"training {cfg.model.backbone} ({cfg.model.scope}) on {device_name(self.device)}: "
             f"{len(self.rows['train']):,} train / {len(self.rows['val']):,} val images"
         )
         loss_fn = nn.BCEWithLogitsLoss()
         stopped = False
-        epoch = start_epoch - 1
-        for epoch in range(start_epoch, cfg.epochs + 1):
+        early = bool(cfg.patience) and bad_epochs >= cfg.patience  # an early-stopped run resumed
+        for epoch in range(start_epoch, 0 if early else cfg.epochs + 1):
             torch.manual_seed(cfg.seed * 100_003 + epoch)
             generator = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
             model.train()
             t0 = time.perf_counter()
             parts = batches(self.rows["train"], cfg.batch_size, True, cfg.seed * 1_009 + epoch)
-            total_loss, correct, seen = 0.0, 0, 0
+            # Sums stay on the device: reading a value forces the CPU to wait for the GPU, so
+            # that happens only when a progress event is due (about 10 a second).
+            loss_sum = torch.zeros((), device=self.device)
+            correct = torch.zeros((), device=self.device, dtype=torch.long)
+            seen, last_report = 0, 0.0
             for b, rows in enumerate(parts, 1):
                 self._wait_if_paused()
                 if self.control.stop.is_set():
                     stopped = True
                     break
-                y = self.labels[rows].to(self.device, non_blocking=True)
+                index = torch.from_numpy(rows).to(self.device, non_blocking=True)
+                y = labels[index]
                 try:
+                    if features is None:
+                        # Augment outside autocast: the sampling grid must stay in fp32.
+                        x = batcher(rows, cfg.augment, generator)
                     with self._autocast():
                         if features is not None:
-                            logits = model.head(features[torch.from_numpy(rows).to(self.device)])
-                            logits = logits.squeeze(1)
+                            logits = model.head(features.rows(index)).squeeze(1)
                         else:
-                            x = batcher(rows, cfg.augment, generator)
                             logits = model(x)
                         loss = loss_fn(logits.float(), y)
-                    if not torch.isfinite(loss):
-                        raise TrainingFailed(
-                            f"the loss became {loss.item()} in epoch {epoch}, batch {b}; training "
-                            "stopped. Try a lower learning rate."
-                        )
                     optimizer.zero_grad(set_to_none=True)
                     scaler.scale(loss).backward()
                     scaler.step(optimizer)
@@ -269,18 +309,37 @@ class Trainer:
                         "batch size or a smaller input size"
                     ) from exc
                 n = len(rows)
-                total_loss += float(loss.detach()) * n
-                correct += int(((logits.detach() > 0).float() == y).sum())
+                loss_sum += loss.detach() * n
+                correct += ((logits.detach() > 0).float() == y).sum()
                 seen += n
-                elapsed = time.perf_counter() - t0
-                rate = seen / max(elapsed, 1e-9)
-                eta = (len(self.rows["train"]) - seen) / max(rate, 1e-9)
-                self.emit(BatchEnd(epoch, b, len(parts), float(loss.detach()), rate, eta))
+                now = time.perf_counter()
+                if now - last_report >= 0.1 or b == len(parts):
+                    last_report = now
+                    value = float(loss.detach())
+                    if not math.isfinite(value):
+                        raise TrainingFailed(
+                            f"the loss became {value} in epoch {epoch}, batch {b}; training "
+                            "stopped. Try a lower learning rate."
+                        )
+                    rate = seen / max(now - t0, 1e-9)
+                    eta = (len(self.rows["train"]) - seen) / max(rate, 1e-9)
+                    self.emit(BatchEnd(epoch, b, len(parts), value, rate, eta))
             if stopped:
                 self.log(f"stopped during epoch {epoch}; the last complete epoch is kept")
                 break
+            train_loss = float(loss_sum) / max(seen, 1)
+            if not math.isfinite(train_loss):
+                raise TrainingFailed(
+                    f"the loss became {train_loss} in epoch {epoch}; training stopped. "
+                    "Try a lower learning rate."
+                )
             train_seconds = time.perf_counter() - t0
-            val_loss, val_acc = self.evaluate_split(model, batcher, "val", features_of=features)
+            try:
+                val_loss, val_acc = self.evaluate_split(model, batcher, "val", features)
+            except ImportCancelled:
+                stopped = True
+                self.log(f"stopped while validating epoch {epoch}; the last complete epoch is kept")
+                break
             lr = optimizer.param_groups[0]["lr"]
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 scheduler.step(val_loss)
@@ -288,8 +347,8 @@ class Trainer:
                 scheduler.step()
             row = {
                 "epoch": epoch,
-                "train_loss": total_loss / max(seen, 1),
-                "train_accuracy": correct / max(seen, 1),
+                "train_loss": train_loss,
+                "train_accuracy": int(correct) / max(seen, 1),
                 "val_loss": val_loss,
                 "val_accuracy": val_acc,
                 "lr": lr,
@@ -300,6 +359,8 @@ class Trainer:
             improved = val_loss < best_loss
             if improved:
                 best_loss, bad_epochs = val_loss, 0
+                if self.run_folder is None and cfg.patience:
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 bad_epochs += 1
             state = {
@@ -324,21 +385,14 @@ class Trainer:
             if cfg.patience and bad_epochs >= cfg.patience:
                 self.log(f"early stopping: no val loss improvement for {cfg.patience} epochs")
                 break
-        if cfg.patience and self.run_folder is not None and self.run_folder.has_checkpoint(BEST):
-            model.load_state_dict(self.run_folder.load_checkpoint(BEST)["model"])
-            self.log("restored the best weights")
+        if cfg.patience:
+            if self.run_folder is not None and self.run_folder.has_checkpoint(BEST):
+                best_state = self.run_folder.load_checkpoint(BEST)["model"]
+            if best_state is not None:
+                model.load_state_dict(best_state)
+                self.log("restored the best weights")
         self.model = model
-        best = max(self.history, key=lambda r: r["val_accuracy"]) if self.history else None
-        return {
-            "run_dir": str(self.run_folder.path) if self.run_folder else None,
-            "best_val_accuracy": best["val_accuracy"] if best else None,
-            "best_val_loss": min((r["val_loss"] for r in self.history), default=None),
-            "epochs": len(self.history),
-            "stopped": stopped,
-            "train_seconds": round(time.perf_counter() - started, 3),
-            "device": device_name(self.device),
-            "history": self.history,
-        }
+        return self._summary(started, stopped)
 
     def _use_feature_cache(self) -> bool:
         model_cfg = self.config.model
@@ -348,23 +402,30 @@ class Trainer:
             and not self.config.augment.active
         )
 
-    def _cached_features(self, model: GenderNet, batcher: DeviceBatcher) -> torch.Tensor:
-        """The frozen trunk's features for every usable image, computed once."""
-        n = len(self.labels)
+    def _cached_features(self, model: GenderNet, batcher: DeviceBatcher) -> CachedFeatures:
+        """The frozen trunk's features for the train and val images, computed once (fp16 on
+        CUDA, and only for the rows that are used)."""
         needed = np.concatenate([self.rows["train"], self.rows["val"]])
-        out = torch.zeros(n, model.feature_size, device=self.device)
+        dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        try:
+            cache = CachedFeatures(len(self.labels), needed, model.feature_size, self.device, dtype)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise TrainingFailed(
+                f"the cached features of {len(needed):,} images do not fit in GPU memory; use "
+                "average pooling instead of flatten, a smaller input size, or turn the feature "
+                "cache off"
+            ) from exc
         model.eval()
         parts = batches(needed, max(self.config.batch_size, 256), False, 0)
         with torch.no_grad():
             for k, rows in enumerate(parts, 1):
                 if self.control.stop.is_set():
-                    break
+                    raise ImportCancelled()
+                x = batcher(rows, None, None)
                 with self._autocast():
-                    out[torch.from_numpy(rows).to(self.device)] = model.features(
-                        batcher(rows, None, None)
-                    ).float()
+                    cache.store(rows, model.features(x))
                 self._progress(k, len(parts), "Computing backbone features once")
-        return out
+        return cache
 
     @torch.no_grad()
     def evaluate_split(
@@ -372,21 +433,44 @@ class Trainer:
         model: GenderNet,
         batcher: DeviceBatcher,
         split: str,
-        features_of: torch.Tensor | None = None,
+        features: CachedFeatures | None = None,
     ) -> tuple[float, float]:
         model.eval()
         loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
-        total, correct, seen = 0.0, 0, 0
+        total = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen = 0
+        labels = self.labels.to(self.device)
         for rows in batches(self.rows[split], max(self.config.batch_size, 128), False, 0):
-            y = self.labels[rows].to(self.device)
+            if self.control.stop.is_set():
+                raise ImportCancelled()
+            index = torch.from_numpy(rows).to(self.device)
+            y = labels[index]
+            x = None if features is not None else batcher(rows, None, None)
             with self._autocast():
-                if features_of is not None:
-                    logits = model.head(
-                        features_of[torch.from_numpy(rows).to(self.device)]
-                    ).squeeze(1)
+                if features is not None:
+                    logits = model.head(features.rows(index)).squeeze(1)
                 else:
-                    logits = model(batcher(rows, None, None))
-            total += float(loss_fn(logits.float(), y))
-            correct += int(((logits > 0).float() == y).sum())
+                    logits = model(x)
+            total += loss_fn(logits.float(), y)
+            correct += ((logits > 0).float() == y).sum()
             seen += len(rows)
-        return total / max(seen, 1), correct / max(seen, 1)
+        return float(total) / max(seen, 1), int(correct) / max(seen, 1)
+
+
+class CachedFeatures:
+    """Backbone features of the rows that training uses, in one compact device tensor."""
+
+    def __init__(
+        self, n_rows: int, rows: np.ndarray, size: int, device: torch.device, dtype: torch.dtype
+    ) -> None:
+        self.slot = torch.full((n_rows,), -1, dtype=torch.long, device=device)
+        self.slot[torch.from_numpy(rows).to(device)] = torch.arange(len(rows), device=device)
+        self.values = torch.empty(len(rows), size, dtype=dtype, device=device)
+
+    def store(self, rows: np.ndarray, values: torch.Tensor) -> None:
+        index = self.slot[torch.from_numpy(rows).to(self.slot.device)]
+        self.values[index] = values.to(self.values.dtype)
+
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        return self.values[self.slot[index]].float()

@@ -117,7 +117,7 @@ def test_resume_after_a_stop_matches_an_uninterrupted_run(colour_data, tmp_path)
     run = RunFolder.create("split", tmp_path)
 
     def stop_in_epoch_2(event) -> None:
-        if isinstance(event, BatchEnd) and event.epoch == 2 and event.batch == 2:
+        if isinstance(event, BatchEnd) and event.epoch == 2 and event.batch == 1:
             control.stop.set()
 
     first = Trainer(config, run=run, callback=stop_in_epoch_2, control=control).run()
@@ -144,3 +144,43 @@ def test_a_nan_loss_stops_with_a_clear_message(colour_data) -> None:
     config = tiny_config(colour_data, optimizer="sgd", lr=1e12, epochs=3)
     with pytest.raises(TrainingFailed, match="lower learning rate"):
         Trainer(config).run()
+
+
+def test_the_decode_cache_is_per_dataset_and_notices_edited_images(tmp_path: Path) -> None:
+    from gender_desktop.data import open_dataset
+    from gender_desktop.ml.pipeline import DecodedImages
+
+    a = open_dataset(generate(tmp_path / "a", count=20, seed=1))
+    b = open_dataset(generate(tmp_path / "b", count=20, seed=2))  # same ids, other pictures
+    assert DecodedImages.cache_key(a, 32) != DecodedImages.cache_key(b, 32)
+    first = DecodedImages.build(b, 32, workers=1)
+    assert first.array[0].mean() != DecodedImages.build(a, 32, workers=1).array[0].mean()
+    before = DecodedImages.cache_key(b, 32)
+    image = tmp_path / "b" / "img_align_celeba" / "000001.jpg"
+    image.write_bytes((tmp_path / "a" / "img_align_celeba" / "000001.jpg").read_bytes())
+    assert DecodedImages.cache_key(open_dataset(tmp_path / "b"), 32) != before
+
+
+def test_a_stop_before_training_begins_is_a_stop(colour_data) -> None:
+    control = Control()
+    control.stop.set()
+    summary = Trainer(tiny_config(colour_data), control=control).run()
+    assert summary["stopped"] and summary["epochs"] == 0
+
+
+def test_resuming_does_not_need_the_starting_weights_again(colour_data, tmp_path) -> None:
+    import torchvision
+
+    from gender_desktop.ml import weights
+
+    data = tmp_path / "tmp.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), data)
+    named = tmp_path / f"resnet18-{weights.sha256_of(data)[:8]}.pth"
+    data.rename(named)
+    run = RunFolder.create("resume", tmp_path)
+    Trainer(tiny_config(colour_data, epochs=1, weights=f"file:{named}"), run=run).run()
+    named.unlink()
+    resumed = Trainer(tiny_config(colour_data, epochs=2, weights=f"file:{named}"), run=run).run(
+        resume=True
+    )
+    assert resumed["epochs"] == 2

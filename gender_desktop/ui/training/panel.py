@@ -245,10 +245,12 @@ class TrainingPanel(QWidget):
             self._append_log("Stopping after the current batch…")
 
     def shutdown(self) -> None:
-        """Stop a running training and wait for it (closing the window)."""
+        """Stop a running training (closing the window): ask, then end it after 10 s."""
         if self.worker is not None:
             self.stop()
-            self.worker.wait()
+            if not self.worker.wait(10_000):
+                self.worker.kill()
+                self.worker.wait()
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running and self.dataset is not None)

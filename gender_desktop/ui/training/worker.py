@@ -74,6 +74,7 @@ class TrainingWorker(QThread):
         self.config, self.run_folder, self.resume = config, run, resume
         self._context = mp.get_context("spawn")
         self.control = Control(stop=self._context.Event(), pause=self._context.Event())
+        self._child: Any = None
 
     def run(self) -> None:
         events = self._context.Queue()
@@ -90,17 +91,21 @@ class TrainingWorker(QThread):
             name="gender-desktop-training",
         )
         child.start()
+        self._child = child
         try:
             while True:
                 try:
                     kind, payload = events.get(timeout=0.2)
                 except queue_mod.Empty:
-                    if not child.is_alive():
+                    if child.is_alive():
+                        continue
+                    try:  # it may have finished between the wait and the check
+                        kind, payload = events.get(timeout=1.0)
+                    except queue_mod.Empty:
                         self.failed.emit(
                             f"the training process ended unexpectedly (exit code {child.exitcode})"
                         )
                         return
-                    continue
                 if kind == "event":
                     self._dispatch(payload)
                 elif kind == "done":
@@ -114,6 +119,15 @@ class TrainingWorker(QThread):
             if child.is_alive():
                 child.terminate()
                 child.join()
+            events.close()
+            events.join_thread()
+            self._child = None
+
+    def kill(self) -> None:
+        """End the child at once (closing the app while it is stuck in a long step)."""
+        child = self._child
+        if child is not None and child.is_alive():
+            child.terminate()
 
     def _dispatch(self, event: object) -> None:
         if isinstance(event, BatchEnd):
