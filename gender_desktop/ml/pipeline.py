@@ -74,6 +74,7 @@ class DecodedImages:
         shape = (n, size, size, 3)
         meta = _read_meta(meta_path)
         if meta is not None and data_path.exists():
+            os.utime(meta_path)  # most recently used: kept longest by evict()
             array = np.memmap(data_path, dtype=np.uint8, mode="r", shape=shape)
             ok = np.ones(n, dtype=bool)
             errors = {int(k): v for k, v in meta.get("errors", {}).items()}
@@ -116,12 +117,41 @@ class DecodedImages:
         target.flush()
         del target
         os.replace(tmp, data_path)
+        evict(folder, keep=data_path)
         # Failed images are remembered with the cache; the key includes every file's size and
         # modification time, so a repaired file makes a new cache rather than a stale skip.
         atomic_write_json(
             meta_path, {"shape": shape, "errors": {str(k): v for k, v in errors.items()}}
         )
         return cls.build(dataset, size, folder=folder)
+
+
+CACHE_LIMIT_BYTES = int(os.environ.get("GENDER_DESKTOP_DECODE_CACHE_GB", "50")) * 10**9
+
+
+def evict(folder: Path, keep: Path, limit: int = CACHE_LIMIT_BYTES) -> list[Path]:
+    """Delete the least recently used decoded caches until the folder is under ``limit``
+    (default 50 GB, ``GENDER_DESKTOP_DECODE_CACHE_GB``); ``keep`` is never deleted."""
+    entries = []
+    for data in folder.glob("*.u8"):
+        meta = data.with_suffix(".json")
+        try:
+            used = meta.stat().st_mtime if meta.exists() else data.stat().st_mtime
+            entries.append((used, data.stat().st_size, data, meta))
+        except OSError:
+            continue
+    total = sum(size for _, size, _, _ in entries)
+    removed = []
+    for _, size, data, meta in sorted(entries):
+        if total <= limit:
+            break
+        if data == keep:
+            continue
+        data.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)
+        total -= size
+        removed.append(data)
+    return removed
 
 
 def _read_meta(path: Path) -> dict | None:

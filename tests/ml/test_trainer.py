@@ -184,3 +184,17 @@ def test_resuming_does_not_need_the_starting_weights_again(colour_data, tmp_path
         resume=True
     )
     assert resumed["epochs"] == 2
+
+
+def test_old_decoded_caches_are_evicted_least_recently_used_first(tmp_path: Path) -> None:
+    import os
+
+    from gender_desktop.ml.pipeline import evict
+
+    for i, name in enumerate(["old", "mid", "new"]):
+        (tmp_path / f"{name}.u8").write_bytes(b"x" * 100)
+        (tmp_path / f"{name}.json").write_text("{}")
+        os.utime(tmp_path / f"{name}.json", (1000 + i, 1000 + i))
+    removed = evict(tmp_path, keep=tmp_path / "new.u8", limit=150)
+    assert [p.name for p in removed] == ["old.u8", "mid.u8"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.json", "new.u8"]

@@ -92,5 +92,6 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint(trained_window, qtbot):
     run = RunFolder(Path(first.args[0]["run_dir"]))
     with qtbot.waitSignal(panel.run_finished, timeout=180_000) as second:
         panel.start(resume_run=run)
+        assert list(panel.curves["val_loss"].getData()[0]) == [1]  # the epoch already done
     assert second.args[0]["epochs"] == 3 and not second.args[0]["stopped"]
     assert [int(r["epoch"]) for r in run.read_metrics()] == [1, 2, 3]

@@ -220,6 +220,9 @@ class TrainingPanel(QWidget):
         self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_thread_finished)
         self._append_log(f"Run folder: {self.run.path}")
+        if resume_run is not None:  # show the epochs already done
+            for row in resume_run.read_metrics():
+                self._on_epoch(EpochEnd(row, False))
         self._set_running(True)
         self.worker.start()
         return self.worker
