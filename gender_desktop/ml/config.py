@@ -6,8 +6,10 @@ hold the GIL. The engine modules that need torch import them from here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 BACKBONES = ("vgg16", "vgg16_bn", "resnet50", "resnet18", "mobilenet_v2")
@@ -115,3 +117,22 @@ class TrainConfig:
         values["model"] = ModelConfig(**data.get("model", {}))
         values["augment"] = AugmentConfig(**data.get("augment", {}))
         return cls(**values)
+
+
+# torchvision's ImageNet weight files (their names carry a sha256 prefix), for saying whether a
+# download is needed without importing torch.
+IMAGENET_FILES = {
+    "vgg16": "vgg16-397923af.pth",
+    "vgg16_bn": "vgg16_bn-6c64b313.pth",
+    "resnet50": "resnet50-11ad3fa6.pth",
+    "resnet18": "resnet18-f37072fd.pth",
+    "mobilenet_v2": "mobilenet_v2-7ebf99e0.pth",
+}
+
+
+def hub_checkpoint(backbone: str) -> Path:
+    """Where torch hub keeps ``backbone``'s ImageNet file (torch.hub.get_dir's rules)."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch"
+    )
+    return Path(home) / "hub" / "checkpoints" / IMAGENET_FILES[backbone]

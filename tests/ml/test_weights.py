@@ -68,3 +68,10 @@ def test_fine_tuning_starts_from_a_previous_run(colour_data, tmp_path) -> None:
     assert torch.equal(
         model.state_dict()["trunk.layer4.1.conv2.weight"], best["trunk.layer4.1.conv2.weight"]
     )
+
+
+def test_the_torch_free_hub_path_matches_torch_hub() -> None:
+    from gender_desktop.ml.config import IMAGENET_FILES, hub_checkpoint
+
+    for backbone in IMAGENET_FILES:
+        assert hub_checkpoint(backbone) == weights.hub_path(weights.imagenet_url(backbone))

@@ -37,6 +37,9 @@ def test_a_run_on_the_demo_data_draws_curves_and_fills_its_folder(trained_window
     ticker.start()
     plan = panel.plan.text()
     assert "resnet18" in plan and "on <b>cpu</b>" in plan and "random initialisation" in plan
+    panel.form.weights.setCurrentIndex(panel.form.weights.findData("imagenet"))
+    assert "cached" in panel.plan.text()
+    panel.form.weights.setCurrentIndex(panel.form.weights.findData("random"))
     assert "demo-v1 (120 images)" in plan
     with qtbot.waitSignal(panel.run_finished, timeout=180_000) as finished:
         panel.start_button.click()

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.data.dataset import Dataset
-from gender_desktop.ml.config import TrainConfig
+from gender_desktop.ml.config import TrainConfig, hub_checkpoint
 from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
 from gender_desktop.runs.folder import RunFolder, workspace
 from gender_desktop.ui.training.form import TrainingForm
@@ -182,6 +182,9 @@ class TrainingPanel(QWidget):
         )
         if form.weights.currentData() in ("file", "run") and form.weights_path.text():
             text += f" ({form.weights_path.text()})"
+        if form.weights.currentData() == "imagenet":
+            cached = hub_checkpoint(form.backbone.currentText()).exists()
+            text += " (in the torch hub cache)" if cached else " (not cached: downloaded at start)"
         text += f" · dataset: {self.dataset.name} ({len(self.dataset):,} images)"
         self.plan.setText(text)
         self.start_button.setEnabled(not self.is_running())
