@@ -136,10 +136,6 @@ class GenderNet(nn.Module):
                 block.eval()
         return self
 
-    @property
-    def trunk_frozen(self) -> bool:
-        return len(self.frozen) == len(self.block_names)
-
     # -- forward ----------------------------------------------------------------------------------
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.trunk(x))

@@ -125,7 +125,10 @@ class Trainer:
         ok = self.decoded.ok
         if self.decoded.errors:
             self.log(f"{len(self.decoded.errors):,} images could not be decoded and are skipped")
-        self.labels = torch.tensor(table["Male"].to_numpy(), dtype=torch.float32)
+        # On the training device once; batches index it there.
+        self.labels = torch.tensor(
+            table["Male"].to_numpy(), dtype=torch.float32, device=self.device
+        )
         split = table["split"].astype(str).to_numpy()
         self.rows = {s: np.flatnonzero((split == s) & ok) for s in ("train", "val", "test")}
         if len(self.rows["train"]) == 0 or len(self.rows["val"]) == 0:
@@ -243,7 +246,6 @@ class Trainer:
         use_scaler = self.device.type == "cuda" and cfg.amp and not self.bf16
         scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
         batcher = DeviceBatcher(self.decoded, self.device, channels_last)
-        labels = self.labels.to(self.device)  # once, not per batch
         start_epoch, best_loss, bad_epochs = 1, math.inf, 0
         best_state: dict[str, torch.Tensor] | None = None
         if resuming:
@@ -288,7 +290,7 @@ class Trainer:
                     stopped = True
                     break
                 index = torch.from_numpy(rows).to(self.device, non_blocking=True)
-                y = labels[index]
+                y = self.labels[index]
                 try:
                     if features is None:
                         # Augment outside autocast: the sampling grid must stay in fp32.
@@ -440,12 +442,11 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
-        labels = self.labels.to(self.device)
         for rows in batches(self.rows[split], max(self.config.batch_size, 128), False, 0):
             if self.control.stop.is_set():
                 raise ImportCancelled()
             index = torch.from_numpy(rows).to(self.device)
-            y = labels[index]
+            y = self.labels[index]
             x = None if features is not None else batcher(rows, None, None)
             with self._autocast():
                 if features is not None:

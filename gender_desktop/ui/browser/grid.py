@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import (
     QItemSelection,
-    QItemSelectionModel,
     QModelIndex,
     QPoint,
     QRect,
@@ -233,8 +232,3 @@ class ThumbnailGrid(QAbstractItemView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         super().mouseReleaseEvent(event)
         self._press_point = None
-
-    def select_index(self, index: QModelIndex) -> None:
-        self.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-        )

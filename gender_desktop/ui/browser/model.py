@@ -23,7 +23,6 @@ class Role(IntEnum):
     MALE = Qt.ItemDataRole.UserRole + 2
     EDITED = Qt.ItemDataRole.UserRole + 3
     BROKEN = Qt.ItemDataRole.UserRole + 4  # reason the image cannot be shown, or None
-    SPLIT = Qt.ItemDataRole.UserRole + 5
 
 
 class ThumbnailModel(QAbstractListModel):
@@ -93,8 +92,6 @@ class ThumbnailModel(QAbstractListModel):
             return bool(self.store.male[row] != self.store.original[row])
         if role == Role.BROKEN:
             return self.loader.broken(row)
-        if role == Role.SPLIT:
-            return str(self.dataset.table["split"].iat[row])
         if role == Qt.ItemDataRole.ToolTipRole:
             label = "male" if self.store.male[row] else "female"
             edited = self.store.male[row] != self.store.original[row]

@@ -150,9 +150,6 @@ class BrowserPanel(QWidget):
             text = describe(self.filter, self.store.male, self.model.rows, len(self.dataset))
             self.status_changed.emit(text)
 
-    def shown_rows(self) -> np.ndarray:
-        return self.model.rows
-
     # -- selection ------------------------------------------------------------------------------
     def selected_rows(self) -> list[int]:
         """Dataset rows of the selection, from its ranges (cheap even for 200k selected)."""
