@@ -100,7 +100,12 @@ def quick_check(head: bytes, tail: bytes, size: int) -> str | None:
 # started with "spawn" (macOS, Windows) does not import torch just to decode JPEGs.
 def load_square(data: bytes, name: str, size: int) -> np.ndarray:
     """Decode, resize the shorter side to ``size`` and keep the centre square: HxWx3 uint8."""
-    img = decode(data, name, max_side=size * 2)
+    return square(decode(data, name, max_side=size * 2), size)
+
+
+def square(img: Image.Image, size: int) -> np.ndarray:
+    """The model's view of an RGB image: shorter side to ``size``, centre square, uint8 HxWx3.
+    Training, evaluation and prediction all go through here, so they see images alike."""
     w, h = img.size
     scale = size / min(w, h)
     img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)

@@ -24,6 +24,7 @@ from gender_desktop import __version__
 from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.labels import labelled_table
+from gender_desktop.ml import runtime
 from gender_desktop.ml import weights as weights_mod
 from gender_desktop.ml.config import TrainConfig
 from gender_desktop.ml.events import (
@@ -37,6 +38,7 @@ from gender_desktop.ml.events import (
 )
 from gender_desktop.ml.models import GenderNet, trainable_parameters
 from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches
+from gender_desktop.ml.runtime import device_name
 from gender_desktop.runs.folder import BEST, LAST, RunFolder
 
 
@@ -45,22 +47,10 @@ class TrainingFailed(Exception):
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingFailed("CUDA was requested but PyTorch sees no CUDA device")
-    return torch.device(name)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return device.type
+    try:
+        return runtime.resolve_device(name)
+    except runtime.DeviceUnavailable as exc:
+        raise TrainingFailed(str(exc)) from exc
 
 
 class Trainer:
@@ -80,11 +70,7 @@ class Trainer:
         self.dataset = dataset
         self.device = resolve_device(config.device)
         self.history: list[dict[str, float]] = []
-        # Real bf16 only (Ampere and newer); emulated bf16 on older GPUs is slow, so they get
-        # fp16 with a grad scaler instead.
-        self.bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported(
-            including_emulation=False
-        )
+        self.bf16 = runtime.real_bf16(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input size: pick the fastest kernels
 
@@ -105,9 +91,7 @@ class Trainer:
             time.sleep(0.05)
 
     def _autocast(self):
-        if self.device.type == "cuda" and self.config.amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16 if self.bf16 else torch.float16)
-        return torch.autocast(self.device.type, enabled=False)
+        return runtime.autocast(self.device, self.config.amp)
 
     # -- setup ------------------------------------------------------------------------------------
     def _prepare_data(self) -> None:
@@ -394,7 +378,49 @@ class Trainer:
                 model.load_state_dict(best_state)
                 self.log("restored the best weights")
         self.model = model
-        return self._summary(started, stopped)
+        summary = self._summary(started, stopped)
+        if not stopped and self.run_folder is not None and len(self.rows["test"]):
+            summary["test"] = self._evaluate_test(model, batcher)
+        return summary
+
+    def _evaluate_test(self, model: GenderNet, batcher: DeviceBatcher) -> dict[str, Any] | None:
+        """The best weights on the test split, written to evaluation.json / predictions.csv.
+        The model is handed back with the weights it had."""
+        from gender_desktop.ml.evaluation import evaluate_model
+
+        assert self.run_folder is not None and self.dataset is not None
+        kept = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        which = BEST if self.run_folder.has_checkpoint(BEST) else LAST
+        state = self.run_folder.load_checkpoint(which)
+        model.load_state_dict(state["model"])
+        try:
+            evaluation = evaluate_model(
+                model,
+                self.dataset,
+                self.decoded,
+                self.device,
+                self.run_folder,
+                "test",
+                self.config.amp,
+                max(self.config.batch_size, 128),
+                lambda done, total, _m: self._progress(done, total, "Evaluating on the test split"),
+                self.control.stop,
+                extra={"checkpoint": which, "epoch": int(state.get("epoch", 0))},
+            )
+        except ImportCancelled:
+            self.log("stopped while evaluating; the run is kept without an evaluation")
+            return None
+        finally:
+            model.load_state_dict(kept)
+        m = evaluation["metrics"]
+        self.log(
+            f"test ({m['n']:,} images, epoch {evaluation['epoch']} weights): accuracy "
+            f"{m['accuracy']:.4f} · precision {m['precision']:.4f} · recall {m['recall']:.4f} "
+            f"· F1 {m['f1']:.4f} · AUC {evaluation['roc']['auc'] or float('nan'):.4f}"
+        )
+        return {k: m[k] for k in ("n", "accuracy", "precision", "recall", "f1")} | {
+            "auc": evaluation["roc"]["auc"]
+        }
 
     def _use_feature_cache(self) -> bool:
         model_cfg = self.config.model

@@ -23,6 +23,8 @@ METRICS = "metrics.csv"
 LOG = "log.txt"
 BEST = "best.pt"
 LAST = "last.pt"
+EVALUATION = "evaluation.json"
+PREDICTIONS = "predictions.csv"
 METRIC_COLUMNS = (
     "epoch",
     "train_loss",
@@ -82,6 +84,19 @@ class RunFolder:
     def log(self, message: str) -> None:
         with open(self.path / LOG, "a", encoding="utf-8") as handle:
             handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def train_seconds(self) -> float | None:
+        """Total training time of the epochs in metrics.csv (the data preparation excluded)."""
+        rows = self.read_metrics()
+        return round(sum(r.get("seconds", 0.0) for r in rows), 3) if rows else None
+
+    def read_evaluation(self) -> dict[str, Any] | None:
+        file = self.path / EVALUATION
+        return json.loads(file.read_text()) if file.exists() else None
 
     # -- checkpoints ------------------------------------------------------------------------------
     def save_checkpoint(self, which: str, state: dict[str, Any]) -> Path:

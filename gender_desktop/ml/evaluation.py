@@ -1,0 +1,223 @@
+"""Evaluating a model on a dataset split: predictions for every image, metrics, slices.
+
+Used at the end of every training run (on the test split, with the best weights) and on
+demand from the CLI and the Evaluate panel for any run and any dataset. The images come from
+the same decode-once cache training uses, so evaluating right after training decodes nothing.
+
+Writes two files into the run folder (atomically): ``predictions.csv`` (one row per predicted
+image: ``image_id, split, label, p_male, prediction`` and then the dataset's other attributes,
+so the file is self-contained for slicing) and ``evaluation.json`` (the metrics at the 0.5
+threshold, ROC curve and AUC, slices worst first, training time). Validation and test images
+are always predicted, whichever split is evaluated: they are out-of-sample, which is what the
+label-error finder ranks.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gender_desktop.data.dataset import Dataset, open_dataset
+from gender_desktop.data.errors import ImportCancelled
+from gender_desktop.data.labels import labelled_table
+from gender_desktop.fileio import atomic_write_bytes, atomic_write_json
+from gender_desktop.ml import metrics, runtime
+from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches
+from gender_desktop.ml.runmodel import load_run_model, to_device
+from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
+
+Progress = Callable[[int, int, str], None]
+SPLITS = ("train", "val", "test")
+OUT_OF_SAMPLE = ("val", "test")
+
+
+class EvaluationFailed(Exception):
+    """The evaluation cannot be done; the message says why."""
+
+
+@torch.no_grad()
+def predict_rows(
+    model: torch.nn.Module,
+    batcher: DeviceBatcher,
+    rows: np.ndarray,
+    batch_size: int = 256,
+    amp: bool = True,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> np.ndarray:
+    """Probability of Male for each of ``rows`` (positions in the decoded cache)."""
+    model.eval()
+    out = np.empty(len(rows), dtype=np.float32)
+    parts = batches(rows, batch_size, False, 0)
+    start = 0
+    for part in parts:
+        if cancel is not None and cancel.is_set():
+            raise ImportCancelled()
+        with runtime.autocast(batcher.device, amp):
+            logits = model(batcher(part, None, None))
+        out[start : start + len(part)] = torch.sigmoid(logits.float()).cpu().numpy()
+        start += len(part)
+        if progress is not None:
+            progress(start, len(rows), "Predicting")
+    return out
+
+
+def predictions_table(
+    table: pd.DataFrame, rows: np.ndarray, p_male: np.ndarray, attributes: list[str]
+) -> pd.DataFrame:
+    """The predictions.csv table for ``rows`` of the labelled dataset table."""
+    sub = table.iloc[rows]
+    out = pd.DataFrame(
+        {
+            "image_id": sub["image_id"].astype(str).to_numpy(),
+            "split": sub["split"].astype(str).to_numpy(),
+            "label": np.where(sub["Male"].to_numpy() == 1, "Male", "Female"),
+            "p_male": np.round(p_male.astype(np.float64), 6),
+            "prediction": np.where(p_male >= 0.5, "Male", "Female"),
+        }
+    )
+    for column in attributes:
+        values = sub[column].to_numpy()
+        out[column] = values.astype(int) if values.dtype == bool else values
+    return out
+
+
+def read_predictions(run: RunFolder) -> pd.DataFrame | None:
+    file = run.path / PREDICTIONS
+    if not file.exists():
+        return None
+    return pd.read_csv(file, dtype={"image_id": str, "split": str})
+
+
+def label_vector(predictions: pd.DataFrame) -> np.ndarray:
+    return (predictions["label"].to_numpy() == "Male").astype(np.int8)
+
+
+def summarize(predictions: pd.DataFrame, split: str, threshold: float = 0.5) -> dict[str, Any]:
+    """Metrics, ROC and slices of one split of a predictions table (what evaluation.json and
+    the Evaluate panel show)."""
+    part = predictions[predictions["split"] == split]
+    if part.empty:
+        raise EvaluationFailed(f"no predictions for the {split} split")
+    attrs = [
+        c for c in part.columns if c not in ("image_id", "split", "label", "p_male", "prediction")
+    ]
+    return metrics.evaluation_summary(
+        part[attrs], label_vector(part), part["p_male"].to_numpy(), threshold
+    )
+
+
+def evaluate_model(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    decoded: DecodedImages,
+    device: torch.device,
+    run: RunFolder | None,
+    split: str = "test",
+    amp: bool = True,
+    batch_size: int = 256,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Predict the evaluated split and the out-of-sample splits, compute the metrics, and (with
+    a run) write predictions.csv and evaluation.json. Returns the evaluation dictionary."""
+    if split not in SPLITS:
+        raise EvaluationFailed(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    started = time.perf_counter()
+    table = labelled_table(dataset)
+    split_of = table["split"].astype(str).to_numpy()
+    wanted = {split, *OUT_OF_SAMPLE}
+    chosen = np.flatnonzero(np.isin(split_of, list(wanted)) & decoded.ok)
+    if not np.any(split_of[chosen] == split):
+        raise EvaluationFailed(f"{dataset.report.source}: the {split} split has no readable images")
+    batcher = DeviceBatcher(decoded, device, device.type == "cuda")
+    p_male = predict_rows(model, batcher, chosen, batch_size, amp, progress, cancel)
+    predictions = predictions_table(table, chosen, p_male, dataset.attributes)
+    summary = summarize(predictions, split)
+    skipped = int(np.count_nonzero((split_of == split) & ~decoded.ok))
+    evaluation = {
+        "split": split,
+        "threshold": 0.5,
+        **summary,
+        "dataset": {
+            "source": dataset.report.source,
+            "name": dataset.name,
+            "layout": dataset.layout,
+            "fingerprint": dataset.fingerprint,
+        },
+        "skipped_images": skipped,
+        "device": runtime.device_name(device),
+        "evaluate_seconds": round(time.perf_counter() - started, 3),
+        "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **(extra or {}),
+    }
+    if run is not None:
+        evaluation["run"] = str(run.path)
+        evaluation["train_seconds"] = run.train_seconds()
+        try:
+            trained_on = run.read_config().get("dataset", {}).get("fingerprint")
+        except (OSError, ValueError):
+            trained_on = None
+        evaluation["same_dataset_as_training"] = trained_on == dataset.fingerprint
+        buf = io.StringIO()
+        predictions.to_csv(buf, index=False)
+        atomic_write_bytes(run.path / PREDICTIONS, buf.getvalue().encode())
+        atomic_write_json(run.path / EVALUATION, evaluation)
+    return evaluation
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data: str | None = None,
+    split: str = "test",
+    device: str = "auto",
+    batch_size: int = 256,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Evaluate a saved run (its best weights) on ``data`` (default: the dataset it trained on,
+    with today's label edits) and write the results into the run folder."""
+    loaded = load_run_model(run_dir)
+    source = data or loaded.config.data
+    dataset = open_dataset(source, progress=progress, cancel=cancel)
+    decoded = DecodedImages.build(dataset, loaded.input_size, workers, progress, cancel)
+    dev = runtime.resolve_device(device)
+    model = to_device(loaded.model, dev)
+    return evaluate_model(
+        model,
+        dataset,
+        decoded,
+        dev,
+        loaded.run,
+        split,
+        loaded.config.amp,
+        batch_size,
+        progress,
+        cancel,
+        extra={"checkpoint": loaded.checkpoint, "epoch": loaded.epoch},
+    )
+
+
+def label_error_candidates(predictions: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """Out-of-sample images ranked by how strongly the model disagrees with the given label:
+    ``disagreement`` is the probability the model gives the *other* class (1.0 = certain the
+    label is wrong). Only images predicted against their label are returned, most suspicious
+    first."""
+    part = predictions[predictions["split"].isin(OUT_OF_SAMPLE)].copy()
+    male = part["label"].to_numpy() == "Male"
+    p = part["p_male"].to_numpy()
+    part["disagreement"] = np.where(male, 1 - p, p)
+    part = part[part["disagreement"] > 0.5].sort_values(
+        ["disagreement", "image_id"], ascending=[False, True], kind="mergesort"
+    )
+    return part if limit is None else part.head(limit)

@@ -1,0 +1,274 @@
+"""Predictions for image files with a trained run's model: batched, on GPU or CPU.
+
+Files are decoded by the one safe loader (``data/images.py``) in a thread pool while the model
+works on the previous batch; a bad file (not an image, empty, truncated, a decompression bomb)
+becomes a row with an error and the batch goes on. With ``crop_faces`` every detected face is a
+row of its own and a photo without a face says so. Each image is prepared exactly as training
+prepared the dataset (shorter side to the input size, centre square, ImageNet normalisation).
+Grad-CAM shows which regions drove a prediction, from the gradients at the trunk's last block.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from gender_desktop.data.images import ImageError, decode, square
+from gender_desktop.ml import runtime
+from gender_desktop.ml.pipeline import IMAGENET_MEAN, IMAGENET_STD
+from gender_desktop.ml.runmodel import RunModel, load_run_model, to_device
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+PREVIEW_SIDE = 128
+MAX_FILE_BYTES = 200 * 1024 * 1024  # larger files are refused before reading them
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class PredictionRow:
+    """One prediction: one image, or one face of a photo."""
+
+    path: str
+    p_male: float | None = None
+    error: str = ""
+    face: int | None = None  # which face of the photo (0 = largest) when faces are cropped
+    faces: int | None = None  # faces found in the photo
+    box: tuple[int, int, int, int] | None = None  # left, top, width, height in the photo
+    image_id: str | None = None  # set when the file is an image of the open dataset
+    split: str | None = None
+    label: str | None = None  # the dataset's label (edits applied)
+    preview: np.ndarray | None = field(default=None, repr=False)  # what the model saw, small
+
+    @property
+    def prediction(self) -> str:
+        if self.p_male is None:
+            return ""
+        return "Male" if self.p_male >= 0.5 else "Female"
+
+    @property
+    def wrong(self) -> bool:
+        return self.label is not None and self.p_male is not None and self.prediction != self.label
+
+    def record(self) -> dict[str, Any]:
+        """The CSV / JSON row: path, p_male, prediction, error, then the optional fields."""
+        out = {
+            "path": self.path,
+            "p_male": None if self.p_male is None else round(self.p_male, 6),
+            "prediction": self.prediction,
+            "error": self.error,
+        }
+        if self.face is not None:
+            out["face"] = self.face
+            out["box"] = " ".join(str(v) for v in self.box) if self.box else ""
+        if self.label is not None:
+            out.update(image_id=self.image_id, split=self.split, label=self.label, wrong=self.wrong)
+        return out
+
+    def to_message(self) -> dict[str, Any]:
+        """Plain values for a process queue (the preview travels as an array)."""
+        return asdict(self)
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Files as given, and the image files inside folders (recursively, sorted). A file named
+    explicitly is always tried, whatever its name: a wrong one gets an error row."""
+    out: list[str] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = [
+                str(p)
+                for p in sorted(path.rglob("*"))
+                if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".")
+            ]
+            out.extend(found)
+        else:
+            out.append(str(path))
+    return out
+
+
+def _read(path: str) -> bytes:
+    p = Path(path)
+    if not p.exists():
+        raise ImageError(path, "file not found")
+    if p.is_dir():
+        raise ImageError(path, "a folder, not an image")
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise ImageError(path, f"file too large ({p.stat().st_size / 1e6:.0f} MB)")
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise ImageError(path, f"cannot be read ({exc.strerror or exc})") from exc
+
+
+def prepare_file(
+    path: str, size: int, crop_faces: bool
+) -> list[tuple[PredictionRow, np.ndarray | None]]:
+    """Decode one file into model inputs: one (row, square) per image or face; rows that
+    cannot be predicted come with ``None``."""
+    try:
+        img = decode(_read(path), path)
+    except ImageError as exc:
+        return [(PredictionRow(path, error=exc.reason), None)]
+    except Exception as exc:  # noqa: BLE001 - one strange file never stops a batch
+        return [(PredictionRow(path, error=f"cannot be decoded ({exc})"), None)]
+    if not crop_faces:
+        arr = square(img, size)
+        return [(PredictionRow(path, preview=_preview(arr)), arr)]
+    from gender_desktop.ml.faces import crop_face, detect_faces
+
+    boxes = detect_faces(img)
+    if not boxes:
+        return [
+            (
+                PredictionRow(
+                    path,
+                    error="no face found",
+                    faces=0,
+                    preview=_preview(square(img, PREVIEW_SIDE)),
+                ),
+                None,
+            )
+        ]
+    out = []
+    for k, box in enumerate(boxes):
+        arr = square(crop_face(img, box), size)
+        row = PredictionRow(
+            path, face=k, faces=len(boxes), box=box.as_tuple(), preview=_preview(arr)
+        )
+        out.append((row, arr))
+    return out
+
+
+def _preview(arr: np.ndarray) -> np.ndarray:
+    if arr.shape[0] <= PREVIEW_SIDE:
+        return arr
+    return np.asarray(Image.fromarray(arr).resize((PREVIEW_SIDE, PREVIEW_SIDE), Image.BILINEAR))
+
+
+class Predictor:
+    """A run's model on a device, ready for batches of files or arrays."""
+
+    def __init__(self, loaded: RunModel, device: str = "auto", batch_size: int = 64) -> None:
+        self.loaded = loaded
+        self.device = runtime.resolve_device(device)
+        self.model = to_device(loaded.model, self.device).eval()
+        self.size = loaded.input_size
+        self.batch_size = batch_size
+        self.amp = loaded.config.amp
+        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str = "auto", batch_size: int = 64) -> Predictor:
+        return cls(load_run_model(run_dir), device, batch_size)
+
+    def describe(self) -> dict[str, Any]:
+        cfg = self.loaded.config
+        return {
+            "run": str(self.loaded.run.path),
+            "name": self.loaded.run.name,
+            "backbone": cfg.model.backbone,
+            "input_size": self.size,
+            "checkpoint": self.loaded.checkpoint,
+            "epoch": self.loaded.epoch,
+            "device": runtime.device_name(self.device),
+        }
+
+    def _tensor(self, squares: np.ndarray) -> torch.Tensor:
+        # Decoded images are read-only views; np.require copies only those.
+        block = np.require(squares, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"])
+        x = torch.from_numpy(block).to(self.device).permute(0, 3, 1, 2)
+        x = (x.float() - self.mean) / self.std
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    @torch.no_grad()
+    def predict_arrays(self, squares: np.ndarray) -> np.ndarray:
+        """Probability of Male for a (N, size, size, 3) uint8 batch."""
+        out = []
+        for start in range(0, len(squares), self.batch_size):
+            with runtime.autocast(self.device, self.amp):
+                logits = self.model(self._tensor(squares[start : start + self.batch_size]))
+            out.append(torch.sigmoid(logits.float()).cpu().numpy())
+        return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
+
+    def predict_paths(
+        self,
+        paths: Iterable[str],
+        crop_faces: bool = False,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        threads: int | None = None,
+    ) -> Iterator[list[PredictionRow]]:
+        """Rows batch by batch, in input order. Decoding of the next files overlaps the model's
+        work on the current batch."""
+        files = list(paths)
+        threads = threads or min(8, max(2, os.cpu_count() or 2))
+        done = 0
+        with ThreadPoolExecutor(threads, thread_name_prefix="decode") as pool:
+            prepared = pool.map(lambda f: prepare_file(f, self.size, crop_faces), files)
+            pending: list[tuple[PredictionRow, np.ndarray | None]] = []
+            for items in prepared:
+                if cancel is not None and cancel.is_set():
+                    return
+                pending.extend(items)
+                done += 1
+                if sum(a is not None for _r, a in pending) >= self.batch_size or done == len(files):
+                    yield self._finish(pending)
+                    pending = []
+                    if progress is not None:
+                        progress(done, len(files), "Predicting")
+            if pending:
+                yield self._finish(pending)
+
+    def _finish(self, items: list[tuple[PredictionRow, np.ndarray | None]]) -> list[PredictionRow]:
+        arrays = [a for _r, a in items if a is not None]
+        if arrays:
+            probs = iter(self.predict_arrays(np.stack(arrays)).tolist())
+            for row, arr in items:
+                if arr is not None:
+                    row.p_male = float(next(probs))
+        return [row for row, _a in items]
+
+    def grad_cam(self, square_image: np.ndarray) -> tuple[float, np.ndarray]:
+        """(p_male, heatmap): the heatmap is (size, size) float32 in [0, 1], high where the
+        evidence for the predicted class lies (gradients at the trunk's last block, in fp32)."""
+        block = list(self.model.trunk.children())[-1]
+        captured: dict[str, torch.Tensor] = {}
+
+        def keep(_module, _inputs, output):
+            output.retain_grad()
+            captured["a"] = output
+
+        handle = block.register_forward_hook(keep)
+        try:
+            with torch.enable_grad():
+                x = self._tensor(square_image[None]).requires_grad_(True)
+                logit = self.model(x.float())[0]
+                target = logit if logit.item() >= 0 else -logit
+                self.model.zero_grad(set_to_none=True)
+                target.backward()
+        finally:
+            handle.remove()
+        a = captured["a"].detach().float()
+        g = captured["a"].grad.float()
+        cam = F.relu((g.mean(dim=(2, 3), keepdim=True) * a).sum(dim=1, keepdim=True))
+        cam = F.interpolate(cam, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        cam = cam[0, 0]
+        peak = float(cam.max())
+        heat = (cam / peak).cpu().numpy() if peak > 0 else torch.zeros_like(cam).cpu().numpy()
+        self.model.zero_grad(set_to_none=True)
+        return float(torch.sigmoid(logit.detach().float())), heat.astype(np.float32)

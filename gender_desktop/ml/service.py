@@ -1,0 +1,198 @@
+"""The engine in a long-lived child process, answering requests from the GUI.
+
+Why a process: the GUI must never import torch (seconds, holding the GIL) nor run model code
+on its thread, and a CUDA crash must not take the window down. Unlike training, prediction is
+interactive, so the child stays up and keeps the model loaded: one dropped photo costs only its
+decode and one forward pass.
+
+Protocol (plain picklable values over ``multiprocessing`` queues):
+request ``(kind, request_id, args)``; ``None`` ends the loop. Replies
+``(kind, request_id, payload)`` with kind ``progress`` (done, total, message), ``rows`` (a list
+of prediction dicts), ``done`` (the result) or ``failed`` (a message). ``cancel`` is an event
+that stops the running request between batches; it is cleared when the next request starts.
+
+Requests: ``load`` {run, device}; ``predict`` {paths, crop_faces, dataset}; ``grad_cam``
+{path | (dataset, image_id), face}; ``evaluate`` {run, data, split, device}.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gender_desktop.data.errors import ImportCancelled
+
+EXPECTED = (
+    "RunUnusable",
+    "EvaluationFailed",
+    "DatasetError",
+    "DeviceUnavailable",
+    "FaceDetectorUnavailable",
+    "ImageError",
+    "OSError",
+)
+PROGRESS_INTERVAL_S = 0.05
+
+
+class DatasetFiles:
+    """An opened dataset with its label edits, and which row each of its files is (folder
+    datasets: a dropped file is matched by its resolved path)."""
+
+    def __init__(self, path: str) -> None:
+        from gender_desktop.data.dataset import open_dataset
+        from gender_desktop.data.labels import labelled_table
+        from gender_desktop.data.sources import FolderSource
+
+        self.dataset = open_dataset(path)
+        self.table = labelled_table(self.dataset)
+        self.rows: dict[str, int] = {}
+        images = self.dataset.images
+        if isinstance(images, FolderSource):
+            root = os.path.realpath(images.root)
+            for row, rel in enumerate(self.table["path"].astype(str)):
+                self.rows[os.path.normcase(os.path.join(root, rel))] = row
+
+    def row_of(self, file: str) -> int | None:
+        return self.rows.get(os.path.normcase(os.path.realpath(file)))
+
+    def annotate(self, record: dict[str, Any]) -> None:
+        row = self.row_of(record["path"])
+        if row is None:
+            return
+        record["image_id"] = str(self.table["image_id"].iat[row])
+        record["split"] = str(self.table["split"].iat[row])
+        record["label"] = "Male" if int(self.table["Male"].iat[row]) == 1 else "Female"
+
+
+class Engine:
+    """The child's state: one loaded predictor and the datasets it has opened."""
+
+    def __init__(self, reply, cancel) -> None:
+        self.reply = reply
+        self.cancel = cancel
+        self.predictor = None
+        self.key: tuple[str, str] | None = None
+        self.datasets: dict[str, DatasetFiles] = {}
+
+    def dataset(self, path: str) -> DatasetFiles:
+        if path not in self.datasets:
+            self.datasets.clear()  # one at a time: a 200k-image table is not small
+            self.datasets[path] = DatasetFiles(path)
+        return self.datasets[path]
+
+    def predictor_for(self, run: str, device: str = "auto"):
+        from gender_desktop.ml.predictor import Predictor
+
+        key = (str(Path(run).expanduser().resolve()), device)
+        if self.key != key:
+            self.predictor = None
+            self.predictor = Predictor.from_run(run, device)
+            self.key = key
+        return self.predictor
+
+    # -- requests ---------------------------------------------------------------------------------
+    def handle(self, kind: str, rid: int, args: dict[str, Any]) -> Any:
+        if kind == "load":
+            return self.predictor_for(args["run"], args.get("device", "auto")).describe()
+        if kind == "predict":
+            return self.predict(rid, args)
+        if kind == "grad_cam":
+            return self.grad_cam(args)
+        if kind == "evaluate":
+            from gender_desktop.ml.evaluation import evaluate_run
+
+            return evaluate_run(
+                args["run"],
+                args.get("data"),
+                args.get("split", "test"),
+                args.get("device", "auto"),
+                progress=self.progress_for(rid),
+                cancel=self.cancel,
+            )
+        raise ValueError(f"unknown request {kind!r}")
+
+    def progress_for(self, rid: int):
+        last = [0.0]
+
+        def progress(done: int, total: int, message: str) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL_S or done >= total:
+                last[0] = now
+                self.reply(("progress", rid, (done, total, message)))
+
+        return progress
+
+    def predict(self, rid: int, args: dict[str, Any]) -> dict[str, Any]:
+        from gender_desktop.ml.predictor import expand_paths
+
+        predictor = self.predictor_for(args["run"], args.get("device", "auto"))
+        files = expand_paths(args["paths"])
+        dataset = self.dataset(args["dataset"]) if args.get("dataset") else None
+        started = time.perf_counter()
+        count = errors = 0
+        for rows in predictor.predict_paths(
+            files, bool(args.get("crop_faces")), self.progress_for(rid), self.cancel
+        ):
+            records = [row.to_message() for row in rows]
+            if dataset is not None:
+                for record in records:
+                    dataset.annotate(record)
+            count += len(records)
+            errors += sum(1 for r in records if r["error"])
+            self.reply(("rows", rid, records))
+        return {
+            "files": len(files),
+            "rows": count,
+            "errors": errors,
+            "seconds": round(time.perf_counter() - started, 3),
+            "cancelled": bool(self.cancel.is_set()),
+        }
+
+    def grad_cam(self, args: dict[str, Any]) -> dict[str, Any]:
+        from gender_desktop.data.images import decode, square
+        from gender_desktop.ml.faces import crop_face, detect_faces
+        from gender_desktop.ml.predictor import _read
+
+        predictor = self.predictor_for(args["run"], args.get("device", "auto"))
+        if args.get("image_id") is not None:
+            files = self.dataset(args["dataset"])
+            row = int(files.dataset.position([args["image_id"]])[0])
+            if row < 0:
+                raise ValueError(f"{args['image_id']} is not in the dataset")
+            name = files.dataset.display_path(row)
+            img = decode(files.dataset.read_bytes(row), name)
+        else:
+            img = decode(_read(args["path"]), args["path"])
+        face = args.get("face")
+        if face is not None:
+            boxes = detect_faces(img)
+            if face < len(boxes):
+                img = crop_face(img, boxes[face])
+        arr = square(img, predictor.size)
+        p_male, heat = predictor.grad_cam(arr)
+        return {"image": arr, "heat": (heat * 255).astype(np.uint8), "p_male": p_male}
+
+
+def serve(requests, replies, cancel) -> None:
+    """The child's main loop (module level, for ``spawn``)."""
+    engine = Engine(replies.put, cancel)
+    while True:
+        message = requests.get()
+        if message is None:
+            break
+        kind, rid, args = message
+        cancel.clear()
+        try:
+            result = engine.handle(kind, rid, args)
+            replies.put(("done", rid, result))
+        except ImportCancelled:
+            replies.put(("done", rid, {"cancelled": True}))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the GUI
+            if type(exc).__name__ not in EXPECTED:
+                traceback.print_exc()
+            replies.put(("failed", rid, str(exc) or type(exc).__name__))

@@ -1,0 +1,67 @@
+"""The runs in the workspace, newest first, with what a picker needs to tell them apart."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from gender_desktop.runs.folder import BEST, CONFIG, EVALUATION, LAST, RunFolder, workspace
+
+MAX_RUNS = 500
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    name: str
+    backbone: str = "?"
+    data: str = ""
+    epochs: int = 0
+    best_val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    has_model: bool = False
+
+    def title(self) -> str:
+        """One line for a combo box: name, backbone, epochs and the best numbers."""
+        parts = [self.name, self.backbone, f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}"]
+        if self.best_val_accuracy is not None:
+            parts.append(f"val {self.best_val_accuracy:.1%}")
+        if self.test_accuracy is not None:
+            parts.append(f"test {self.test_accuracy:.1%}")
+        return " · ".join(parts)
+
+
+def run_info(path: Path) -> RunInfo | None:
+    """What the folder says about itself; None when it is not a run folder."""
+    folder = RunFolder(path)
+    if not (path / CONFIG).exists():
+        return None
+    info = RunInfo(path, path.name)
+    try:
+        config = folder.read_config()
+        settings = config.get("settings", {})
+        info.backbone = settings.get("model", {}).get("backbone", "?")
+        info.data = str(settings.get("data", ""))
+        rows = folder.read_metrics()
+        info.epochs = len(rows)
+        if rows:
+            info.best_val_accuracy = max(r["val_accuracy"] for r in rows)
+        evaluation = path / EVALUATION
+        if evaluation.exists():
+            info.test_accuracy = json.loads(evaluation.read_text())["metrics"]["accuracy"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # a damaged run is still listed; loading it says what is wrong
+    info.has_model = folder.has_checkpoint(BEST) or folder.has_checkpoint(LAST)
+    return info
+
+
+def list_runs(root: Path | None = None) -> list[RunInfo]:
+    root = root or workspace()
+    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    out = []
+    for path in folders[:MAX_RUNS]:
+        info = run_info(path)
+        if info is not None:
+            out.append(info)
+    return out

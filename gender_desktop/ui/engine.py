@@ -1,0 +1,161 @@
+"""The GUI's handle on the engine child process (see ``gender_desktop.ml.service``).
+
+``EngineClient.request(kind, **args)`` queues a request and returns its id; replies come back
+as signals on the GUI thread: ``progressed(id, done, total, message)``, ``rows(id, list)``,
+``finished(id, result)`` and ``failed(id, message)``. The child is started on the first
+request (importing torch there takes seconds, never here) and stays up, so a model is loaded
+once. ``cancel()`` stops what the child is doing between two batches. A reader QThread waits on
+the reply queue; if the child dies, every outstanding request fails with a message and the
+next request starts a new child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import multiprocessing as mp
+import queue as queue_mod
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from gender_desktop.ml.service import serve
+
+
+class _Reader(QThread):
+    reply = Signal(str, int, object)
+    died = Signal(int)  # exit code
+
+    def __init__(self, replies: Any, child: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.replies, self.child = replies, child
+        self.stopping = False
+
+    def run(self) -> None:
+        while True:
+            try:
+                kind, rid, payload = self.replies.get(timeout=0.2)
+            except queue_mod.Empty:
+                if self.stopping:
+                    return
+                if not self.child.is_alive():
+                    self.died.emit(self.child.exitcode if self.child.exitcode is not None else -1)
+                    return
+                continue
+            except (EOFError, OSError):
+                return
+            self.reply.emit(kind, rid, payload)
+
+
+class EngineClient(QObject):
+    progressed = Signal(int, int, int, str)  # id, done, total, message
+    rows = Signal(int, object)  # id, list of row dicts
+    finished = Signal(int, object)  # id, result
+    failed = Signal(int, str)  # id, message
+    busy_changed = Signal(bool)
+
+    def __init__(self, name: str = "engine", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._context = mp.get_context("spawn")
+        self._ids = itertools.count(1)
+        self._pending: set[int] = set()
+        self._child: Any = None
+        self._reader: _Reader | None = None
+        self._requests: Any = None
+        self._replies: Any = None
+        self._cancel: Any = None
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    @property
+    def running(self) -> bool:
+        return self._child is not None and self._child.is_alive()
+
+    def _start(self) -> None:
+        self._requests = self._context.Queue()
+        self._replies = self._context.Queue()
+        self._cancel = self._context.Event()
+        self._child = self._context.Process(
+            target=serve,
+            args=(self._requests, self._replies, self._cancel),
+            name=f"gender-desktop-{self.name}",
+            daemon=True,
+        )
+        self._child.start()
+        self._reader = _Reader(self._replies, self._child, self)
+        self._reader.reply.connect(self._on_reply)
+        self._reader.died.connect(self._on_died)
+        self._reader.start()
+
+    def request(self, kind: str, **args: Any) -> int:
+        if not self.running:
+            self._stop_child()
+            self._start()
+        rid = next(self._ids)
+        was_busy = self.busy
+        self._pending.add(rid)
+        self._requests.put((kind, rid, args))
+        if not was_busy:
+            self.busy_changed.emit(True)
+        return rid
+
+    def cancel(self) -> None:
+        """Stop the running request between batches (queued ones still run)."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _settle(self, rid: int) -> None:
+        self._pending.discard(rid)
+        if not self._pending:
+            self.busy_changed.emit(False)
+
+    def _on_reply(self, kind: str, rid: int, payload: object) -> None:
+        if kind == "progress":
+            done, total, message = payload  # type: ignore[misc]
+            self.progressed.emit(rid, done, total, message)
+        elif kind == "rows":
+            self.rows.emit(rid, payload)
+        elif kind == "done":
+            self._settle(rid)
+            self.finished.emit(rid, payload)
+        else:
+            self._settle(rid)
+            self.failed.emit(rid, str(payload))
+
+    def _on_died(self, code: int) -> None:
+        pending = sorted(self._pending)
+        self._pending.clear()
+        self._stop_child()
+        for rid in pending:
+            self.failed.emit(rid, f"the {self.name} process ended unexpectedly (exit code {code})")
+        if pending:
+            self.busy_changed.emit(False)
+
+    def _stop_child(self, wait_s: float = 5.0) -> None:
+        child, reader = self._child, self._reader
+        self._child = self._reader = None
+        if reader is not None:
+            reader.stopping = True
+        if child is not None and child.is_alive():
+            self._cancel.set()
+            with contextlib.suppress(OSError, ValueError):
+                self._requests.put(None)
+            child.join(wait_s)
+            if child.is_alive():
+                child.terminate()
+                child.join(2)
+        if reader is not None:
+            reader.wait(3000)
+        for q in (self._requests, self._replies):
+            if q is not None:
+                q.close()
+                q.cancel_join_thread()
+        self._requests = self._replies = None
+
+    def shutdown(self) -> None:
+        """End the child (closing the app); outstanding requests are dropped."""
+        self._pending.clear()
+        self._stop_child()

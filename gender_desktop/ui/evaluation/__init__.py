@@ -1,0 +1,1 @@
+"""The Evaluate panel: metrics, confusion matrix, ROC, slices, misclassifications and label errors."""

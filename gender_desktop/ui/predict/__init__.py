@@ -1,0 +1,1 @@
+"""The Predict panel: drop photos, see Male/Female with probabilities and Grad-CAM."""
