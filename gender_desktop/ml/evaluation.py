@@ -29,18 +29,20 @@ from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.fileio import atomic_write_bytes, atomic_write_json
-from gender_desktop.ml import metrics, runtime
+from gender_desktop.ml import runtime
 from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches
+from gender_desktop.ml.results import (
+    OUT_OF_SAMPLE,
+    EvaluationFailed,
+    label_error_candidates,
+    read_predictions,
+    summarize,
+)
 from gender_desktop.ml.runmodel import load_run_model, to_device
 from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
 
 Progress = Callable[[int, int, str], None]
 SPLITS = ("train", "val", "test")
-OUT_OF_SAMPLE = ("val", "test")
-
-
-class EvaluationFailed(Exception):
-    """The evaluation cannot be done; the message says why."""
 
 
 @torch.no_grad()
@@ -88,31 +90,6 @@ def predictions_table(
         values = sub[column].to_numpy()
         out[column] = values.astype(int) if values.dtype == bool else values
     return out
-
-
-def read_predictions(run: RunFolder) -> pd.DataFrame | None:
-    file = run.path / PREDICTIONS
-    if not file.exists():
-        return None
-    return pd.read_csv(file, dtype={"image_id": str, "split": str})
-
-
-def label_vector(predictions: pd.DataFrame) -> np.ndarray:
-    return (predictions["label"].to_numpy() == "Male").astype(np.int8)
-
-
-def summarize(predictions: pd.DataFrame, split: str, threshold: float = 0.5) -> dict[str, Any]:
-    """Metrics, ROC and slices of one split of a predictions table (what evaluation.json and
-    the Evaluate panel show)."""
-    part = predictions[predictions["split"] == split]
-    if part.empty:
-        raise EvaluationFailed(f"no predictions for the {split} split")
-    attrs = [
-        c for c in part.columns if c not in ("image_id", "split", "label", "p_male", "prediction")
-    ]
-    return metrics.evaluation_summary(
-        part[attrs], label_vector(part), part["p_male"].to_numpy(), threshold
-    )
 
 
 def evaluate_model(
@@ -208,16 +185,12 @@ def evaluate_run(
     )
 
 
-def label_error_candidates(predictions: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
-    """Out-of-sample images ranked by how strongly the model disagrees with the given label:
-    ``disagreement`` is the probability the model gives the *other* class (1.0 = certain the
-    label is wrong). Only images predicted against their label are returned, most suspicious
-    first."""
-    part = predictions[predictions["split"].isin(OUT_OF_SAMPLE)].copy()
-    male = part["label"].to_numpy() == "Male"
-    p = part["p_male"].to_numpy()
-    part["disagreement"] = np.where(male, 1 - p, p)
-    part = part[part["disagreement"] > 0.5].sort_values(
-        ["disagreement", "image_id"], ascending=[False, True], kind="mergesort"
-    )
-    return part if limit is None else part.head(limit)
+__all__ = [
+    "EvaluationFailed",
+    "evaluate_model",
+    "evaluate_run",
+    "label_error_candidates",
+    "predict_rows",
+    "read_predictions",
+    "summarize",
+]

@@ -87,8 +87,11 @@ class GenderNet(nn.Module):
         for name, block in blocks:
             self.trunk.add_module(name, block)
         if config.pooling == "flatten":
+            # Two images in eval mode: BatchNorm rejects one image whose map is 1x1.
+            self.trunk.eval()
             with torch.no_grad():
-                size = self.trunk(torch.zeros(1, 3, config.input_size, config.input_size)).shape
+                size = self.trunk(torch.zeros(2, 3, config.input_size, config.input_size)).shape
+            self.trunk.train()
             self.pool: nn.Module = nn.Flatten()
             features = size[1] * size[2] * size[3]
         else:

@@ -66,6 +66,8 @@ def load_run_model(path: str | Path, which: str | None = None) -> RunModel:
     if which is None:
         which = BEST if run.has_checkpoint(BEST) else LAST
     if not run.has_checkpoint(which):
+        if which == BEST and run.has_checkpoint(LAST):
+            raise RunUnusable(f"{run.path}: has no {BEST} (use {LAST})")
         raise RunUnusable(f"{run.path}: no checkpoint yet (the run has not finished an epoch)")
     try:
         state = run.load_checkpoint(which)

@@ -36,6 +36,7 @@ from gender_desktop.ml.device import probe_device
 from gender_desktop.ui import settings as app_settings_mod
 from gender_desktop.ui.browser.panel import BrowserPanel
 from gender_desktop.ui.dialogs import ABOUT_TEXT, ExportDialog, ProblemsDialog, SplitDialog
+from gender_desktop.ui.evaluation.panel import EvaluationPanel
 from gender_desktop.ui.resources import icon
 from gender_desktop.ui.theme import THEMES, apply_theme
 from gender_desktop.ui.training.panel import TrainingPanel
@@ -68,6 +69,14 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel()
         self.tabs.addTab(self.training, "Train")
         self.training.run_finished.connect(self._on_training_finished)
+        self.evaluation = EvaluationPanel()
+        self.tabs.addTab(self.evaluation, "Evaluate")
+        self.evaluation.relabel_requested.connect(self._relabel_from_evaluation)
+        self.evaluation.reveal_requested.connect(self._reveal_in_browser)
+        self.evaluation.review_requested.connect(self._review_in_browser)
+        self.evaluation.open_requested.connect(self.open_path)
+        self.evaluation.selection_changed.connect(self._update_label_actions)
+        self.tabs.currentChanged.connect(lambda _i: self._update_label_actions())
         self.setCentralWidget(self.tabs)
 
         self._build_actions()
@@ -77,6 +86,7 @@ class MainWindow(QMainWindow):
         self.browser.set_label_actions(self.act_male, self.act_female)
         self.browser.status_changed.connect(self.status_text.setText)
         self.browser.labels_changed.connect(self._update_label_actions)
+        self.browser.labels_changed.connect(self.evaluation.labels_changed)
         self.browser.image_failed.connect(lambda *_: self._update_problems())
         self.browser.selection_changed.connect(self._update_label_actions)
         self.browser.auto_advance.setChecked(
@@ -349,6 +359,8 @@ class MainWindow(QMainWindow):
     def _on_training_finished(self, summary: dict) -> None:
         if "failed" in summary:
             self._error("Training failed", summary["failed"])
+        run_dir = summary.get("run_dir")
+        self.evaluation.refresh_runs(run_dir if summary.get("test") else None)
 
     # -- opening ------------------------------------------------------------------------------------
     def open_path(self, path: str | os.PathLike[str], split_spec: SplitSpec | None = None) -> Task:
@@ -405,6 +417,7 @@ class MainWindow(QMainWindow):
         self._opening = None
         self.browser.set_dataset(dataset, store)
         self.training.set_dataset(dataset)
+        self.evaluation.set_dataset(dataset, store)
         if previous is not None and previous is not dataset:
             previous.images.close()
         key = DEMO if dataset.is_demo else self._current_path
@@ -453,7 +466,27 @@ class MainWindow(QMainWindow):
 
     # -- labeling -----------------------------------------------------------------------------------
     def label(self, male: int) -> None:
-        self.browser.label_selected(male)
+        """M / F label what the user is looking at: the Evaluate tab's gallery selection there,
+        the browser's selection otherwise (both through the same label store and undo)."""
+        if self.tabs.currentWidget() is self.evaluation:
+            self.evaluation.label_selected(male)
+        elif self.tabs.currentWidget() is self.browser:
+            self.browser.label_selected(male)
+
+    def _relabel_from_evaluation(self, rows: list[int], male: int) -> None:
+        if self.browser.relabel_rows(rows, male) is not None:
+            name = "Male" if male else "Female"
+            self.statusBar().showMessage(
+                f"Labeled {len(rows):,} image(s) {name} · Ctrl+Z undoes", 4000
+            )
+
+    def _reveal_in_browser(self, rows: list[int]) -> None:
+        self.tabs.setCurrentWidget(self.browser)
+        self.browser.reveal_rows(rows)
+
+    def _review_in_browser(self, rows: list[int], title: str) -> None:
+        self.tabs.setCurrentWidget(self.browser)
+        self.browser.show_review(rows, title)
 
     def undo(self) -> None:
         if self.browser.undo() is not None:
@@ -465,7 +498,12 @@ class MainWindow(QMainWindow):
 
     def _update_label_actions(self) -> None:
         store = self.browser.store
-        has_selection = bool(self.browser.selected_rows()) if store else False
+        if self.tabs.currentWidget() is self.evaluation:
+            has_selection = bool(store and self.evaluation.selected_rows())
+        elif self.tabs.currentWidget() is self.browser:
+            has_selection = bool(self.browser.selected_rows()) if store else False
+        else:
+            has_selection = False
         self.act_male.setEnabled(has_selection)
         self.act_female.setEnabled(has_selection)
         self.act_undo.setEnabled(bool(store and store.can_undo()))
@@ -574,6 +612,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("autoAdvance", self.browser.auto_advance.isChecked())
         self.wait_for_tasks()
         self.training.shutdown()
+        self.evaluation.shutdown()
         self.browser.close_dataset()
         if self.dataset is not None:
             self.dataset.images.close()

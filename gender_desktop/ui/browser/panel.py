@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -43,6 +44,9 @@ class BrowserPanel(QWidget):
         self.dataset: Dataset | None = None
         self.store: LabelStore | None = None
         self.filter = Filter()
+        # A review list (e.g. suspected label errors, in ranked order) shown instead of the
+        # filtered images until the user goes back to all images.
+        self.review_rows: np.ndarray | None = None
         self.loader = ThumbnailLoader(THUMB_SIZE, self)
         self.model = ThumbnailModel(self.loader)
         self.loader.failed.connect(self._on_thumbnail_failed)
@@ -58,6 +62,16 @@ class BrowserPanel(QWidget):
         self.banner.setObjectName("demoBanner")
         self.banner.setWordWrap(True)
         self.banner.hide()
+        self.review_bar = QWidget(objectName="reviewBar")
+        self.review_label = QLabel()
+        self.review_label.setWordWrap(True)
+        self.review_exit = QPushButton("Show All Images")
+        self.review_exit.clicked.connect(self.end_review)
+        review_layout = QHBoxLayout(self.review_bar)
+        review_layout.setContentsMargins(10, 4, 10, 4)
+        review_layout.addWidget(self.review_label, 1)
+        review_layout.addWidget(self.review_exit)
+        self.review_bar.hide()
         self.empty_hint = QLabel("Open a dataset: File ▸ Open, or drop a folder, CSV or .zip here.")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
@@ -76,6 +90,7 @@ class BrowserPanel(QWidget):
         centre_layout.setContentsMargins(0, 0, 0, 0)
         centre_layout.setSpacing(0)
         centre_layout.addWidget(self.banner)
+        centre_layout.addWidget(self.review_bar)
         centre_layout.addWidget(self.empty_hint, 1)
         centre_layout.addWidget(self.grid, 1)
         self.grid.hide()
@@ -112,6 +127,8 @@ class BrowserPanel(QWidget):
             "About 2 % of its labels are deliberately wrong, so there is something to fix."
         )
         self.detail.clear()
+        self.review_rows = None
+        self.review_bar.hide()
         self._refilter()
         if dataset is not None and len(self.model.rows):
             self.select_rows([int(self.model.rows[0])])
@@ -126,7 +143,61 @@ class BrowserPanel(QWidget):
     # -- filtering ------------------------------------------------------------------------------
     def set_filter(self, f: Filter) -> None:
         self.filter = f
+        if self.review_rows is not None:  # choosing a filter means: back to the whole dataset
+            self.review_rows = None
+            self.review_bar.hide()
         self._refilter()
+
+    # -- review lists and other panels' requests -----------------------------------------------
+    def show_review(self, rows: np.ndarray | list[int], title: str) -> None:
+        """Show exactly ``rows`` in this order (e.g. suspected label errors, most suspicious
+        first) for keyboard relabeling; the filters are left as they were for afterwards."""
+        if self.dataset is None:
+            return
+        self.review_rows = np.asarray(rows, dtype=np.int64)
+        self.review_label.setText(title)
+        self.review_bar.show()
+        self._refilter()
+        if len(self.review_rows):
+            self.select_rows([int(self.review_rows[0])])
+        self.grid.setFocus()
+
+    def end_review(self) -> None:
+        if self.review_rows is None:
+            return
+        keep = self.selected_rows()
+        self.review_rows = None
+        self.review_bar.hide()
+        self._refilter()
+        self.reveal_rows(keep)
+
+    def reveal_rows(self, rows: list[int]) -> None:
+        """Select ``rows`` and scroll to them; filters that hide them are cleared first."""
+        if self.dataset is None or not rows:
+            return
+        if not all(self.model.model_index(r).isValid() for r in rows):
+            if self.review_rows is not None:
+                self.review_rows = None
+                self.review_bar.hide()
+            self.filters.clear(emit=False)
+            self.filter = self.filters.current()
+            self._refilter()
+        self.select_rows(rows)
+        self.grid.setFocus()
+
+    def relabel_rows(self, rows: list[int], male: int) -> Change | None:
+        """Label ``rows`` from another panel (the Evaluate gallery): the same journaled store
+        and the same undo history as labeling here."""
+        if self.store is None or not rows:
+            return None
+        change = self.store.set_male(rows, male)
+        if self._filter_depends_on_labels():
+            self._refilter(keep_scroll=True)
+        else:
+            self.model.refresh_rows(np.asarray(rows))
+            self._on_selection()
+        self._edited()
+        return change
 
     def _refilter(self, keep_scroll: bool = False) -> None:
         """Apply the filter; ``keep_scroll`` after a label edit, so the grid does not jump."""
@@ -136,7 +207,10 @@ class BrowserPanel(QWidget):
             return
         selected = self.selected_rows()
         scroll = self.grid.verticalScrollBar().value()
-        rows = apply_filter(self.dataset.table, self.store.male, self.store.edited, self.filter)
+        if self.review_rows is not None:
+            rows = self.review_rows
+        else:
+            rows = apply_filter(self.dataset.table, self.store.male, self.store.edited, self.filter)
         self.model.set_rows(rows)
         if keep_scroll:
             self.grid.verticalScrollBar().setValue(scroll)
@@ -242,6 +316,8 @@ class BrowserPanel(QWidget):
             self.select_rows([int(self.model.rows[min(position, len(self.model.rows) - 1)])])
 
     def _filter_depends_on_labels(self) -> bool:
+        if self.review_rows is not None:
+            return False  # a review list keeps its images whatever their new labels
         return self.filter.gender != "all" or self.filter.edited_only
 
     def _edited(self) -> None:

@@ -1,0 +1,63 @@
+"""Saved evaluation results, read back without torch (the GUI thread's side of evaluation).
+
+``predictions.csv`` holds everything needed to recompute the metrics at any decision
+threshold and for any slice, so the Evaluate panel and ``gender-desktop evaluate
+--threshold`` work from it alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gender_desktop.ml import metrics
+from gender_desktop.runs.folder import PREDICTIONS, RunFolder
+
+BASE_COLUMNS = ("image_id", "split", "label", "p_male", "prediction")
+OUT_OF_SAMPLE = ("val", "test")
+
+
+class EvaluationFailed(Exception):
+    """The evaluation cannot be done; the message says why."""
+
+
+def read_predictions(run: RunFolder) -> pd.DataFrame | None:
+    file = run.path / PREDICTIONS
+    if not file.exists():
+        return None
+    return pd.read_csv(file, dtype={"image_id": str, "split": str})
+
+
+def label_vector(predictions: pd.DataFrame) -> np.ndarray:
+    return (predictions["label"].to_numpy() == "Male").astype(np.int8)
+
+
+def summarize(predictions: pd.DataFrame, split: str, threshold: float = 0.5) -> dict[str, Any]:
+    """Metrics, ROC and slices of one split of a predictions table (what evaluation.json and
+    the Evaluate panel show)."""
+    part = predictions[predictions["split"] == split]
+    if part.empty:
+        raise EvaluationFailed(f"no predictions for the {split} split")
+    attrs = [
+        c for c in part.columns if c not in ("image_id", "split", "label", "p_male", "prediction")
+    ]
+    return metrics.evaluation_summary(
+        part[attrs], label_vector(part), part["p_male"].to_numpy(), threshold
+    )
+
+
+def label_error_candidates(predictions: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """Out-of-sample images ranked by how strongly the model disagrees with the given label:
+    ``disagreement`` is the probability the model gives the *other* class (1.0 = certain the
+    label is wrong). Only images predicted against their label are returned, most suspicious
+    first."""
+    part = predictions[predictions["split"].isin(OUT_OF_SAMPLE)].copy()
+    male = part["label"].to_numpy() == "Male"
+    p = part["p_male"].to_numpy()
+    part["disagreement"] = np.where(male, 1 - p, p)
+    part = part[part["disagreement"] > 0.5].sort_values(
+        ["disagreement", "image_id"], ascending=[False, True], kind="mergesort"
+    )
+    return part if limit is None else part.head(limit)

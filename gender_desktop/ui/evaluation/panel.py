@@ -1,0 +1,661 @@
+"""The Evaluate panel: how good a run's model is on a split, where it fails, and which
+failures are really label errors.
+
+A run's saved evaluation (``evaluation.json`` + ``predictions.csv``, written at the end of
+training or by Evaluate) is read in a background task; Evaluate runs the engine child on the
+chosen dataset and split. Everything on screen is recomputed from the predictions when the
+decision threshold moves: metric cards, the confusion matrix (click a cell to see its images),
+the ROC point, the per-class table, the slices and the galleries. Relabeling from a gallery
+goes through the browser's label store, so Ctrl+Z undoes it there as well.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gender_desktop.data.dataset import Dataset
+from gender_desktop.data.labels import LabelStore
+from gender_desktop.ml import metrics
+from gender_desktop.ml.results import BASE_COLUMNS, label_error_candidates, read_predictions
+from gender_desktop.runs.folder import EVALUATION, RunFolder
+from gender_desktop.ui.engine import EngineClient
+from gender_desktop.ui.evaluation.gallery import Gallery, overlay
+from gender_desktop.ui.evaluation.slices import SliceTable
+from gender_desktop.ui.evaluation.summary import (
+    ConfusionMatrix,
+    MetricCards,
+    PerClassTable,
+    RocPlot,
+)
+from gender_desktop.ui.runs import RunPicker
+from gender_desktop.ui.workers import Task
+
+VIEWS = {
+    "misclassified": "Misclassified (most confident first)",
+    "male_as_female": "Male predicted Female",
+    "female_as_male": "Female predicted Male",
+    "male_correct": "Male predicted Male",
+    "female_correct": "Female predicted Female",
+    "label_errors": "Suspected label errors (val + test, ranked)",
+}
+THRESHOLD_DELAY_MS = 60
+
+
+def load_saved(run: str) -> tuple[dict[str, Any], pd.DataFrame] | None:
+    """The run's evaluation and predictions, or None when it has not been evaluated."""
+    folder = RunFolder(Path(run))
+    file = folder.path / EVALUATION
+    predictions = read_predictions(folder)
+    if not file.exists() or predictions is None:
+        return None
+    return json.loads(file.read_text()), predictions
+
+
+class EvaluationPanel(QWidget):
+    relabel_requested = Signal(list, int)  # dataset rows, 1 Male / 0 Female
+    reveal_requested = Signal(list)  # dataset rows to show in the browser
+    review_requested = Signal(list, str)  # ranked dataset rows, title
+    open_requested = Signal(str)  # a dataset path to open
+    evaluated = Signal(dict)  # the evaluation that is now shown
+    selection_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.dataset: Dataset | None = None
+        self.store: LabelStore | None = None
+        self.run = ""
+        self.evaluation: dict[str, Any] | None = None
+        self.predictions: pd.DataFrame | None = None
+        self.part: pd.DataFrame | None = None  # the evaluated split's rows
+        self.part_rows = np.empty(0, dtype=np.int64)  # their dataset rows (-1 when not open)
+        self.threshold = 0.5
+        self._request: int | None = None
+        self._cam_request: int | None = None
+        self._cam_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._load_token = 0
+        self.engine = EngineClient("evaluation", self)
+        self.engine.progressed.connect(self._on_progress)
+        self.engine.finished.connect(self._on_finished)
+        self.engine.failed.connect(self._on_failed)
+
+        # -- top bar --
+        self.runs = RunPicker()
+        self.data_combo = QComboBox()
+        self.data_combo.setToolTip("The dataset to evaluate on (label edits included)")
+        self.split_combo = QComboBox()
+        for split in ("test", "val", "train"):
+            self.split_combo.addItem(split, split)
+        self.split_combo.setToolTip(
+            "The split the metrics are computed on; val and test are always predicted too, for "
+            "the label-error finder"
+        )
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setObjectName("primaryButton")
+        self.evaluate_button.setToolTip(
+            "Predict the split with the run's best weights and compute every metric"
+        )
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        top = QHBoxLayout()
+        top.addWidget(self.runs, 3)
+        top.addWidget(QLabel("Dataset:"))
+        top.addWidget(self.data_combo, 2)
+        top.addWidget(QLabel("Split:"))
+        top.addWidget(self.split_combo)
+        top.addWidget(self.evaluate_button)
+        top.addWidget(self.cancel_button)
+        self.progress = QProgressBar(textVisible=True)
+        self.progress.setFormat("")
+        self.progress.setMaximumHeight(16)
+        self.progress.hide()
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.info.setObjectName("hint")
+
+        # -- threshold --
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(1, 99)
+        self.slider.setValue(50)
+        self.spin = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=0.99, singleStep=0.01)
+        self.spin.setValue(0.5)
+        tip = (
+            "Decision threshold: an image is called Male when p(Male) is at or above it. "
+            "Every number, the confusion matrix and the galleries follow it."
+        )
+        for w in (self.slider, self.spin):
+            w.setToolTip(tip)
+        self.reset_threshold = QPushButton("Reset to 0.50")
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(QLabel("Male if p(Male) ≥"))
+        threshold_row.addWidget(self.spin)
+        threshold_row.addWidget(self.slider, 1)
+        threshold_row.addWidget(self.reset_threshold)
+        self._threshold_timer = QTimer(self, singleShot=True, interval=THRESHOLD_DELAY_MS)
+        self._threshold_timer.timeout.connect(self._apply_threshold)
+
+        # -- summary tab --
+        self.cards = MetricCards()
+        self.confusion = ConfusionMatrix()
+        self.per_class = PerClassTable()
+        self.roc = RocPlot()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(
+            QLabel("Confusion matrix · click a cell to see its images", objectName="sectionTitle")
+        )
+        left_layout.addWidget(self.confusion)
+        left_layout.addWidget(QLabel("Per class", objectName="sectionTitle"))
+        left_layout.addWidget(self.per_class)
+        left_layout.addStretch(1)
+        summary_split = QSplitter()
+        summary_split.addWidget(left)
+        summary_split.addWidget(self.roc)
+        summary_split.setSizes([420, 520])
+        summary = QWidget()
+        summary_layout = QVBoxLayout(summary)
+        summary_layout.addWidget(self.cards)
+        summary_layout.addLayout(threshold_row)
+        summary_layout.addWidget(summary_split, 1)
+
+        # -- slices tab --
+        self.slices = SliceTable()
+        slices_tab = QWidget()
+        slices_layout = QVBoxLayout(slices_tab)
+        self.slices_note = QLabel()
+        self.slices_note.setWordWrap(True)
+        slices_layout.addWidget(self.slices_note)
+        slices_layout.addWidget(self.slices, 1)
+
+        # -- gallery tab --
+        self.view_combo = QComboBox()
+        for key, text in VIEWS.items():
+            self.view_combo.addItem(text, key)
+        self.gallery_count = QLabel()
+        self.review_button = QPushButton("Review in Browser")
+        self.review_button.setToolTip(
+            "Show this list, in this order, in the Browse tab and relabel with M / F"
+        )
+        self.gallery_note = QLabel(wordWrap=True)
+        self.gallery_note.setObjectName("hint")
+        self.open_dataset_button = QPushButton("Open That Dataset")
+        self.gallery = Gallery()
+        gallery_top = QHBoxLayout()
+        gallery_top.addWidget(QLabel("Show:"))
+        gallery_top.addWidget(self.view_combo)
+        gallery_top.addWidget(self.gallery_count, 1)
+        gallery_top.addWidget(self.review_button)
+        self.gallery_stack = QStackedWidget()
+        message = QWidget()
+        message_layout = QVBoxLayout(message)
+        message_layout.addStretch(1)
+        message_layout.addWidget(self.gallery_note, 0, Qt.AlignmentFlag.AlignCenter)
+        message_layout.addWidget(self.open_dataset_button, 0, Qt.AlignmentFlag.AlignCenter)
+        message_layout.addStretch(1)
+        self.gallery_stack.addWidget(self.gallery)
+        self.gallery_stack.addWidget(message)
+        gallery_tab = QWidget()
+        gallery_layout = QVBoxLayout(gallery_tab)
+        gallery_layout.addLayout(gallery_top)
+        gallery_layout.addWidget(self.gallery_stack, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(summary, "Summary")
+        self.tabs.addTab(slices_tab, "Slices")
+        self.tabs.addTab(gallery_tab, "Images")
+        self.empty = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.body = QStackedWidget()
+        self.body.addWidget(self.empty)
+        self.body.addWidget(self.tabs)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.info)
+        layout.addWidget(self.body, 1)
+
+        self.runs.run_changed.connect(self.set_run)
+        self.evaluate_button.clicked.connect(self.evaluate)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / 100))
+        self.spin.valueChanged.connect(self._threshold_edited)
+        self.reset_threshold.clicked.connect(lambda: self.spin.setValue(0.5))
+        self.confusion.cell_clicked.connect(self.show_cell)
+        self.view_combo.currentIndexChanged.connect(lambda _i: self._fill_gallery())
+        self.review_button.clicked.connect(self._review)
+        self.open_dataset_button.clicked.connect(self._open_evaluated_dataset)
+        self.gallery.grid.selectionModel().selectionChanged.connect(
+            lambda *_: self._on_gallery_selection()
+        )
+        self.gallery.grid.selectionModel().currentChanged.connect(
+            lambda *_: self._on_gallery_selection()
+        )
+        self.gallery.loader.ready.connect(self._on_thumbnail)
+        self.gallery.detail.relabel.connect(self.label_selected)
+        self.gallery.detail.show_in_browser.connect(self._reveal)
+        self.gallery.detail.grad_cam_toggled.connect(lambda _on: self._on_gallery_selection())
+        self._update_dataset_choices()
+        self.set_run(self.runs.current())
+
+    # -- inputs from the window -------------------------------------------------------------------
+    def set_dataset(self, dataset: Dataset | None, store: LabelStore | None) -> None:
+        self.dataset, self.store = dataset, store
+        self.gallery.model.set_source(dataset, store)
+        self._cam_cache.clear()
+        self._update_dataset_choices()
+        self._match_rows()
+        self._fill_gallery()
+
+    def labels_changed(self) -> None:
+        """Label edits or undo in the browser: repaint badges and the detail pane."""
+        self.gallery.model.layoutChanged.emit()
+        self._on_gallery_selection()
+
+    def refresh_runs(self, select: str | None = None) -> None:
+        self.runs.refresh(select)
+        if select:
+            self.set_run(select)
+
+    # -- runs and evaluation ----------------------------------------------------------------------
+    def set_run(self, run: str) -> None:
+        self.run = run
+        self._cam_cache.clear()
+        self._update_dataset_choices()
+        self.evaluate_button.setEnabled(bool(run) and not self.engine.busy)
+        if not run:
+            self._show_empty(
+                "No trained run yet.\nTrain one in the Train tab; it is evaluated on its test "
+                "split when it finishes."
+            )
+            return
+        self._show_empty("Loading the saved evaluation…")
+
+        def fn(progress, cancel):
+            return load_saved(run)
+
+        self._load_token += 1
+        token = self._load_token
+        task = Task(fn, self)
+        task.succeeded.connect(lambda result: self._on_loaded(token, result))
+        task.failed.connect(
+            lambda message: (
+                token == self._load_token
+                and self._show_empty(f"Cannot read this run's evaluation: {message}")
+            )
+        )
+        task.finished.connect(task.deleteLater)
+        task.start()
+
+    def _on_loaded(self, token: int, result: tuple[dict, pd.DataFrame] | None) -> None:
+        if token != self._load_token:  # another run was chosen meanwhile
+            return
+        if result is None:
+            self._show_empty(
+                "This run has no evaluation yet (it was stopped early or has no test split).\n"
+                "Choose a dataset and split above and press Evaluate."
+            )
+            return
+        self.show_evaluation(*result)
+
+    def evaluate(self) -> None:
+        if not self.run:
+            return
+        data = self.data_combo.currentData()
+        split = self.split_combo.currentData()
+        self._request = self.engine.request(
+            "evaluate", run=self.run, data=data or None, split=split
+        )
+        self.evaluate_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.show()
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("Starting the engine…")
+        self.info.setText(f"Evaluating {Path(self.run).name} on the {split} split…")
+
+    def cancel(self) -> None:
+        self.engine.cancel()
+        self.cancel_button.setEnabled(False)
+        self.progress.setFormat("Cancelling…")
+
+    def _on_progress(self, rid: int, done: int, total: int, message: str) -> None:
+        if rid != self._request:
+            return
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{message}: {done:,} / {total:,}")
+
+    def _on_finished(self, rid: int, result: object) -> None:
+        if rid == self._cam_request:
+            self._on_cam(result)
+            return
+        if rid != self._request:
+            return
+        self._request = None
+        self._evaluation_ended()
+        if isinstance(result, dict) and result.get("cancelled"):
+            self.info.setText("Evaluation cancelled; the previous results are unchanged.")
+            return
+        self.runs.refresh()
+        self.set_run(self.run)  # reads the files the child wrote, in the background
+
+    def _on_failed(self, rid: int, message: str) -> None:
+        if rid == self._cam_request:
+            self._cam_request = None
+            self.gallery.detail.cam_note.setText(f"Grad-CAM failed: {message}")
+            return
+        if rid != self._request:
+            return
+        self._request = None
+        self._evaluation_ended()
+        self.info.setText(f"<span style='color:#c0392b'>Evaluation failed: {message}</span>")
+
+    def _evaluation_ended(self) -> None:
+        self.progress.hide()
+        self.cancel_button.setEnabled(False)
+        self.evaluate_button.setEnabled(bool(self.run))
+
+    def _update_dataset_choices(self) -> None:
+        keep = self.data_combo.currentData()
+        self.data_combo.blockSignals(True)
+        self.data_combo.clear()
+        if self.dataset is not None:
+            self.data_combo.addItem(f"Open: {self.dataset.name}", self.dataset.report.source)
+        trained = self._trained_on()
+        if trained and (self.dataset is None or trained != self.dataset.report.source):
+            self.data_combo.addItem(f"Trained on: {Path(trained).name}", trained)
+        if self.data_combo.count() == 0:
+            self.data_combo.addItem("The run's training dataset", "")
+        index = self.data_combo.findData(keep)
+        self.data_combo.setCurrentIndex(max(index, 0))
+        self.data_combo.blockSignals(False)
+
+    def _trained_on(self) -> str:
+        if not self.run:
+            return ""
+        try:
+            return str(RunFolder(Path(self.run)).read_config()["settings"]["data"])
+        except (OSError, ValueError, KeyError):
+            return ""
+
+    # -- showing ----------------------------------------------------------------------------------
+    def _show_empty(self, text: str) -> None:
+        self.evaluation = self.predictions = self.part = None
+        self.part_rows = np.empty(0, dtype=np.int64)
+        self.empty.setText(text)
+        self.body.setCurrentWidget(self.empty)
+        self.info.setText("")
+        self.gallery.model.set_items(np.empty(0, dtype=np.int64), np.empty(0))
+
+    def show_evaluation(self, evaluation: dict[str, Any], predictions: pd.DataFrame) -> None:
+        self.evaluation, self.predictions = evaluation, predictions
+        split = evaluation["split"]
+        self.part = predictions[predictions["split"] == split].reset_index(drop=True)
+        self.body.setCurrentWidget(self.tabs)
+        data = evaluation.get("dataset", {})
+        when = evaluation.get("evaluated_at", "").replace("T", " ")
+        note = (
+            f"{data.get('name', '?')} · {split} split · {len(self.part):,} images · "
+            f"{evaluation.get('checkpoint', 'best.pt')} (epoch {evaluation.get('epoch', '?')}) · "
+            f"{evaluation.get('device', '')} · evaluated {when}"
+        )
+        if evaluation.get("skipped_images"):
+            note += f" · {evaluation['skipped_images']:,} unreadable images skipped"
+        if evaluation.get("same_dataset_as_training") is False:
+            note += " · a different dataset from the one the run trained on"
+        self.info.setText(note)
+        self.roc.show_curve(evaluation["roc"])
+        self._match_rows()
+        self._apply_threshold()
+        self.evaluated.emit(evaluation)
+
+    def _match_rows(self) -> None:
+        """Which open-dataset row each evaluated image is (-1 when another dataset is open)."""
+        if self.part is None or self.dataset is None or self.evaluation is None:
+            self.part_rows = np.full(0 if self.part is None else len(self.part), -1)
+            return
+        same = self.evaluation.get("dataset", {}).get("fingerprint") == self.dataset.fingerprint
+        if not same:
+            self.part_rows = np.full(len(self.part), -1)
+            return
+        self.part_rows = self.dataset.position(self.part["image_id"].astype(str).to_numpy())
+
+    def _threshold_edited(self, value: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(value * 100))
+        self.slider.blockSignals(False)
+        self.threshold = float(value)
+        self._threshold_timer.start()
+
+    def _apply_threshold(self) -> None:
+        if self.part is None or self.evaluation is None:
+            return
+        labels = (self.part["label"].to_numpy() == "Male").astype(np.int8)
+        p = self.part["p_male"].to_numpy()
+        m = metrics.binary_metrics(labels, p, self.threshold)
+        self.cards.show_values(
+            m, self.evaluation["roc"].get("auc"), self.evaluation.get("train_seconds")
+        )
+        self.confusion.show_counts(m["confusion"])
+        self.per_class.show_classes(m["per_class"])
+        c = m["confusion"]
+        fpr = c["fp"] / max(c["fp"] + c["tn"], 1)
+        tpr = c["tp"] / max(c["tp"] + c["fn"], 1)
+        self.roc.show_point(fpr, tpr, self.threshold)
+        attributes = [col for col in self.part.columns if col not in BASE_COLUMNS]
+        rows = metrics.slice_table(self.part[attributes], labels, p, self.threshold)
+        self.slices.set_rows(rows, m["accuracy"])
+        ranked = [r for r in rows if r["n"] >= metrics.MIN_SLICE]
+        if ranked:
+            worst = ranked[0]
+            self.slices_note.setText(
+                f"{len(rows):,} slices from {len(attributes)} attributes. Weakest with at least "
+                f"{metrics.MIN_SLICE} images: <b>{worst['slice']}</b> at {worst['accuracy']:.1%} "
+                f"accuracy ({worst['n']:,} images) against {m['accuracy']:.1%} overall. Red: more "
+                "than 2 points below overall."
+            )
+        else:
+            self.slices_note.setText(
+                "This dataset has no other attributes to slice by."
+                if not attributes
+                else "No slice has enough images to judge."
+            )
+        self.gallery.delegate.threshold = self.threshold
+        self._fill_gallery()
+
+    # -- galleries --------------------------------------------------------------------------------
+    def show_cell(self, key: str) -> None:
+        """A confusion-matrix cell was clicked: show exactly those images."""
+        self.view_combo.setCurrentIndex(self.view_combo.findData(key))
+        self.tabs.setCurrentIndex(2)
+        self._fill_gallery()
+
+    def view_items(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in the evaluated split (or, for label errors, in all predictions) and
+        their p(Male), in display order."""
+        assert self.part is not None and self.predictions is not None
+        if key == "label_errors":
+            ranked = label_error_candidates(self.predictions)
+            return ranked.index.to_numpy(), ranked["p_male"].to_numpy()
+        labels = self.part["label"].to_numpy() == "Male"
+        p = self.part["p_male"].to_numpy()
+        predicted = p >= self.threshold
+        masks = {
+            "misclassified": labels != predicted,
+            "male_as_female": labels & ~predicted,
+            "female_as_male": ~labels & predicted,
+            "male_correct": labels & predicted,
+            "female_correct": ~labels & ~predicted,
+        }
+        chosen = np.flatnonzero(masks[key])
+        confidence = np.abs(p[chosen] - 0.5)
+        order = np.lexsort((chosen, -confidence))  # most confident first, stable
+        return chosen[order], p[chosen[order]]
+
+    def _fill_gallery(self) -> None:
+        key = self.view_combo.currentData()
+        self.review_button.setVisible(key == "label_errors")
+        if self.part is None or self.predictions is None:
+            self.gallery.model.set_items(np.empty(0, dtype=np.int64), np.empty(0))
+            self.gallery_count.setText("")
+            return
+        positions, p = self.view_items(key)
+        if key == "label_errors":
+            ids = self.predictions["image_id"].astype(str).to_numpy()[positions]
+            rows = self._rows_of_ids(ids)
+        else:
+            rows = self.part_rows[positions] if len(self.part_rows) else np.full(len(positions), -1)
+        if self.dataset is None or (len(rows) and (rows < 0).all()):
+            name = (self.evaluation or {}).get("dataset", {}).get("name", "the evaluated dataset")
+            self.gallery_note.setText(
+                f"These predictions are for {name}. Open it to see, review and relabel the images."
+                if self.dataset is None or len(rows)
+                else ""
+            )
+            self.open_dataset_button.setVisible(True)
+            self.gallery_stack.setCurrentIndex(1)
+            self.gallery_count.setText(f"{len(positions):,} images")
+            return
+        keep = rows >= 0
+        self.gallery_stack.setCurrentIndex(0)
+        self.gallery.model.set_items(rows[keep], p[keep])
+        self.gallery.grid.empty_text = "No images here at this threshold"
+        text = f"{int(keep.sum()):,} images"
+        if key == "label_errors":
+            text += " the model calls the other class (out-of-sample predictions)"
+        self.gallery_count.setText(text)
+        if len(self.gallery.model.rows):
+            self.gallery.select_position(0)
+        else:
+            self.gallery.detail.clear("Nothing to show")
+
+    def _rows_of_ids(self, ids: np.ndarray) -> np.ndarray:
+        if self.dataset is None or self.evaluation is None:
+            return np.full(len(ids), -1)
+        if self.evaluation.get("dataset", {}).get("fingerprint") != self.dataset.fingerprint:
+            return np.full(len(ids), -1)
+        return self.dataset.position(ids)
+
+    def _open_evaluated_dataset(self) -> None:
+        source = (self.evaluation or {}).get("dataset", {}).get("source")
+        if source:
+            self.open_requested.emit(source)
+
+    def _review(self) -> None:
+        rows = [int(r) for r in self.gallery.model.rows]
+        if rows:
+            title = (
+                f"Reviewing {len(rows):,} suspected label errors of {Path(self.run).name}, the "
+                "most suspicious first. Press M or F to relabel; Ctrl+Z undoes."
+            )
+            self.review_requested.emit(rows, title)
+
+    def _reveal(self) -> None:
+        rows = self.gallery.selected_rows()
+        if rows:
+            self.reveal_requested.emit(rows)
+
+    # -- selection, relabeling, Grad-CAM ----------------------------------------------------------
+    def selected_rows(self) -> list[int]:
+        return self.gallery.selected_rows() if self.tabs.currentIndex() == 2 else []
+
+    def label_selected(self, male: int) -> None:
+        """Relabel the selected gallery images (M / F keys or the buttons), then move on."""
+        rows = self.gallery.selected_rows()
+        if not rows:
+            return
+        position = self.gallery.current_position()
+        self.relabel_requested.emit(rows, male)
+        self.labels_changed()
+        if len(rows) == 1:
+            self.gallery.select_position(position + 1)
+
+    def _on_thumbnail(self, row: int) -> None:
+        rows = self.gallery.selected_rows()
+        if rows == [row] and not self.gallery.detail.grad_cam.isChecked():
+            self._on_gallery_selection()
+
+    def _on_gallery_selection(self) -> None:
+        self.selection_changed.emit()
+        detail = self.gallery.detail
+        rows = self.gallery.selected_rows()
+        if self.dataset is None or self.store is None or not rows:
+            detail.clear("Select an image" if len(self.gallery.model.rows) else "Nothing to show")
+            return
+        if len(rows) > 1:
+            detail.clear(f"{len(rows):,} images selected\nM / F relabels them all")
+            detail.male_button.setEnabled(True)
+            detail.female_button.setEnabled(True)
+            detail.browser_button.setEnabled(True)
+            return
+        row = rows[0]
+        index = self.gallery.model.model_index(row)
+        p = float(self.gallery.model.p_male[index.row()]) if index.isValid() else 0.5
+        image_id = str(self.dataset.table["image_id"].iat[row])
+        split = str(self.dataset.table["split"].iat[row])
+        pixmap = self.gallery.loader.pixmap(row)
+        detail.show_item(
+            image_id,
+            split,
+            int(self.store.male[row]),
+            int(self.store.original[row]),
+            p,
+            self.threshold,
+            pixmap,
+        )
+        if detail.grad_cam.isChecked():
+            self._show_cam(image_id)
+        else:
+            detail.cam_note.setText("")
+
+    def _show_cam(self, image_id: str) -> None:
+        assert self.dataset is not None
+        key = (self.run, image_id)
+        cached = self._cam_cache.get(key)
+        detail = self.gallery.detail
+        if cached is not None:
+            image, heat = cached
+            detail.set_picture(QPixmap.fromImage(overlay(image, heat)))
+            detail.cam_note.setText("Red: the regions that drove this prediction most.")
+            return
+        detail.cam_note.setText("Computing Grad-CAM…")
+        self._cam_request = self.engine.request(
+            "grad_cam", run=self.run, dataset=self.dataset.report.source, image_id=image_id
+        )
+        self._cam_image_id = image_id
+
+    def _on_cam(self, result: object) -> None:
+        self._cam_request = None
+        if not isinstance(result, dict) or "heat" not in result:
+            return
+        self._cam_cache[(self.run, self._cam_image_id)] = (result["image"], result["heat"])
+        rows = self.gallery.selected_rows()
+        shown = self.dataset is not None and len(rows) == 1
+        if shown and str(self.dataset.table["image_id"].iat[rows[0]]) == self._cam_image_id:
+            self._on_gallery_selection()
+
+    def shutdown(self) -> None:
+        self.engine.shutdown()
+        self.gallery.shutdown()

@@ -1,0 +1,236 @@
+"""The Evaluate panel's summary: metric cards, the clickable confusion matrix, per-class
+numbers and the ROC curve with the current threshold marked."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+# Confusion cells: (label, prediction) -> the gallery selection they open.
+CELLS = {
+    ("Male", "Male"): "male_correct",
+    ("Male", "Female"): "male_as_female",
+    ("Female", "Male"): "female_as_male",
+    ("Female", "Female"): "female_correct",
+}
+
+
+class MetricCard(QFrame):
+    """A big number with its name and a one-line explanation in the tooltip."""
+
+    def __init__(self, title: str, tip: str) -> None:
+        super().__init__(objectName="metricCard")
+        self.value = QLabel("–", objectName="metricValue")
+        self.title = QLabel(title, objectName="metricTitle")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(0)
+        layout.addWidget(self.value)
+        layout.addWidget(self.title)
+        self.setToolTip(tip)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_value(self, text: str) -> None:
+        self.value.setText(text)
+
+
+class MetricCards(QWidget):
+    CARDS = (
+        ("accuracy", "Accuracy", "Share of images classified correctly"),
+        ("precision", "Precision (Male)", "Of the images called Male, the share that are Male"),
+        ("recall", "Recall (Male)", "Of the Male images, the share called Male"),
+        ("f1", "F1 (Male)", "Harmonic mean of precision and recall for Male"),
+        (
+            "auc",
+            "ROC AUC",
+            "Chance that a random Male image scores above a random Female one "
+            "(threshold-free; 0.5 is chance)",
+        ),
+        (
+            "balanced_accuracy",
+            "Balanced accuracy",
+            "Mean of the Male and Female recalls: not flattered by an unbalanced test set",
+        ),
+        ("n", "Images", "Images in the evaluated split that could be read"),
+        ("train_time", "Training time", "Sum of the epochs' times in metrics.csv"),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.cards: dict[str, MetricCard] = {}
+        for key, title, tip in self.CARDS:
+            card = MetricCard(title, tip)
+            self.cards[key] = card
+            layout.addWidget(card)
+
+    def show_values(self, metrics: dict, auc: float | None, train_seconds: float | None) -> None:
+        for key in ("accuracy", "precision", "recall", "f1", "balanced_accuracy"):
+            self.cards[key].set_value(f"{metrics[key]:.2%}")
+        self.cards["auc"].set_value("–" if auc is None else f"{auc:.4f}")
+        self.cards["n"].set_value(f"{metrics['n']:,}")
+        self.cards["train_time"].set_value(format_seconds(train_seconds))
+
+    def clear(self) -> None:
+        for card in self.cards.values():
+            card.set_value("–")
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class ConfusionMatrix(QWidget):
+    """Rows: the label; columns: the prediction. Each cell is a button that opens its images."""
+
+    cell_clicked = Signal(str)  # a CELLS value
+
+    def __init__(self) -> None:
+        super().__init__()
+        grid = QGridLayout(self)
+        grid.setSpacing(4)
+        grid.setContentsMargins(0, 0, 0, 0)
+        header = QLabel("Predicted →", objectName="sectionTitle")
+        header.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        grid.addWidget(header, 0, 1, 1, 2)
+        grid.addWidget(QLabel("Label ↓", objectName="sectionTitle"), 1, 0)
+        for j, name in enumerate(("Male", "Female")):
+            label = QLabel(name, alignment=Qt.AlignmentFlag.AlignCenter)
+            grid.addWidget(label, 1, j + 1)
+        self.buttons: dict[str, QPushButton] = {}
+        for i, truth in enumerate(("Male", "Female")):
+            grid.addWidget(QLabel(truth), i + 2, 0)
+            for j, predicted in enumerate(("Male", "Female")):
+                key = CELLS[(truth, predicted)]
+                button = QPushButton(objectName="confusionCell")
+                button.setMinimumSize(150, 70)
+                button.setCursor(Qt.CursorShape.PointingHandCursor)
+                button.setToolTip(f"Show the {truth} images predicted {predicted}")
+                button.clicked.connect(lambda _=False, k=key: self.cell_clicked.emit(k))
+                grid.addWidget(button, i + 2, j + 1)
+                self.buttons[key] = button
+
+    def show_counts(self, confusion: dict[str, int]) -> None:
+        counts = {
+            "male_correct": confusion["tp"],
+            "male_as_female": confusion["fn"],
+            "female_as_male": confusion["fp"],
+            "female_correct": confusion["tn"],
+        }
+        row_totals = {
+            "male_correct": confusion["tp"] + confusion["fn"],
+            "male_as_female": confusion["tp"] + confusion["fn"],
+            "female_as_male": confusion["fp"] + confusion["tn"],
+            "female_correct": confusion["fp"] + confusion["tn"],
+        }
+        for key, button in self.buttons.items():
+            n, total = counts[key], row_totals[key]
+            share = n / total if total else 0.0
+            button.setText(f"{n:,}\n{share:.1%} of the row")
+            correct = key.endswith("correct")
+            # Shade by share: the diagonal green, the errors red, stronger with more images.
+            base = QColor("#2e9d5a") if correct else QColor("#d64545")
+            alpha = int(40 + 160 * share)
+            text = "white" if alpha > 150 else "palette(text)"
+            button.setStyleSheet(
+                f"QPushButton#confusionCell {{ background: rgba({base.red()}, {base.green()}, "
+                f"{base.blue()}, {alpha}); color: {text}; font-weight: 600; "
+                "border: 1px solid palette(mid); border-radius: 6px; padding: 6px; }"
+                "QPushButton#confusionCell:hover { border: 2px solid palette(highlight); }"
+            )
+
+    def clear(self) -> None:
+        for button in self.buttons.values():
+            button.setText("–")
+            button.setStyleSheet("")
+
+
+class PerClassTable(QTableWidget):
+    COLUMNS = ("Class", "Precision", "Recall", "F1", "Images")
+
+    def __init__(self) -> None:
+        super().__init__(2, len(self.COLUMNS))
+        self.setHorizontalHeaderLabels(self.COLUMNS)
+        self.verticalHeader().hide()
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.setFixedHeight(self.horizontalHeader().height() + 2 * 30 + 6)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+    def show_classes(self, per_class: dict) -> None:
+        for i, name in enumerate(("Male", "Female")):
+            values = per_class[name]
+            cells = [
+                name,
+                f"{values['precision']:.2%}",
+                f"{values['recall']:.2%}",
+                f"{values['f1']:.2%}",
+                f"{values['support']:,}",
+            ]
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if j:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.setItem(i, j, item)
+
+
+class RocPlot(pg.PlotWidget):
+    """The ROC curve, the chance diagonal, and a dot at the current threshold."""
+
+    def __init__(self) -> None:
+        super().__init__(title="ROC curve")
+        self.setLabel("bottom", "false positive rate (Female called Male)")
+        self.setLabel("left", "true positive rate (Male called Male)")
+        self.setXRange(0, 1, padding=0.02)
+        self.setYRange(0, 1, padding=0.02)
+        self.setAspectLocked(True)
+        self.showGrid(x=True, y=True, alpha=0.25)
+        self.setMenuEnabled(False)
+        self.plot(
+            [0, 1], [0, 1], pen=pg.mkPen((150, 150, 150), width=1, style=Qt.PenStyle.DashLine)
+        )
+        self.curve = self.plot([], [], pen=pg.mkPen("#2f7ed8", width=2))
+        self.point = pg.ScatterPlotItem(size=11, brush=pg.mkBrush("#e07b1a"), pen=pg.mkPen("w"))
+        self.addItem(self.point)
+        self.legend_text = pg.TextItem(anchor=(1, 1), color="#666")
+        self.addItem(self.legend_text)
+        self.legend_text.setPos(0.98, 0.02)
+
+    def show_curve(self, roc: dict) -> None:
+        self.curve.setData(roc["fpr"], roc["tpr"])
+        auc = roc.get("auc")
+        self.legend_text.setText("" if auc is None else f"AUC {auc:.4f}")
+
+    def show_point(self, fpr: float, tpr: float, threshold: float) -> None:
+        self.point.setData([fpr], [tpr])
+        self.point.setToolTip(f"threshold {threshold:.2f}: FPR {fpr:.3f}, TPR {tpr:.3f}")
+
+    def clear_curve(self) -> None:
+        self.curve.setData([], [])
+        self.point.setData([], [])
+        self.legend_text.setText("")

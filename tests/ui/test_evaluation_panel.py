@@ -1,0 +1,140 @@
+"""The Evaluate tab: a run's evaluation on screen, a threshold that moves every number,
+confusion-matrix cells that open exactly their images, and relabeling from the gallery that
+is undoable and persists."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import builders
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from gender_desktop.data.labels import LabelStore
+from gender_desktop.runs.folder import RunFolder, workspace
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A colour dataset (red = male) and a tiny run trained on it, evaluated on its test split
+    at the end of training (so the run folder holds evaluation.json and predictions.csv)."""
+    from setups import tiny_config
+
+    from gender_desktop.ml.trainer import Trainer
+
+    root = tmp_path_factory.mktemp("evaluate")
+    data = builders.celeba_official(root / "faces", 200)
+    home = os.environ.get("GENDER_DESKTOP_HOME")
+    os.environ["GENDER_DESKTOP_HOME"] = str(root / "home")
+    try:
+        run = RunFolder.create("colours", root / "runs")
+        summary = Trainer(tiny_config(data, epochs=3), run).run()
+    finally:
+        if home is None:
+            os.environ.pop("GENDER_DESKTOP_HOME", None)
+        else:
+            os.environ["GENDER_DESKTOP_HOME"] = home
+    assert summary["test"]["accuracy"] == 1.0
+    return data, run.path
+
+
+@pytest.fixture
+def window_with_run(make_window, open_dataset_in, trained, qtbot):
+    data, run_path = trained
+    copy = workspace() / run_path.name
+    shutil.copytree(run_path, copy)
+    window = make_window()
+    open_dataset_in(window, data)
+    panel = window.evaluation
+    panel.refresh_runs()
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: panel.evaluation is not None, timeout=10_000)
+    return window, panel, copy
+
+
+def test_a_finished_run_shows_its_test_metrics(window_with_run) -> None:
+    _window, panel, run = window_with_run
+    assert panel.runs.current() == str(run)
+    assert panel.cards.cards["accuracy"].value.text() == "100.00%"
+    assert panel.cards.cards["n"].value.text() == f"{len(panel.part):,}"
+    assert "test split" in panel.info.text()
+    # Male images called Male in the top-left cell, nothing off the diagonal.
+    males = int((panel.part["label"] == "Male").sum())
+    assert panel.confusion.buttons["male_correct"].text().startswith(f"{males:,}\n")
+    assert panel.confusion.buttons["male_as_female"].text().startswith("0\n")
+    assert panel.slices.model().rowCount() > 10  # CelebA's other attributes, both values
+
+
+def test_the_threshold_moves_every_number(window_with_run, qtbot) -> None:
+    _window, panel, _run = window_with_run
+    p = panel.part["p_male"].to_numpy()
+    threshold = 0.99  # above most male probabilities of a 3-epoch model: males become "Female"
+    panel.spin.setValue(threshold)
+    qtbot.waitUntil(lambda: panel.slider.value() == 99)
+    labels = panel.part["label"].to_numpy() == "Male"
+    expected_fn = int((labels & (p < threshold)).sum())
+    qtbot.waitUntil(
+        lambda: panel.confusion.buttons["male_as_female"].text().startswith(f"{expected_fn:,}\n")
+    )
+    accuracy = float(((p >= threshold) == labels).mean())
+    assert panel.cards.cards["accuracy"].value.text() == f"{accuracy:.2%}"
+
+
+def test_relabeled_images_are_errors_and_a_cell_opens_exactly_them(
+    window_with_run, qtbot
+) -> None:
+    window, panel, run = window_with_run
+    store = window.browser.store
+    table = window.dataset.table
+    test_rows = np.flatnonzero(table["split"].to_numpy() == "test")
+    males = [int(r) for r in test_rows if store.male[r] == 1][:2]
+    window.browser.relabel_rows(males, 0)  # two Male test images now say Female
+    with qtbot.waitSignal(panel.evaluated, timeout=60_000):
+        qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton)
+    assert panel.confusion.buttons["female_as_male"].text().startswith("2\n")
+    qtbot.mouseClick(panel.confusion.buttons["female_as_male"], Qt.MouseButton.LeftButton)
+    assert panel.tabs.currentIndex() == 2
+    assert sorted(panel.gallery.model.rows.tolist()) == sorted(males)
+    # The label-error finder ranks the same two first: the model is sure of the other class.
+    panel.view_combo.setCurrentIndex(panel.view_combo.findData("label_errors"))
+    assert sorted(panel.gallery.model.rows[:2].tolist()) == sorted(males)
+
+
+def test_relabel_from_the_gallery_is_undoable_and_persists(window_with_run, qtbot) -> None:
+    window, panel, _run = window_with_run
+    panel.show_cell("male_correct")
+    first = int(panel.gallery.model.rows[0])
+    panel.gallery.select_position(0)
+    assert panel.selected_rows() == [first]
+    assert window.act_female.isEnabled()
+    window.act_female.trigger()  # the F key: relabels the gallery's selection
+    store = window.browser.store
+    assert store.male[first] == 0
+    assert panel.gallery.selected_rows() != [first]  # moved on to the next image
+    window.act_undo.trigger()  # Ctrl+Z undoes it, as for a browser edit
+    assert store.male[first] == 1
+    window.act_redo.trigger()
+    assert store.male[first] == 0
+    dataset = window.dataset
+    window.browser.close_dataset()  # release the journal's lock, then read it back
+    assert LabelStore(dataset, readonly=True).male[first] == 0
+
+
+def test_show_in_browser_and_review_in_browser(window_with_run, qtbot) -> None:
+    window, panel, _run = window_with_run
+    panel.show_cell("female_correct")
+    panel.gallery.select_position(1)
+    row = panel.gallery.selected_rows()[0]
+    qtbot.mouseClick(panel.gallery.detail.browser_button, Qt.MouseButton.LeftButton)
+    assert window.tabs.currentWidget() is window.browser
+    assert window.browser.selected_rows() == [row]
+    window.tabs.setCurrentWidget(panel)
+    rows = panel.gallery.model.rows[:5].tolist()
+    panel.review_requested.emit(rows, "Reviewing five")
+    assert window.browser.model.rows.tolist() == rows
+    assert window.browser.review_bar.isVisible()
+    window.browser.end_review()
+    assert len(window.browser.model.rows) == len(window.dataset)
