@@ -100,7 +100,37 @@ def shoot_training(app, out: Path) -> None:
     path = out / "training-demo.png"
     window.grab().save(str(path))
     print(path)
+    shoot_evaluation(app, window, out)
     window.close()
+
+
+def wait(app, seconds: float, until=None) -> None:
+    end = time.time() + seconds
+    while time.time() < end and not (until and until()):
+        app.processEvents()
+
+
+def shoot_evaluation(app, window, out: Path) -> None:
+    """The run just trained, as the Evaluate tab shows it: summary, gallery with Grad-CAM,
+    slices."""
+    panel = window.evaluation
+    window.tabs.setCurrentWidget(panel)
+    wait(app, 30, lambda: panel.evaluation is not None)
+    wait(app, 1)
+    for name in ("evaluation-summary.png",):
+        window.grab().save(str(out / name))
+        print(out / name)
+    panel.show_cell("misclassified")
+    panel.gallery.select_position(0)
+    panel.gallery.detail.grad_cam.setChecked(True)
+    wait(app, 60, lambda: bool(panel._cam_cache))
+    wait(app, 1)
+    window.grab().save(str(out / "evaluation-gallery.png"))
+    print(out / "evaluation-gallery.png")
+    panel.tabs.setCurrentIndex(1)
+    wait(app, 1)
+    window.grab().save(str(out / "evaluation-slices.png"))
+    print(out / "evaluation-slices.png")
 
 
 if __name__ == "__main__":

@@ -170,27 +170,33 @@ def slice_masks(table: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
 def slice_table(
     table: pd.DataFrame, labels: np.ndarray, p_male: np.ndarray, threshold: float = 0.5
 ) -> list[dict[str, Any]]:
-    """The metrics per slice, worst accuracy first (slices under MIN_SLICE images last)."""
+    """The metrics per slice, worst accuracy first (slices under MIN_SLICE images last).
+
+    A slice that holds every image (an attribute with one value in this split) says nothing
+    and is left out. Rates whose class is absent from the slice (Female recall among bearded
+    faces) are None, not a misleading 0."""
     predicted = np.asarray(p_male) >= threshold
     labels = np.asarray(labels).astype(bool)
+    total = len(labels)
     rows = []
     for attribute, name, mask in slice_masks(table):
         n = int(mask.sum())
-        if n == 0:
+        if n == 0 or n == total:
             continue
         c = confusion(labels[mask], predicted[mask])
         m = from_confusion(c)
+        males, females = c["tp"] + c["fn"], c["tn"] + c["fp"]
         rows.append(
             {
                 "attribute": attribute,
                 "slice": name,
                 "n": n,
-                "male_share": _ratio(c["tp"] + c["fn"], n),
+                "male_share": _ratio(males, n),
                 "accuracy": m["accuracy"],
-                "precision": m["precision"],
-                "recall": m["recall"],
-                "f1": m["f1"],
-                "female_recall": m["per_class"]["Female"]["recall"],
+                "precision": m["precision"] if c["tp"] + c["fp"] else None,
+                "recall": m["recall"] if males else None,
+                "f1": m["f1"] if males else None,
+                "female_recall": m["per_class"]["Female"]["recall"] if females else None,
                 "errors": c["fp"] + c["fn"],
             }
         )

@@ -10,10 +10,12 @@ Grad-CAM shows which regions drove a prediction, from the gradients at the trunk
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +120,10 @@ def prepare_file(
     """Decode one file into model inputs: one (row, square) per image or face; rows that
     cannot be predicted come with ``None``."""
     try:
-        img = decode(_read(path), path)
+        # Without face crops, decode exactly as the training cache does (a large JPEG at a
+        # reduced DCT scale, no smaller than twice the input size): a dataset file then gets the
+        # very p_male its evaluation gave it. Face detection needs the full resolution.
+        img = decode(_read(path), path, max_side=None if crop_faces else size * 2)
     except ImageError as exc:
         return [(PredictionRow(path, error=exc.reason), None)]
     except Exception as exc:  # noqa: BLE001 - one strange file never stops a batch
@@ -214,14 +219,27 @@ class Predictor:
         threads: int | None = None,
     ) -> Iterator[list[PredictionRow]]:
         """Rows batch by batch, in input order. Decoding of the next files overlaps the model's
-        work on the current batch."""
+        work on the current batch. At most ``2 * batch_size`` files are decoded ahead (memory
+        stays bounded on a 200k-image folder when the model is the slower side), and a cancel
+        waits only for the decodes already started."""
         files = list(paths)
         threads = threads or min(8, max(2, os.cpu_count() or 2))
+        ahead = max(2 * self.batch_size, 2 * threads)
+        feed = iter(files)
         done = 0
-        with ThreadPoolExecutor(threads, thread_name_prefix="decode") as pool:
-            prepared = pool.map(lambda f: prepare_file(f, self.size, crop_faces), files)
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="decode")
+
+        def submit(file: str) -> Future[list[tuple[PredictionRow, np.ndarray | None]]]:
+            return pool.submit(prepare_file, file, self.size, crop_faces)
+
+        try:
+            queued = deque(submit(f) for f in itertools.islice(feed, ahead))
             pending: list[tuple[PredictionRow, np.ndarray | None]] = []
-            for items in prepared:
+            while queued:
+                items = queued.popleft().result()
+                following = next(feed, None)
+                if following is not None:
+                    queued.append(submit(following))
                 if cancel is not None and cancel.is_set():
                     return
                 pending.extend(items)
@@ -233,6 +251,8 @@ class Predictor:
                         progress(done, len(files), "Predicting")
             if pending:
                 yield self._finish(pending)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _finish(self, items: list[tuple[PredictionRow, np.ndarray | None]]) -> list[PredictionRow]:
         arrays = [a for _r, a in items if a is not None]
@@ -245,26 +265,39 @@ class Predictor:
 
     def grad_cam(self, square_image: np.ndarray) -> tuple[float, np.ndarray]:
         """(p_male, heatmap): the heatmap is (size, size) float32 in [0, 1], high where the
-        evidence for the predicted class lies (gradients at the trunk's last block, in fp32)."""
-        block = list(self.model.trunk.children())[-1]
+        evidence for the predicted class lies. Computed in fp32 at the deepest trunk block whose
+        map is at least 7x7 (the last block at 224 px; at small input sizes the last block's
+        2x2 map would colour whole quadrants)."""
         captured: dict[str, torch.Tensor] = {}
 
-        def keep(_module, _inputs, output):
-            output.retain_grad()
-            captured["a"] = output
+        def keeper(name: str):
+            def keep(_module, _inputs, output):
+                if output.requires_grad:
+                    output.retain_grad()
+                captured[name] = output
 
-        handle = block.register_forward_hook(keep)
+            return keep
+
+        blocks = list(self.model.trunk.named_children())
+        handles = [block.register_forward_hook(keeper(name)) for name, block in blocks]
         try:
             with torch.enable_grad():
-                x = self._tensor(square_image[None]).requires_grad_(True)
-                logit = self.model(x.float())[0]
+                x = self._tensor(square_image[None]).float().requires_grad_(True)
+                logit = self.model(x)[0]
                 target = logit if logit.item() >= 0 else -logit
                 self.model.zero_grad(set_to_none=True)
                 target.backward()
         finally:
-            handle.remove()
-        a = captured["a"].detach().float()
-        g = captured["a"].grad.float()
+            for handle in handles:
+                handle.remove()
+        chosen = blocks[-1][0]
+        for name, _block in reversed(blocks):
+            if min(captured[name].shape[2:]) >= 7:
+                chosen = name
+                break
+        activation = captured[chosen]
+        a = activation.detach().float()
+        g = activation.grad.float() if activation.grad is not None else torch.zeros_like(a)
         cam = F.relu((g.mean(dim=(2, 3), keepdim=True) * a).sum(dim=1, keepdim=True))
         cam = F.interpolate(cam, size=(self.size, self.size), mode="bilinear", align_corners=False)
         cam = cam[0, 0]

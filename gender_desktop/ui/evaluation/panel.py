@@ -41,7 +41,7 @@ from gender_desktop.ml.results import BASE_COLUMNS, label_error_candidates, read
 from gender_desktop.runs.folder import EVALUATION, RunFolder
 from gender_desktop.ui.engine import EngineClient
 from gender_desktop.ui.evaluation.gallery import Gallery, overlay
-from gender_desktop.ui.evaluation.slices import SliceTable
+from gender_desktop.ui.evaluation.slices import SliceTable, readable
 from gender_desktop.ui.evaluation.summary import (
     ConfusionMatrix,
     MetricCards,
@@ -472,7 +472,7 @@ class EvaluationPanel(QWidget):
             worst = ranked[0]
             self.slices_note.setText(
                 f"{len(rows):,} slices from {len(attributes)} attributes. Weakest with at least "
-                f"{metrics.MIN_SLICE} images: <b>{worst['slice']}</b> at {worst['accuracy']:.1%} "
+                f"{metrics.MIN_SLICE} images: <b>{readable(worst['slice'])}</b> at {worst['accuracy']:.1%} "
                 f"accuracy ({worst['n']:,} images) against {m['accuracy']:.1%} overall. Red: more "
                 "than 2 points below overall."
             )

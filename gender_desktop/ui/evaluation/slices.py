@@ -31,6 +31,11 @@ COLUMNS = (
 PERCENT = {"male_share", "accuracy", "recall", "female_recall", "f1"}
 
 
+def readable(name: str) -> str:
+    """'no Arched_Eyebrows' -> 'no Arched Eyebrows' (the browser's attribute names)."""
+    return name.replace("_", " ").replace("5 o Clock", "5 o'Clock")
+
+
 class SliceModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
@@ -66,13 +71,17 @@ class SliceModel(QAbstractTableModel):
         value = row[key]
         small = row["n"] < MIN_SLICE
         if role == Qt.ItemDataRole.DisplayRole:
+            if value is None:
+                return "–"
+            if key == "slice":
+                return readable(value)
             if key in PERCENT:
                 return f"{value:.1%}"
             if key in ("n", "errors"):
                 return f"{value:,}"
             return str(value)
         if role == Qt.ItemDataRole.UserRole:  # sort key
-            return value
+            return -1.0 if value is None else value
         if role == Qt.ItemDataRole.TextAlignmentRole and key != "slice":
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole:
@@ -81,7 +90,7 @@ class SliceModel(QAbstractTableModel):
             if key == "accuracy" and value < self.overall - 0.02:
                 return QColor("#c0392b")
         if role == Qt.ItemDataRole.ToolTipRole:
-            tip = f"{row['slice']}: {row['n']:,} images, accuracy {row['accuracy']:.2%}"
+            tip = f"{readable(row['slice'])}: {row['n']:,} images, accuracy {row['accuracy']:.2%}"
             tip += f" (overall {self.overall:.2%})"
             if small:
                 tip += f"\nFewer than {MIN_SLICE} images: too few to judge, listed last"

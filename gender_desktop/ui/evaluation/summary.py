@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gender_desktop.ui.plots import ThemedPlot
+
 # Confusion cells: (label, prediction) -> the gallery selection they open.
 CELLS = {
     ("Male", "Male"): "male_correct",
@@ -199,7 +201,7 @@ class PerClassTable(QTableWidget):
                 self.setItem(i, j, item)
 
 
-class RocPlot(pg.PlotWidget):
+class RocPlot(ThemedPlot):
     """The ROC curve, the chance diagonal, and a dot at the current threshold."""
 
     def __init__(self) -> None:
@@ -208,7 +210,9 @@ class RocPlot(pg.PlotWidget):
         self.setLabel("left", "true positive rate (Male called Male)")
         self.setXRange(0, 1, padding=0.02)
         self.setYRange(0, 1, padding=0.02)
-        self.setAspectLocked(True)
+        self.setLimits(xMin=-0.05, xMax=1.05, yMin=-0.05, yMax=1.05)
+        for axis in ("left", "bottom"):
+            self.getAxis(axis).enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.25)
         self.setMenuEnabled(False)
         self.plot(

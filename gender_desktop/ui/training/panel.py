@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QPalette
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -26,6 +26,7 @@ from gender_desktop.data.dataset import Dataset
 from gender_desktop.ml.config import TrainConfig, hub_checkpoint
 from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
 from gender_desktop.runs.folder import RunFolder, workspace
+from gender_desktop.ui.plots import style_plot
 from gender_desktop.ui.training.form import TrainingForm
 from gender_desktop.ui.training.worker import TrainingWorker
 
@@ -144,15 +145,8 @@ class TrainingPanel(QWidget):
         super().changeEvent(event)
 
     def _style_plots(self) -> None:
-        palette = self.palette()
-        background = palette.color(QPalette.ColorRole.Base)
-        foreground = palette.color(QPalette.ColorRole.Text)
         for plot in (self.loss_plot, self.acc_plot):
-            plot.setBackground(background)
-            plot.setTitle(plot.plotItem.titleLabel.text, color=foreground)
-            for axis in ("left", "bottom"):
-                plot.getAxis(axis).setPen(foreground)
-                plot.getAxis(axis).setTextPen(foreground)
+            style_plot(plot, self.palette())
 
     # -- state ------------------------------------------------------------------------------------
     def set_dataset(self, dataset: Dataset | None) -> None:
