@@ -12,7 +12,8 @@ of prediction dicts), ``done`` (the result) or ``failed`` (a message). ``cancel`
 that stops the running request between batches; it is cleared when the next request starts.
 
 Requests: ``load`` {run, device}; ``predict`` {paths, crop_faces, dataset}; ``grad_cam``
-{path | (dataset, image_id), face}; ``evaluate`` {run, data, split, device}.
+{path | (dataset, image_id), face}; ``evaluate`` {run, data, split, device}; ``export`` {run,
+formats, out_dir}.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ EXPECTED = (
     "FaceDetectorUnavailable",
     "ImageError",
     "OSError",
+    "ExportFailed",
 )
 PROGRESS_INTERVAL_S = 0.05
 
@@ -114,6 +116,13 @@ class Engine:
                 progress=self.progress_for(rid),
                 cancel=self.cancel,
             )
+        if kind == "export":
+            from gender_desktop.ml.export import export_run
+
+            results = export_run(
+                args["run"], args.get("formats", ("torchscript", "onnx")), args.get("out_dir")
+            )
+            return [r.to_dict() for r in results]
         raise ValueError(f"unknown request {kind!r}")
 
     def progress_for(self, rid: int):

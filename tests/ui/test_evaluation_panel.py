@@ -65,7 +65,11 @@ def test_a_finished_run_shows_its_test_metrics(window_with_run) -> None:
     males = int((panel.part["label"] == "Male").sum())
     assert panel.confusion.buttons["male_correct"].text().startswith(f"{males:,}\n")
     assert panel.confusion.buttons["male_as_female"].text().startswith("0\n")
-    assert panel.slices.model().rowCount() > 10  # CelebA's other attributes, both values
+    # Slices come from the attributes that vary in the split (both values of each); an
+    # attribute that is the same for every image would be the whole split and says nothing.
+    slices = panel.slices.source.rows
+    assert slices and all(0 < s["n"] < len(panel.part) for s in slices)
+    assert {s["slice"] for s in slices} >= {"Eyeglasses", "no Eyeglasses"}
 
 
 def test_the_threshold_moves_every_number(window_with_run, qtbot) -> None:
@@ -83,9 +87,7 @@ def test_the_threshold_moves_every_number(window_with_run, qtbot) -> None:
     assert panel.cards.cards["accuracy"].value.text() == f"{accuracy:.2%}"
 
 
-def test_relabeled_images_are_errors_and_a_cell_opens_exactly_them(
-    window_with_run, qtbot
-) -> None:
+def test_relabeled_images_are_errors_and_a_cell_opens_exactly_them(window_with_run, qtbot) -> None:
     window, panel, run = window_with_run
     store = window.browser.store
     table = window.dataset.table
@@ -138,3 +140,17 @@ def test_show_in_browser_and_review_in_browser(window_with_run, qtbot) -> None:
     assert window.browser.review_bar.isVisible()
     window.browser.end_review()
     assert len(window.browser.model.rows) == len(window.dataset)
+
+
+def test_export_model_writes_verified_torchscript_and_onnx(
+    window_with_run, qtbot, tmp_path
+) -> None:
+    _window, panel, _run = window_with_run
+    with qtbot.waitSignal(panel.exported, timeout=120_000) as exported:
+        panel.export_model(str(tmp_path))
+    formats = {r["format"]: r for r in exported.args[0]}
+    assert set(formats) == {"torchscript", "onnx"}
+    for result in formats.values():
+        assert Path(result["path"]).parent == tmp_path and Path(result["path"]).stat().st_size
+        assert result["max_abs_diff"] < 1e-4
+    assert "verified" in panel.info.text()

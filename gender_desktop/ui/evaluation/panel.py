@@ -22,6 +22,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -78,6 +79,7 @@ class EvaluationPanel(QWidget):
     review_requested = Signal(list, str)  # ranked dataset rows, title
     open_requested = Signal(str)  # a dataset path to open
     evaluated = Signal(dict)  # the evaluation that is now shown
+    exported = Signal(list)  # the export results
     selection_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -117,6 +119,12 @@ class EvaluationPanel(QWidget):
         )
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.export_button = QPushButton("Export Model…")
+        self.export_button.setToolTip(
+            "Write the run's model as TorchScript and ONNX (preprocessing in the metadata), each "
+            "checked against the original by running both"
+        )
+        self._export_request: int | None = None
         top = QHBoxLayout()
         top.addWidget(self.runs, 3)
         top.addWidget(QLabel("Dataset:"))
@@ -125,6 +133,7 @@ class EvaluationPanel(QWidget):
         top.addWidget(self.split_combo)
         top.addWidget(self.evaluate_button)
         top.addWidget(self.cancel_button)
+        top.addWidget(self.export_button)
         self.progress = QProgressBar(textVisible=True)
         self.progress.setFormat("")
         self.progress.setMaximumHeight(16)
@@ -240,6 +249,7 @@ class EvaluationPanel(QWidget):
         self.runs.run_changed.connect(self.set_run)
         self.evaluate_button.clicked.connect(self.evaluate)
         self.cancel_button.clicked.connect(self.cancel)
+        self.export_button.clicked.connect(self._choose_export_folder)
         self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / 100))
         self.spin.valueChanged.connect(self._threshold_edited)
         self.reset_threshold.clicked.connect(lambda: self.spin.setValue(0.5))
@@ -285,6 +295,7 @@ class EvaluationPanel(QWidget):
         self._cam_cache.clear()
         self._update_dataset_choices()
         self.evaluate_button.setEnabled(bool(run) and not self.engine.busy)
+        self.export_button.setEnabled(bool(run))
         if not run:
             self._show_empty(
                 "No trained run yet.\nTrain one in the Train tab; it is evaluated on its test "
@@ -347,7 +358,35 @@ class EvaluationPanel(QWidget):
         self.progress.setValue(done)
         self.progress.setFormat(f"{message}: {done:,} / {total:,}")
 
+    def _choose_export_folder(self) -> None:
+        if not self.run:
+            return
+        default = str(Path(self.run) / "export")
+        folder = QFileDialog.getExistingDirectory(self, "Export the model into", default)
+        if folder:
+            self.export_model(folder)
+
+    def export_model(self, folder: str) -> int:
+        self._export_request = self.engine.request("export", run=self.run, out_dir=folder)
+        self.export_button.setEnabled(False)
+        self.info.setText(f"Exporting {Path(self.run).name} to TorchScript and ONNX…")
+        return self._export_request
+
+    def _on_exported(self, result: object, message: str | None = None) -> None:
+        self._export_request = None
+        self.export_button.setEnabled(True)
+        if message is not None:
+            self.info.setText(f"<span style='color:#c0392b'>Export failed: {message}</span>")
+            return
+        files = [f"{Path(r['path']).name} (max difference {r['max_abs_diff']:.1e})" for r in result]  # type: ignore[union-attr]
+        folder = Path(result[0]["path"]).parent if result else ""  # type: ignore[index]
+        self.info.setText(f"Exported to {folder}: " + ", ".join(files) + " · verified")
+        self.exported.emit(result)
+
     def _on_finished(self, rid: int, result: object) -> None:
+        if rid == self._export_request:
+            self._on_exported(result)
+            return
         if rid == self._cam_request:
             self._on_cam(result)
             return
@@ -362,6 +401,9 @@ class EvaluationPanel(QWidget):
         self.set_run(self.run)  # reads the files the child wrote, in the background
 
     def _on_failed(self, rid: int, message: str) -> None:
+        if rid == self._export_request:
+            self._on_exported(None, message)
+            return
         if rid == self._cam_request:
             self._cam_request = None
             self.gallery.detail.cam_note.setText(f"Grad-CAM failed: {message}")
