@@ -13,6 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from gender_desktop import __version__
+from gender_desktop.export_cli import add_export_parser, run_export
+from gender_desktop.predict_cli import (
+    add_evaluate_parser,
+    add_predict_parser,
+    run_evaluate,
+    run_predict,
+)
 from gender_desktop.train_cli import add_train_parser, run_train
 
 
@@ -47,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--list", action="store_true", help="also list every missing, corrupt and skipped file"
     )
     add_train_parser(commands)
+    add_export_parser(commands)
+    add_evaluate_parser(commands)
+    add_predict_parser(commands)
     return parser
 
 
@@ -56,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_info(args)
     if args.command == "train":
         return run_train(args)
+    if args.command == "export":
+        return run_export(args)
+    if args.command == "evaluate":
+        return run_evaluate(args)
+    if args.command == "predict":
+        return run_predict(args)
     from gender_desktop.ui.app import run_app
 
     return run_app(open_path=args.open, demo=args.demo)

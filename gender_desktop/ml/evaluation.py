@@ -77,12 +77,14 @@ def predictions_table(
 ) -> pd.DataFrame:
     """The predictions.csv table for ``rows`` of the labelled dataset table."""
     sub = table.iloc[rows]
+    # Rounded once, before the prediction is derived: the file's p_male and prediction agree.
+    p_male = np.round(p_male.astype(np.float64), 6)
     out = pd.DataFrame(
         {
             "image_id": sub["image_id"].astype(str).to_numpy(),
             "split": sub["split"].astype(str).to_numpy(),
             "label": np.where(sub["Male"].to_numpy() == 1, "Male", "Female"),
-            "p_male": np.round(p_male.astype(np.float64), 6),
+            "p_male": p_male,
             "prediction": np.where(p_male >= 0.5, "Male", "Female"),
         }
     )

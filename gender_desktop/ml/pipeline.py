@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -94,7 +95,11 @@ class DecodedImages:
         errors: dict[int, str] = {}
         workers = workers or max(1, (os.cpu_count() or 2))
         done = 0
-        pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and n >= 256 else None
+        pool = (
+            ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+            if workers > 1 and n >= 256
+            else None
+        )
         try:
             for results in _decoded_chunks(dataset, size, errors, pool, workers):
                 if cancel is not None and cancel.is_set():
@@ -124,6 +129,12 @@ class DecodedImages:
             meta_path, {"shape": shape, "errors": {str(k): v for k, v in errors.items()}}
         )
         return cls.build(dataset, size, folder=folder)
+
+
+def _ignore_interrupts() -> None:
+    """Decode workers leave Ctrl+C to the parent, which cancels the build cleanly; spawned
+    workers (macOS, Windows) would otherwise die on it and break the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 CACHE_LIMIT_BYTES = int(os.environ.get("GENDER_DESKTOP_DECODE_CACHE_GB", "50")) * 10**9

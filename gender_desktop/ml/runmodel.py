@@ -72,7 +72,12 @@ def load_run_model(path: str | Path, which: str | None = None) -> RunModel:
     try:
         state = run.load_checkpoint(which)
     except Exception as exc:
-        raise RunUnusable(f"{run.path / which}: cannot be read ({exc})") from exc
+        # torch's own text runs to paragraphs (and suggests weights_only=False, which would be
+        # wrong for a damaged or foreign file): its first line is what the user needs.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunUnusable(
+            f"{run.path / which}: damaged or not a gender-desktop checkpoint ({first})"
+        ) from exc
     model = GenderNet(config.model)
     try:
         model.load_state_dict(state["model"])

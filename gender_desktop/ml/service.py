@@ -51,6 +51,8 @@ class DatasetFiles:
         from gender_desktop.data.sources import FolderSource
 
         self.dataset = open_dataset(path)
+        self._labelled_table = labelled_table
+        self._stamp = self._journal_stamp()
         self.table = labelled_table(self.dataset)
         self.rows: dict[str, int] = {}
         images = self.dataset.images
@@ -58,6 +60,22 @@ class DatasetFiles:
             root = os.path.realpath(images.root)
             for row, rel in enumerate(self.table["path"].astype(str)):
                 self.rows[os.path.normcase(os.path.join(root, rel))] = row
+
+    def _journal_stamp(self) -> tuple[int, int] | None:
+        from gender_desktop.data.labels import JOURNAL_FILE
+
+        try:
+            st = (self.dataset.sidecar() / JOURNAL_FILE).stat()
+        except OSError:
+            return None
+        return (st.st_size, st.st_mtime_ns)
+
+    def refresh_labels(self) -> None:
+        """Re-read the label edits when the GUI has changed them since (the journal grew)."""
+        stamp = self._journal_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self.table = self._labelled_table(self.dataset)
 
     def row_of(self, file: str) -> int | None:
         return self.rows.get(os.path.normcase(os.path.realpath(file)))
@@ -142,6 +160,8 @@ class Engine:
         predictor = self.predictor_for(args["run"], args.get("device", "auto"))
         files = expand_paths(args["paths"])
         dataset = self.dataset(args["dataset"]) if args.get("dataset") else None
+        if dataset is not None:
+            dataset.refresh_labels()
         started = time.perf_counter()
         count = errors = 0
         for rows in predictor.predict_paths(
@@ -174,10 +194,15 @@ class Engine:
             if row < 0:
                 raise ValueError(f"{args['image_id']} is not in the dataset")
             name = files.dataset.display_path(row)
-            img = decode(files.dataset.read_bytes(row), name)
+            img = decode(files.dataset.read_bytes(row), name, max_side=predictor.size * 2)
         else:
-            img = decode(_read(args["path"]), args["path"])
+            img = None
         face = args.get("face")
+        # Decoded as for prediction (reduced JPEG scale unless a face is cropped), so the
+        # heat map's p(Male) is the one its result shows.
+        side = None if face is not None else predictor.size * 2
+        if img is None:
+            img = decode(_read(args["path"]), args["path"], max_side=side)
         if face is not None:
             boxes = detect_faces(img)
             if face < len(boxes):

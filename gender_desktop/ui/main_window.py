@@ -37,6 +37,7 @@ from gender_desktop.ui import settings as app_settings_mod
 from gender_desktop.ui.browser.panel import BrowserPanel
 from gender_desktop.ui.dialogs import ABOUT_TEXT, ExportDialog, ProblemsDialog, SplitDialog
 from gender_desktop.ui.evaluation.panel import EvaluationPanel
+from gender_desktop.ui.predict.panel import PredictPanel
 from gender_desktop.ui.resources import icon
 from gender_desktop.ui.theme import THEMES, apply_theme
 from gender_desktop.ui.training.panel import TrainingPanel
@@ -71,6 +72,8 @@ class MainWindow(QMainWindow):
         self.training.run_finished.connect(self._on_training_finished)
         self.evaluation = EvaluationPanel()
         self.tabs.addTab(self.evaluation, "Evaluate")
+        self.predict = PredictPanel()
+        self.tabs.addTab(self.predict, "Predict")
         self.evaluation.relabel_requested.connect(self._relabel_from_evaluation)
         self.evaluation.reveal_requested.connect(self._reveal_in_browser)
         self.evaluation.review_requested.connect(self._review_in_browser)
@@ -355,8 +358,10 @@ class MainWindow(QMainWindow):
     def _on_device(self, text: str) -> None:
         self.device_label.setText(f"Device: {text}")
         self.training.set_device_text(text)
+        self.predict.set_device_text(text)
 
     def _on_training_finished(self, summary: dict) -> None:
+        self.predict.refresh_runs()
         if "failed" in summary:
             self._error("Training failed", summary["failed"])
         run_dir = summary.get("run_dir")
@@ -417,6 +422,7 @@ class MainWindow(QMainWindow):
         self._opening = None
         self.browser.set_dataset(dataset, store)
         self.training.set_dataset(dataset)
+        self.predict.set_dataset(dataset)
         self.evaluation.set_dataset(dataset, store)
         if previous is not None and previous is not dataset:
             previous.images.close()
@@ -612,6 +618,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("autoAdvance", self.browser.auto_advance.isChecked())
         self.wait_for_tasks()
         self.training.shutdown()
+        self.predict.shutdown()
         self.evaluation.shutdown()
         self.browser.close_dataset()
         if self.dataset is not None:

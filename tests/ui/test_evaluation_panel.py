@@ -88,7 +88,7 @@ def test_the_threshold_moves_every_number(window_with_run, qtbot) -> None:
 
 
 def test_relabeled_images_are_errors_and_a_cell_opens_exactly_them(window_with_run, qtbot) -> None:
-    window, panel, run = window_with_run
+    window, panel, _run = window_with_run
     store = window.browser.store
     table = window.dataset.table
     test_rows = np.flatnonzero(table["split"].to_numpy() == "test")

@@ -1,0 +1,339 @@
+"""`gender-desktop evaluate` and `gender-desktop predict`: reports, JSON, CSV, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import builders
+import pytest
+import torch
+from setups import tiny_config
+
+from gender_desktop import predict_cli
+from gender_desktop.cli import main
+from gender_desktop.ml import evaluation as evaluation_module
+from gender_desktop.ml.models import ModelConfig
+from gender_desktop.ml.trainer import Trainer
+from gender_desktop.paths import HOME_ENV
+from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
+
+MALES_IN_TRAIN = builders.males(64)  # images 0-63 are the official train split
+
+
+@dataclass
+class Trained:
+    data: Path
+    run: Path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """Red (male) / blue (female) squares, a head-only ResNet18 at 32 px: trained once."""
+    torch.set_num_threads(2)
+    root = tmp_path_factory.mktemp("cli-predict")
+    data = builders.celeba_official(root / "colours", 80)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(HOME_ENV, str(root / "home"))
+        config = tiny_config(
+            data,
+            model=ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head"),
+            lr=1e-2,
+            epochs=4,
+        )
+        run = RunFolder.create("colours", root / "runs")
+        Trainer(config, run=run).run()
+    return Trained(data, run.path)
+
+
+def evaluate(trained: Trained, *extra: str) -> int:
+    return main(["evaluate", "--run", str(trained.run), "--device", "cpu", *extra])
+
+
+def predict(trained: Trained, *extra: str) -> int:
+    return main(["predict", "--run", str(trained.run), "--device", "cpu", *extra])
+
+
+# -- evaluate -----------------------------------------------------------------------------------
+def test_evaluate_json_is_the_evaluation(trained: Trained, capsys) -> None:
+    assert evaluate(trained, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {
+        "split",
+        "threshold",
+        "metrics",
+        "roc",
+        "slices",
+        "dataset",
+        "run",
+        "checkpoint",
+        "epoch",
+        "device",
+        "skipped_images",
+        "evaluate_seconds",
+    } <= set(out)
+    assert out["split"] == "test" and out["threshold"] == 0.5
+    assert out["metrics"]["n"] == 8 and out["metrics"]["accuracy"] == 1.0
+    assert out["roc"]["auc"] == 1.0
+    on_disk = json.loads((trained.run / EVALUATION).read_text())
+    assert out == on_disk
+
+
+def test_evaluate_prints_a_report_for_people(trained: Trained, capsys) -> None:
+    assert evaluate(trained, "--split", "train") == 0
+    out = capsys.readouterr().out
+    saved = json.loads((trained.run / EVALUATION).read_text())
+    c = saved["metrics"]["confusion"]
+    assert c["tp"] + c["fn"] == MALES_IN_TRAIN
+    lines = out.splitlines()
+    assert lines[0].startswith(f"run:        {trained.run} (best.pt, epoch ")
+    assert "the dataset the run trained on" in lines[1]
+    assert lines[2].startswith("split:      train: 64 images · threshold 0.50 · cpu")
+    assert lines[4].startswith("accuracy   1.0000   precision 1.0000   recall 1.0000")
+    assert f"{'Male':<8}{1.0:>10.4f}{1.0:>9.4f}{1.0:>9.4f}{MALES_IN_TRAIN:>10}" in lines
+    # the confusion matrix: rows are the true label, columns the prediction
+    assert f"{'':<14}{'predicted Male':>16}{'predicted Female':>18}" in lines
+    assert f"{'true Male':<14}{c['tp']:>16}{c['fn']:>18}" in lines
+    assert f"{'true Female':<14}{c['fp']:>16}{c['tn']:>18}" in lines
+    start = lines.index("worst slices (at least 10 images), by accuracy:")
+    assert lines[start + 1].split() == ["slice", "n", "accuracy", "male", "share", "errors"]
+    ranked = [sl for sl in saved["slices"] if sl["n"] >= 10][:5]
+    assert len(ranked) == 4  # Eyeglasses and Young vary in the builder data, both ways
+    listed = lines[start + 2 : start + 2 + len(ranked)]
+    assert [line.split()[:-4] for line in listed] == [sl["slice"].split() for sl in ranked]
+    assert [int(line.split()[-4]) for line in listed] == [sl["n"] for sl in ranked]
+    assert lines[start + 2 + len(ranked)] == ""
+    assert f"written:    {trained.run / PREDICTIONS}" in lines
+    assert f"            {trained.run / EVALUATION}" in lines
+
+
+def test_evaluate_threshold_changes_the_printed_numbers_not_the_files(
+    trained: Trained, capsys
+) -> None:
+    assert evaluate(trained, "--threshold", "0", "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    # p_male >= 0: everything is called Male
+    assert out["threshold"] == 0.0
+    assert out["metrics"]["confusion"] == {"tp": 2, "fn": 0, "fp": 6, "tn": 0}
+    assert out["metrics"]["recall"] == 1.0 and out["metrics"]["precision"] == 0.25
+    saved = json.loads((trained.run / EVALUATION).read_text())
+    assert saved["threshold"] == 0.5
+    assert saved["metrics"]["confusion"] == {"tp": 2, "fn": 0, "fp": 0, "tn": 6}
+    assert out["roc"] == saved["roc"]  # the curve does not depend on a threshold
+
+    assert evaluate(trained, "--threshold", "0") == 0
+    assert "the numbers above are at 0.00" in capsys.readouterr().out
+
+
+def no_test_split(trained: Trained, tmp_path: Path) -> str:
+    data = tmp_path / "no-test"
+    shutil.copytree(trained.data, data)
+    partition = data / "list_eval_partition.txt"
+    partition.write_text(partition.read_text().replace(" 2\n", " 1\n"))
+    return str(data)
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("not a run", "not a run folder (config.json is missing)"),
+        ("no run", "no such run folder"),
+        ("no data", "no such file or folder"),
+        ("empty split", "the test split has no readable images"),
+        ("threshold", "--threshold must be between 0 and 1, not 1.5"),
+    ],
+)
+def test_evaluate_errors_are_one_line_and_exit_2(
+    trained: Trained, tmp_path: Path, capsys, case: str, message: str
+) -> None:
+    run = str(trained.run)
+    args = {
+        "not a run": ["--run", str(tmp_path)],
+        "no run": ["--run", str(tmp_path / "gone")],
+        "no data": ["--run", run, "--data", str(tmp_path / "gone")],
+        "empty split": ["--run", run, "--data", no_test_split(trained, tmp_path)],
+        "threshold": ["--run", run, "--threshold", "1.5"],
+    }[case]
+    assert main(["evaluate", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: ") and message in captured.err
+    assert captured.err.count("\n") == 1
+
+
+def test_evaluate_ctrl_c_exits_130_and_writes_nothing(
+    trained: Trained, capsys, monkeypatch
+) -> None:
+    for name in (PREDICTIONS, EVALUATION):
+        (trained.run / name).unlink(missing_ok=True)
+    real_open = evaluation_module.open_dataset
+
+    def open_then_interrupted(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # as if Ctrl+C was pressed while reading the data
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation_module, "open_dataset", open_then_interrupted)
+    assert evaluate(trained) == 130
+    assert "cancelled: nothing was written" in capsys.readouterr().err
+    assert not (trained.run / PREDICTIONS).exists() and not (trained.run / EVALUATION).exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+# -- predict ------------------------------------------------------------------------------------
+def some_files(trained: Trained, tmp_path: Path) -> list[str]:
+    """A male and a female photo of the dataset, and a file that is not an image."""
+    images = trained.data / "img_align_celeba"
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    return [str(images / "000001.jpg"), str(images / "000003.jpg"), str(bad)]
+
+
+def test_predict_writes_csv_rows_to_a_pipe(trained: Trained, tmp_path: Path, capsys) -> None:
+    files = some_files(trained, tmp_path)
+    assert predict(trained, *files) == 0  # an unreadable file is a row, not a failure
+    captured = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(captured.out)))
+    assert list(rows[0]) == ["path", "p_male", "prediction", "error"]
+    assert [r["path"] for r in rows] == files
+    assert [r["prediction"] for r in rows] == ["Male", "Female", ""]  # image 0 male, 2 female
+    assert float(rows[0]["p_male"]) >= 0.5 > float(rows[1]["p_male"])
+    assert rows[2]["p_male"] == "" and rows[2]["error"] == "not an image Pillow can read"
+    assert rows[0]["error"] == rows[1]["error"] == ""
+    summary = captured.err.strip()
+    assert summary.startswith("3 files: 1 Male, 1 Female, 1 errors · ")
+    assert "on cpu · run " in summary and summary.endswith("(best.pt)")
+
+
+def test_predict_prints_an_aligned_table_on_a_terminal(
+    trained: Trained, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setattr(predict_cli, "stdout_is_terminal", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    for name in ("000001.jpg", "000003.jpg"):
+        shutil.copy(trained.data / "img_align_celeba" / name, name)
+    Path("notes.jpg").write_text("not a photo")
+    assert predict(trained, "000001.jpg", "000003.jpg", "notes.jpg") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "path" + " " * 9 + "p_male  prediction  error"  # paths as given
+    assert re.fullmatch(r"000001\.jpg   0\.\d{4}  Male", lines[1])
+    assert re.fullmatch(r"000003\.jpg   0\.\d{4}  Female", lines[2])
+    assert lines[3] == f"{'notes.jpg':<10}  {'':>7}  {'':<10}  not an image Pillow can read"
+
+
+def test_long_paths_keep_their_file_name_in_the_table() -> None:
+    out = io.StringIO()
+    long = "/a" * 40 + "/photo.jpg"
+    table = predict_cli.TableWriter(out, predict_cli.BASE_COLUMNS, [long])
+    table.write([{"path": long, "p_male": 0.25, "prediction": "Female", "error": ""}])
+    row = out.getvalue().splitlines()[1]
+    assert row == "…" + long[-59:] + "   0.2500  Female"
+
+
+def test_predict_csv_file_holds_every_row(trained: Trained, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "photos"
+    (folder / "nested").mkdir(parents=True)
+    for name in ("000001.jpg", "000002.jpg", "000003.jpg"):
+        shutil.copy(trained.data / "img_align_celeba" / name, folder / "nested" / name)
+    (folder / "empty.jpg").write_bytes(b"")
+    out = tmp_path / "results" / "predictions.csv"
+    assert predict(trained, str(folder), "--csv", str(out)) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""  # the rows went to the file
+    assert f"written to {out}" in captured.err
+    rows = list(csv.DictReader(out.open()))
+    assert [Path(r["path"]).name for r in rows] == [
+        "empty.jpg",
+        "000001.jpg",
+        "000002.jpg",
+        "000003.jpg",
+    ]
+    assert rows[0]["error"] == "empty file (0 bytes)"
+    assert [r["prediction"] for r in rows[1:]] == ["Male", "Male", "Female"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["predictions.csv"]  # no temp file
+
+
+def test_predict_json_has_the_run_and_every_row(trained: Trained, tmp_path: Path, capsys) -> None:
+    files = some_files(trained, tmp_path)
+    assert predict(trained, *files, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["files"] == 3 and out["errors"] == 1
+    assert out["run"]["backbone"] == "resnet18" and out["run"]["input_size"] == 32
+    assert out["rows"][2] == {
+        "path": files[2],
+        "p_male": None,
+        "prediction": "",
+        "error": "not an image Pillow can read",
+    }
+
+
+def test_predict_crop_faces_adds_face_and_box_columns(
+    trained: Trained, tmp_path: Path, capsys
+) -> None:
+    photo = trained.data / "img_align_celeba" / "000001.jpg"  # a red square: no face
+    assert predict(trained, str(photo), "--crop-faces") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows == [
+        {
+            "path": str(photo),
+            "p_male": "",
+            "prediction": "",
+            "error": "no face found",
+            "face": "",
+            "box": "",
+        }
+    ]
+
+
+def test_predict_ctrl_c_exits_130_and_leaves_no_csv(
+    trained: Trained, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    def interrupted(self, done: int, total: int, message: str) -> None:
+        signal.raise_signal(signal.SIGINT)  # Ctrl+C after the first batch
+
+    monkeypatch.setattr(predict_cli.ProgressLine, "__call__", interrupted)
+    out = tmp_path / "out.csv"
+    folder = str(trained.data / "img_align_celeba")
+    assert predict(trained, folder, "--batch-size", "4", "--csv", str(out)) == 130
+    err = capsys.readouterr().err
+    assert (
+        "\ncancelled: 4 of 80 files: 2 Male, 2 Female, 0 errors · " in err
+        and f"{out} was not written" in err
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("not a run", "not a run folder (config.json is missing)"),
+        ("no path exists", "none of the given paths exists"),
+        ("no images", "no image files in"),
+    ],
+)
+def test_predict_errors_exit_2(
+    trained: Trained, tmp_path: Path, capsys, case: str, message: str
+) -> None:
+    photo = str(trained.data / "img_align_celeba" / "000001.jpg")
+    (tmp_path / "empty").mkdir()
+    args = {
+        "not a run": ["--run", str(tmp_path), photo],
+        "no path exists": ["--run", str(trained.run), str(tmp_path / "a.jpg")],
+        "no images": ["--run", str(trained.run), str(tmp_path / "empty")],
+    }[case]
+    assert main(["predict", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and message in captured.err
+
+
+def test_help_documents_the_output_choice(capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", "--help"])
+    assert stop.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "an aligned table on a terminal, CSV when stdout is a pipe or a file" in text
