@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gender_desktop.ui import heatmap
 from gender_desktop.ui.browser.delegate import FEMALE_COLOR, MALE_COLOR, ThumbnailDelegate
 from gender_desktop.ui.browser.grid import ThumbnailGrid
 from gender_desktop.ui.browser.model import Role, ThumbnailModel
+from gender_desktop.ui.heatmap import to_qimage
 from gender_desktop.ui.thumbnails import ThumbnailLoader
 
 THUMB_SIZE = 112
@@ -87,23 +89,9 @@ class GalleryDelegate(ThumbnailDelegate):
         painter.restore()
 
 
-def overlay(image: np.ndarray, heat: np.ndarray | None, alpha: float = 0.45) -> QImage:
-    """``image`` (HxWx3 uint8) with ``heat`` (HxW uint8) blended on top in a blue-to-red map."""
-    out = image.astype(np.float32)
-    if heat is not None:
-        h = heat.astype(np.float32) / 255.0
-        colour = np.stack(
-            [
-                np.clip(1.5 - np.abs(4 * h - 3), 0, 1),
-                np.clip(1.5 - np.abs(4 * h - 2), 0, 1),
-                np.clip(1.5 - np.abs(4 * h - 1), 0, 1),
-            ],
-            axis=-1,
-        )  # the "jet" colour map: blue (cold) to red (hot)
-        out = (1 - alpha) * out + alpha * 255 * colour
-    data = np.ascontiguousarray(out.clip(0, 255).astype(np.uint8))
-    h, w = data.shape[:2]
-    return QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+def overlay(image: np.ndarray, heat: np.ndarray | None) -> QImage:
+    """``image`` with its Grad-CAM ``heat`` coloured over it (or plain, without one)."""
+    return to_qimage(image if heat is None else heatmap.overlay(image, heat))
 
 
 class GalleryDetail(QWidget):

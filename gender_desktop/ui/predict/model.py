@@ -20,6 +20,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QImage
 
 from gender_desktop.ml.prediction_row import PredictionRow
+from gender_desktop.ui.heatmap import to_qimage
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -39,13 +40,6 @@ class HeatState(IntEnum):
     PENDING = 1
     DONE = 2
     FAILED = 3
-
-
-def to_qimage(array: np.ndarray) -> QImage:
-    """A deep-copied RGB888 QImage of an HxWx3 uint8 array (the array may be freed after)."""
-    block = np.ascontiguousarray(array, dtype=np.uint8)
-    height, width = block.shape[:2]
-    return QImage(block.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 @dataclass

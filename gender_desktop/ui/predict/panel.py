@@ -64,8 +64,8 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.ml.prediction_row import PredictionRow
+from gender_desktop.ui import heatmap
 from gender_desktop.ui.engine import EngineClient
-from gender_desktop.ui.predict import heatmap
 from gender_desktop.ui.predict.delegate import ERROR_COLOR, ResultDelegate
 from gender_desktop.ui.predict.files import (
     device_label,

@@ -29,10 +29,11 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.ml.prediction_row import PredictionRow
-from gender_desktop.ui.predict import heatmap
+from gender_desktop.ui import heatmap
+from gender_desktop.ui.heatmap import to_qimage
 from gender_desktop.ui.predict.delegate import ERROR_COLOR, RIGHT_COLOR, class_color, mix
 from gender_desktop.ui.predict.files import escape
-from gender_desktop.ui.predict.model import HeatState, face_text, to_qimage
+from gender_desktop.ui.predict.model import HeatState, face_text
 
 DETAIL_SIDE = 256
 

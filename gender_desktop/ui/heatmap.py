@@ -1,4 +1,5 @@
-"""Grad-CAM overlays: a jet colour map blended over the model's input square.
+"""Grad-CAM overlays (Evaluate gallery and Predict panel): a jet colour map blended over the
+model's input square.
 
 Plain numpy on a 224 px square costs about a millisecond, so the GUI thread can do it when a
 ``grad_cam`` reply arrives; the heavy part (the backward pass) ran in the engine child.
@@ -7,6 +8,7 @@ Plain numpy on a 224 px square costs about a millisecond, so the GUI thread can 
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtGui import QImage
 
 ALPHA = 0.45  # the usual Grad-CAM blend: the face stays readable under the colours
 
@@ -32,6 +34,13 @@ def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = ALPHA) -> np.nda
     colours = JET[heat.astype(np.uint8)]
     blended = image.astype(np.float32) * (1.0 - alpha) + colours.astype(np.float32) * alpha
     return (blended + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def to_qimage(array: np.ndarray) -> QImage:
+    """A deep-copied RGB888 QImage of an HxWx3 uint8 array (the array may be freed after)."""
+    block = np.ascontiguousarray(array, dtype=np.uint8)
+    height, width = block.shape[:2]
+    return QImage(block.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 def legend(width: int = 256, height: int = 10) -> np.ndarray:
