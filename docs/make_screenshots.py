@@ -101,6 +101,7 @@ def shoot_training(app, out: Path) -> None:
     window.grab().save(str(path))
     print(path)
     shoot_evaluation(app, window, out)
+    shoot_predict(app, window, out)
     window.close()
 
 
@@ -131,6 +132,28 @@ def shoot_evaluation(app, window, out: Path) -> None:
     wait(app, 1)
     window.grab().save(str(out / "evaluation-slices.png"))
     print(out / "evaluation-slices.png")
+
+
+def shoot_predict(app, window, out: Path) -> None:
+    """The Predict tab on the demo's test images plus two broken files, with Grad-CAM on."""
+    panel = window.predict
+    window.tabs.setCurrentWidget(panel)
+    dataset = window.dataset
+    test = dataset.table[dataset.table["split"] == "test"]["path"].tolist()[:30]
+    files = [str(dataset.images.location / rel) for rel in test]
+    broken = Path(tempfile.mkdtemp())
+    (broken / "IMG_2041 (copy).jpg").write_bytes(b"")
+    (broken / "holiday-scan.jpg").write_bytes(Path(files[0]).read_bytes()[:600])
+    panel.grad_cam.setChecked(True)
+    finished: list[object] = []
+    panel.job_finished.connect(finished.append)
+    panel.predict_paths([str(broken / "IMG_2041 (copy).jpg"), *files[:3]])
+    panel.predict_paths([str(broken / "holiday-scan.jpg"), *files[3:]])
+    wait(app, 120, lambda: len(finished) >= 2)
+    panel.view.setCurrentIndex(panel.results.index(1, 0))
+    wait(app, 12)
+    window.grab().save(str(out / "predict-demo.png"))
+    print(out / "predict-demo.png")
 
 
 if __name__ == "__main__":

@@ -680,7 +680,12 @@ class EvaluationPanel(QWidget):
         if cached is not None:
             image, heat = cached
             detail.set_picture(QPixmap.fromImage(overlay(image, heat)))
-            detail.cam_note.setText("Red: the regions that drove this prediction most.")
+            detail.cam_note.setText(
+                "Red: the regions that drove this prediction most."
+                if heat.max() > 0
+                else "No region stands out: at this layer nothing pushes the model toward its "
+                "answer more than elsewhere."
+            )
             return
         detail.cam_note.setText("Computing Grad-CAM…")
         self._cam_request = self.engine.request(
