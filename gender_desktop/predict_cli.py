@@ -189,7 +189,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return fail(exc)
     progress.clear()
     if args.threshold != 0.5:
-        evaluation = at_threshold(evaluation, args.threshold)
+        try:
+            evaluation = at_threshold(evaluation, args.threshold)
+        except (OSError, EvaluationFailed) as exc:  # predictions.csv removed meanwhile
+            return fail(exc)
     try:
         print(json.dumps(evaluation, indent=2) if args.json else format_evaluation(evaluation))
         sys.stdout.flush()
@@ -438,6 +441,10 @@ def predict_files(
     return 0
 
 
+def plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
 def summarize_rows(
     records: Sequence[dict[str, Any]], done: int, files: int, seconds: float, run: dict[str, Any]
 ) -> str:
@@ -449,7 +456,8 @@ def summarize_rows(
     rows = "" if len(records) == done else f", {len(records):,} rows"
     of = "" if done == files else f" of {files:,}"
     return (
-        f"{done:,}{of} files{rows}: {males:,} Male, {females:,} Female, {errors:,} errors · "
+        f"{done:,}{of} {plural(files, 'file')}{rows}: {males:,} Male, {females:,} Female, "
+        f"{errors:,} {plural(errors, 'error')} · "
         f"{seconds:.2f} s on {run['device']} · run {run['name']} ({run['checkpoint']})"
     )
 

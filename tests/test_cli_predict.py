@@ -206,7 +206,7 @@ def test_predict_writes_csv_rows_to_a_pipe(trained: Trained, tmp_path: Path, cap
     assert rows[2]["p_male"] == "" and rows[2]["error"] == "not an image Pillow can read"
     assert rows[0]["error"] == rows[1]["error"] == ""
     summary = captured.err.strip()
-    assert summary.startswith("3 files: 1 Male, 1 Female, 1 errors · ")
+    assert summary.startswith("3 files: 1 Male, 1 Female, 1 error · ")
     assert "on cpu · run " in summary and summary.endswith("(best.pt)")
 
 

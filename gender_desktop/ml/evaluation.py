@@ -168,6 +168,11 @@ def evaluate_run(
     with today's label edits) and write the results into the run folder."""
     loaded = load_run_model(run_dir)
     source = data or loaded.config.data
+    if not data and not Path(source).expanduser().exists():
+        raise EvaluationFailed(
+            f"the dataset this run trained on is gone ({source}); choose the dataset to "
+            "evaluate on (--data PATH, or the Dataset list in the Evaluate tab)"
+        )
     dataset = open_dataset(source, progress=progress, cancel=cancel)
     decoded = DecodedImages.build(dataset, loaded.input_size, workers, progress, cancel)
     dev = runtime.resolve_device(device)

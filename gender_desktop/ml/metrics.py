@@ -13,6 +13,7 @@ denominator (precision when nothing is predicted Male) is reported as 0.0, as is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -167,25 +168,57 @@ def slice_masks(table: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
+@dataclass
+class SliceIndex:
+    """Every slice's rows as one boolean matrix (slices x images), built once per evaluation:
+    moving the threshold then costs one matrix product, not a pass over every attribute."""
+
+    attributes: list[str]
+    names: list[str]
+    masks: np.ndarray
+
+    @classmethod
+    def of(cls, table: pd.DataFrame) -> SliceIndex:
+        found = slice_masks(table)
+        n = len(table)
+        masks = np.stack([m for _a, _n, m in found]) if found else np.zeros((0, n), dtype=bool)
+        return cls([a for a, _n, _m in found], [name for _a, name, _m in found], masks)
+
+
 def slice_table(
-    table: pd.DataFrame, labels: np.ndarray, p_male: np.ndarray, threshold: float = 0.5
+    table: pd.DataFrame | None,
+    labels: np.ndarray,
+    p_male: np.ndarray,
+    threshold: float = 0.5,
+    index: SliceIndex | None = None,
 ) -> list[dict[str, Any]]:
     """The metrics per slice, worst accuracy first (slices under MIN_SLICE images last).
 
     A slice that holds every image (an attribute with one value in this split) says nothing
     and is left out. Rates whose class is absent from the slice (Female recall among bearded
-    faces) are None, not a misleading 0."""
+    faces) are None, not a misleading 0. Pass a prebuilt ``index`` to skip the table."""
+    if index is None:
+        assert table is not None
+        index = SliceIndex.of(table)
     predicted = np.asarray(p_male) >= threshold
     labels = np.asarray(labels).astype(bool)
     total = len(labels)
+    if not len(index.names):
+        return []
+    kinds = np.stack(
+        [labels & predicted, labels & ~predicted, ~labels & predicted, ~labels & ~predicted],
+        axis=1,
+    ).astype(np.float32)
+    counts = (index.masks.astype(np.float32) @ kinds).round().astype(np.int64)
     rows = []
-    for attribute, name, mask in slice_masks(table):
-        n = int(mask.sum())
+    for attribute, name, (tp, fn, fp, tn) in zip(
+        index.attributes, index.names, counts.tolist(), strict=True
+    ):
+        n = tp + fn + fp + tn
         if n == 0 or n == total:
             continue
-        c = confusion(labels[mask], predicted[mask])
-        m = from_confusion(c)
-        males, females = c["tp"] + c["fn"], c["tn"] + c["fp"]
+        m = from_confusion({"tp": tp, "fn": fn, "fp": fp, "tn": tn})
+        males, females = tp + fn, tn + fp
         rows.append(
             {
                 "attribute": attribute,
@@ -193,15 +226,20 @@ def slice_table(
                 "n": n,
                 "male_share": _ratio(males, n),
                 "accuracy": m["accuracy"],
-                "precision": m["precision"] if c["tp"] + c["fp"] else None,
+                "precision": m["precision"] if tp + fp else None,
                 "recall": m["recall"] if males else None,
                 "f1": m["f1"] if males else None,
                 "female_recall": m["per_class"]["Female"]["recall"] if females else None,
-                "errors": c["fp"] + c["fn"],
+                "errors": fp + fn,
             }
         )
     rows.sort(key=lambda r: (r["n"] < MIN_SLICE, r["accuracy"], -r["n"]))
     return rows
+
+
+def operating_point(c: dict[str, int]) -> tuple[float, float]:
+    """(false positive rate, true positive rate) of a confusion: the dot on the ROC curve."""
+    return _ratio(c["fp"], c["fp"] + c["tn"]), _ratio(c["tp"], c["tp"] + c["fn"])
 
 
 def evaluation_summary(

@@ -40,9 +40,7 @@ def summarize(predictions: pd.DataFrame, split: str, threshold: float = 0.5) -> 
     part = predictions[predictions["split"] == split]
     if part.empty:
         raise EvaluationFailed(f"no predictions for the {split} split")
-    attrs = [
-        c for c in part.columns if c not in ("image_id", "split", "label", "p_male", "prediction")
-    ]
+    attrs = [c for c in part.columns if c not in BASE_COLUMNS]
     return metrics.evaluation_summary(
         part[attrs], label_vector(part), part["p_male"].to_numpy(), threshold
     )

@@ -7,6 +7,7 @@ Checkpoints are read with ``weights_only=True``: a run folder from elsewhere can
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,14 @@ class RunModel:
         }
 
 
+def short_reason(exc: BaseException, limit: int = 160) -> str:
+    """The first sentence of an exception's text, without terminal colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip() or type(exc).__name__
+    text = text.splitlines()[0]
+    text = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def load_run_model(path: str | Path, which: str | None = None) -> RunModel:
     """The run's model in eval mode on the CPU. ``which`` is ``best.pt``/``last.pt`` or None
     (best where it exists)."""
@@ -74,18 +83,23 @@ def load_run_model(path: str | Path, which: str | None = None) -> RunModel:
     except Exception as exc:
         # torch's own text runs to paragraphs (and suggests weights_only=False, which would be
         # wrong for a damaged or foreign file): its first line is what the user needs.
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = short_reason(exc)
         raise RunUnusable(
             f"{run.path / which}: damaged or not a gender-desktop checkpoint ({first})"
         ) from exc
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise RunUnusable(f"{run.path / which}: not a gender-desktop checkpoint (no model weights)")
     model = GenderNet(config.model)
-    try:
-        model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError) as exc:
-        raise RunUnusable(f"{run.path / which}: does not fit the run's settings ({exc})") from exc
+    result = model.load_state_dict(state["model"], strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise RunUnusable(
+            f"{run.path / which}: does not fit the run's settings "
+            f"({len(result.missing_keys)} tensors missing, {len(result.unexpected_keys)} "
+            "unexpected)"
+        )
     model.eval()
     epoch = state.get("epoch")
-    return RunModel(model, config, run, which, int(epoch) if epoch is not None else None)
+    return RunModel(model, config, run, which, epoch if isinstance(epoch, int) else None)
 
 
 def to_device(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:

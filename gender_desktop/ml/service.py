@@ -8,8 +8,11 @@ decode and one forward pass.
 Protocol (plain picklable values over ``multiprocessing`` queues):
 request ``(kind, request_id, args)``; ``None`` ends the loop. Replies
 ``(kind, request_id, payload)`` with kind ``progress`` (done, total, message), ``rows`` (a list
-of prediction dicts), ``done`` (the result) or ``failed`` (a message). ``cancel`` is an event
-that stops the running request between batches; it is cleared when the next request starts.
+of prediction dicts), ``done`` (the result) or ``failed`` (a message). ``cancelled`` is a shared
+integer: every request whose id is at or below it stops between batches (or does not start),
+so a cancel sent before the child picked a request up still counts, and never reaches a
+request made after it. The child also ends when its parent does (a crashed GUI leaves no
+orphan).
 
 Requests: ``load`` {run, device}; ``predict`` {paths, crop_faces, dataset}; ``grad_cam``
 {path | (dataset, image_id), face}; ``evaluate`` {run, data, split, device}; ``export`` {run,
@@ -18,7 +21,9 @@ formats, out_dir}.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import queue
 import time
 import traceback
 from pathlib import Path
@@ -92,7 +97,7 @@ class DatasetFiles:
 class Engine:
     """The child's state: one loaded predictor and the datasets it has opened."""
 
-    def __init__(self, reply, cancel) -> None:
+    def __init__(self, reply, cancel: RequestCancel) -> None:
         self.reply = reply
         self.cancel = cancel
         self.predictor = None
@@ -212,15 +217,37 @@ class Engine:
         return {"image": arr, "heat": (heat * 255).astype(np.uint8), "p_male": p_male}
 
 
-def serve(requests, replies, cancel) -> None:
+class RequestCancel:
+    """``threading.Event``-like view of the shared cancel mark for the request running now:
+    the core only calls ``is_set()``."""
+
+    def __init__(self, cancelled) -> None:
+        self.cancelled = cancelled
+        self.rid = 0
+
+    def is_set(self) -> bool:
+        return self.cancelled.value >= self.rid
+
+
+def serve(requests, replies, cancelled) -> None:
     """The child's main loop (module level, for ``spawn``)."""
+    cancel = RequestCancel(cancelled)
     engine = Engine(replies.put, cancel)
+    parent = multiprocessing.parent_process()
     while True:
-        message = requests.get()
+        try:
+            message = requests.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                break  # the GUI died without saying goodbye
+            continue
         if message is None:
             break
         kind, rid, args = message
-        cancel.clear()
+        cancel.rid = rid
+        if cancel.is_set():
+            replies.put(("done", rid, {"cancelled": True}))
+            continue
         try:
             result = engine.handle(kind, rid, args)
             replies.put(("done", rid, result))

@@ -380,10 +380,10 @@ class Trainer:
         self.model = model
         summary = self._summary(started, stopped)
         if not stopped and self.run_folder is not None and len(self.rows["test"]):
-            summary["test"] = self._evaluate_test(model, batcher)
+            summary["test"] = self._evaluate_test(model)
         return summary
 
-    def _evaluate_test(self, model: GenderNet, batcher: DeviceBatcher) -> dict[str, Any] | None:
+    def _evaluate_test(self, model: GenderNet) -> dict[str, Any] | None:
         """The best weights on the test split, written to evaluation.json / predictions.csv.
         The model is handed back with the weights it had."""
         from gender_desktop.ml.evaluation import evaluate_model

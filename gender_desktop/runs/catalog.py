@@ -19,7 +19,8 @@ class RunInfo:
     data: str = ""
     epochs: int = 0
     best_val_accuracy: float | None = None
-    test_accuracy: float | None = None
+    evaluated_accuracy: float | None = None  # of the latest evaluation
+    evaluated_split: str = ""
     has_model: bool = False
 
     def title(self) -> str:
@@ -27,8 +28,8 @@ class RunInfo:
         parts = [self.name, self.backbone, f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}"]
         if self.best_val_accuracy is not None:
             parts.append(f"val {self.best_val_accuracy:.1%}")
-        if self.test_accuracy is not None:
-            parts.append(f"test {self.test_accuracy:.1%}")
+        if self.evaluated_accuracy is not None:
+            parts.append(f"{self.evaluated_split} {self.evaluated_accuracy:.1%}")
         return " · ".join(parts)
 
 
@@ -49,7 +50,11 @@ def run_info(path: Path) -> RunInfo | None:
             info.best_val_accuracy = max(r["val_accuracy"] for r in rows)
         evaluation = path / EVALUATION
         if evaluation.exists():
-            info.test_accuracy = json.loads(evaluation.read_text())["metrics"]["accuracy"]
+            saved = json.loads(evaluation.read_text())
+            info.evaluated_accuracy = saved["metrics"]["accuracy"]
+            info.evaluated_split = saved.get("split", "test")
+            if saved.get("same_dataset_as_training") is False:
+                info.evaluated_split += " (other data)"
     except (OSError, ValueError, KeyError, TypeError):
         pass  # a damaged run is still listed; loading it says what is wrong
     info.has_model = folder.has_checkpoint(BEST) or folder.has_checkpoint(LAST)

@@ -4,9 +4,11 @@
 as signals on the GUI thread: ``progressed(id, done, total, message)``, ``rows(id, list)``,
 ``finished(id, result)`` and ``failed(id, message)``. The child is started on the first
 request (importing torch there takes seconds, never here) and stays up, so a model is loaded
-once. ``cancel()`` stops what the child is doing between two batches. A reader QThread waits on
-the reply queue; if the child dies, every outstanding request fails with a message and the
-next request starts a new child.
+once. ``cancel()`` stops every request made so far (the running one between two batches, the
+queued ones before they start) and none made later. A reader QThread waits on the reply
+queue; if the child dies, every outstanding request fails with a message and the next request
+starts a new child. The child is not a daemon (daemons may not start the decode worker pool);
+it ends with ``shutdown()``, or by itself when this process is gone.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ class EngineClient(QObject):
         self._reader: _Reader | None = None
         self._requests: Any = None
         self._replies: Any = None
-        self._cancel: Any = None
+        self._cancelled: Any = None
+        self._last_id = 0
 
     @property
     def busy(self) -> bool:
@@ -77,24 +80,30 @@ class EngineClient(QObject):
     def _start(self) -> None:
         self._requests = self._context.Queue()
         self._replies = self._context.Queue()
-        self._cancel = self._context.Event()
+        self._cancelled = self._context.Value("q", self._cancelled_mark(), lock=False)
         self._child = self._context.Process(
             target=serve,
-            args=(self._requests, self._replies, self._cancel),
+            args=(self._requests, self._replies, self._cancelled),
             name=f"gender-desktop-{self.name}",
-            daemon=True,
         )
         self._child.start()
-        self._reader = _Reader(self._replies, self._child, self)
-        self._reader.reply.connect(self._on_reply)
-        self._reader.died.connect(self._on_died)
-        self._reader.start()
+        reader = _Reader(self._replies, self._child, self)
+        reader.reply.connect(self._on_reply)
+        # Tagged with its reader: a death reported late must not stop a newer child.
+        reader.died.connect(lambda code, r=reader: self._on_died(r, code))
+        reader.start()
+        self._reader = reader
+
+    def _cancelled_mark(self) -> int:
+        return self._cancelled.value if self._cancelled is not None else 0
 
     def request(self, kind: str, **args: Any) -> int:
         if not self.running:
+            self._fail_pending("the engine process had stopped; try again")
             self._stop_child()
             self._start()
         rid = next(self._ids)
+        self._last_id = rid
         was_busy = self.busy
         self._pending.add(rid)
         self._requests.put((kind, rid, args))
@@ -103,9 +112,10 @@ class EngineClient(QObject):
         return rid
 
     def cancel(self) -> None:
-        """Stop the running request between batches (queued ones still run)."""
-        if self._cancel is not None:
-            self._cancel.set()
+        """Stop every request made so far: the running one after its current batch, the
+        queued ones before they start (they finish with ``{"cancelled": True}``)."""
+        if self._cancelled is not None:
+            self._cancelled.value = self._last_id
 
     def _settle(self, rid: int) -> None:
         self._pending.discard(rid)
@@ -125,12 +135,17 @@ class EngineClient(QObject):
             self._settle(rid)
             self.failed.emit(rid, str(payload))
 
-    def _on_died(self, code: int) -> None:
+    def _on_died(self, reader: _Reader, code: int) -> None:
+        if reader is not self._reader:
+            return  # an earlier child, already replaced
+        self._fail_pending(f"the {self.name} process ended unexpectedly (exit code {code})")
+        self._stop_child()
+
+    def _fail_pending(self, message: str) -> None:
         pending = sorted(self._pending)
         self._pending.clear()
-        self._stop_child()
         for rid in pending:
-            self.failed.emit(rid, f"the {self.name} process ended unexpectedly (exit code {code})")
+            self.failed.emit(rid, message)
         if pending:
             self.busy_changed.emit(False)
 
@@ -140,9 +155,7 @@ class EngineClient(QObject):
         if reader is not None:
             reader.stopping = True
         if child is not None and child.is_alive():
-            self._cancel.set()
-            with contextlib.suppress(OSError, ValueError):
-                self._requests.put(None)
+            self.stop_soon()
             child.join(wait_s)
             if child.is_alive():
                 child.terminate()
@@ -154,6 +167,15 @@ class EngineClient(QObject):
                 q.close()
                 q.cancel_join_thread()
         self._requests = self._replies = None
+
+    def stop_soon(self) -> None:
+        """Ask the child to end (cancel everything, then the end-of-requests mark) without
+        waiting: the window asks every engine first and then waits for them together."""
+        if self._requests is None:
+            return
+        self.cancel()
+        with contextlib.suppress(OSError, ValueError):
+            self._requests.put(None)
 
     def shutdown(self) -> None:
         """End the child (closing the app); outstanding requests are dropped."""

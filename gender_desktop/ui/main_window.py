@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.evaluation.review_requested.connect(self._review_in_browser)
         self.evaluation.open_requested.connect(self.open_path)
         self.evaluation.selection_changed.connect(self._update_label_actions)
+        self.evaluation.tabs.currentChanged.connect(lambda _i: self._update_label_actions())
         self.tabs.currentChanged.connect(lambda _i: self._update_label_actions())
         self.setCentralWidget(self.tabs)
 
@@ -617,6 +618,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.browser.splitter.saveState())
         self.settings.setValue("autoAdvance", self.browser.auto_advance.isChecked())
         self.wait_for_tasks()
+        for engine in (self.evaluation.engine, self.predict.engine):
+            engine.stop_soon()  # both wind down at once; the shutdowns below only wait
         self.training.shutdown()
         self.predict.shutdown()
         self.evaluation.shutdown()

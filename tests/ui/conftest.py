@@ -3,14 +3,17 @@ thread outlives it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import builders
 import pytest
 from PySide6.QtCore import QThreadPool
 from PySide6.QtWidgets import QMessageBox
 
 import gender_desktop.data.demo as demo
+from gender_desktop.runs.folder import RunFolder
 from gender_desktop.ui.main_window import MainWindow
 
 
@@ -55,3 +58,27 @@ def open_dataset_in(qtbot) -> Callable[[MainWindow, Path | str], None]:
             window.open_path(path)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A colour dataset (red = male) and a tiny run trained on it, evaluated on its test split
+    at the end of training (so the run folder holds evaluation.json and predictions.csv)."""
+    from setups import tiny_config
+
+    from gender_desktop.ml.trainer import Trainer
+
+    root = tmp_path_factory.mktemp("evaluate")
+    data = builders.celeba_official(root / "faces", 200)
+    home = os.environ.get("GENDER_DESKTOP_HOME")
+    os.environ["GENDER_DESKTOP_HOME"] = str(root / "home")
+    try:
+        run = RunFolder.create("colours", root / "runs")
+        summary = Trainer(tiny_config(data, epochs=3), run).run()
+    finally:
+        if home is None:
+            os.environ.pop("GENDER_DESKTOP_HOME", None)
+        else:
+            os.environ["GENDER_DESKTOP_HOME"] = home
+    assert summary["test"]["accuracy"] == 1.0
+    return data, run.path

@@ -4,41 +4,15 @@ is undoable and persists."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-import builders
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 from gender_desktop.data.labels import LabelStore
-from gender_desktop.runs.folder import RunFolder, workspace
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A colour dataset (red = male) and a tiny run trained on it, evaluated on its test split
-    at the end of training (so the run folder holds evaluation.json and predictions.csv)."""
-    from setups import tiny_config
-
-    from gender_desktop.ml.trainer import Trainer
-
-    root = tmp_path_factory.mktemp("evaluate")
-    data = builders.celeba_official(root / "faces", 200)
-    home = os.environ.get("GENDER_DESKTOP_HOME")
-    os.environ["GENDER_DESKTOP_HOME"] = str(root / "home")
-    try:
-        run = RunFolder.create("colours", root / "runs")
-        summary = Trainer(tiny_config(data, epochs=3), run).run()
-    finally:
-        if home is None:
-            os.environ.pop("GENDER_DESKTOP_HOME", None)
-        else:
-            os.environ["GENDER_DESKTOP_HOME"] = home
-    assert summary["test"]["accuracy"] == 1.0
-    return data, run.path
+from gender_desktop.runs.folder import workspace
 
 
 @pytest.fixture
@@ -111,6 +85,10 @@ def test_relabel_from_the_gallery_is_undoable_and_persists(window_with_run, qtbo
     first = int(panel.gallery.model.rows[0])
     panel.gallery.select_position(0)
     assert panel.selected_rows() == [first]
+    assert window.act_female.isEnabled()
+    panel.tabs.setCurrentIndex(0)  # on the Summary tab the selection is out of sight: F is off
+    assert not window.act_female.isEnabled()
+    panel.tabs.setCurrentIndex(2)
     assert window.act_female.isEnabled()
     window.act_female.trigger()  # the F key: relabels the gallery's selection
     store = window.browser.store

@@ -38,6 +38,7 @@ class GalleryModel(ThumbnailModel):
     def __init__(self, loader: ThumbnailLoader) -> None:
         super().__init__(loader)
         self.p_male = np.empty(0, dtype=np.float32)
+        self.threshold = 0.5
 
     def set_items(self, rows: np.ndarray, p_male: np.ndarray) -> None:
         self.p_male = np.asarray(p_male, dtype=np.float32)
@@ -54,7 +55,7 @@ class GalleryModel(ThumbnailModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             base = super().data(index, role)
             p = float(self.p_male[index.row()])
-            predicted = "Male" if p >= 0.5 else "Female"
+            predicted = "Male" if p >= self.threshold else "Female"
             return f"{base}\npredicted {predicted} (p(Male) = {p:.3f})"
         return super().data(index, role)
 

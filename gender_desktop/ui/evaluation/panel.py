@@ -12,6 +12,7 @@ goes through the browser's label store, so Ctrl+Z undoes it there as well.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,36 @@ VIEWS = {
 THRESHOLD_DELAY_MS = 60
 
 
-def load_saved(run: str) -> tuple[dict[str, Any], pd.DataFrame] | None:
+@dataclass
+class Loaded:
+    """A saved evaluation with what the panel derives from it once, off the GUI thread: the
+    evaluated split's rows, every slice's mask, and the label-error ranking (which does not
+    depend on the threshold)."""
+
+    evaluation: dict[str, Any]
+    predictions: pd.DataFrame
+    part: pd.DataFrame
+    slices: metrics.SliceIndex
+    suspects: pd.DataFrame
+
+
+def load_saved(run: str) -> Loaded | None:
     """The run's evaluation and predictions, or None when it has not been evaluated."""
     folder = RunFolder(Path(run))
     file = folder.path / EVALUATION
     predictions = read_predictions(folder)
     if not file.exists() or predictions is None:
         return None
-    return json.loads(file.read_text()), predictions
+    evaluation = json.loads(file.read_text())
+    part = predictions[predictions["split"] == evaluation["split"]].reset_index(drop=True)
+    attributes = [c for c in part.columns if c not in BASE_COLUMNS]
+    return Loaded(
+        evaluation,
+        predictions,
+        part,
+        metrics.SliceIndex.of(part[attributes]),
+        label_error_candidates(predictions),
+    )
 
 
 class EvaluationPanel(QWidget):
@@ -90,11 +113,15 @@ class EvaluationPanel(QWidget):
         self.evaluation: dict[str, Any] | None = None
         self.predictions: pd.DataFrame | None = None
         self.part: pd.DataFrame | None = None  # the evaluated split's rows
+        self.slice_index = metrics.SliceIndex([], [], np.zeros((0, 0), dtype=bool))
+        self.suspects = pd.DataFrame()  # the label-error ranking
         self.part_rows = np.empty(0, dtype=np.int64)  # their dataset rows (-1 when not open)
         self.threshold = 0.5
         self._request: int | None = None
         self._cam_request: int | None = None
-        self._cam_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._cam_in_flight: tuple[str, str, str] | None = None
+        self._cam_wanted: tuple[str, str, str] | None = None
+        self._cam_cache: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._load_token = 0
         self.engine = EngineClient("evaluation", self)
         self.engine.progressed.connect(self._on_progress)
@@ -265,6 +292,7 @@ class EvaluationPanel(QWidget):
         )
         self.gallery.loader.ready.connect(self._on_thumbnail)
         self.gallery.detail.relabel.connect(self.label_selected)
+        self.tabs.currentChanged.connect(lambda _i: self.selection_changed.emit())
         self.gallery.detail.show_in_browser.connect(self._reveal)
         self.gallery.detail.grad_cam_toggled.connect(lambda _on: self._on_gallery_selection())
         self._update_dataset_choices()
@@ -274,8 +302,8 @@ class EvaluationPanel(QWidget):
     def set_dataset(self, dataset: Dataset | None, store: LabelStore | None) -> None:
         self.dataset, self.store = dataset, store
         self.gallery.model.set_source(dataset, store)
-        self._cam_cache.clear()
-        self._update_dataset_choices()
+        self._forget_cams()
+        self._update_dataset_choices(prefer_open=True)
         self._match_rows()
         self._fill_gallery()
 
@@ -292,9 +320,9 @@ class EvaluationPanel(QWidget):
     # -- runs and evaluation ----------------------------------------------------------------------
     def set_run(self, run: str) -> None:
         self.run = run
-        self._cam_cache.clear()
+        self._forget_cams()
         self._update_dataset_choices()
-        self.evaluate_button.setEnabled(bool(run) and not self.engine.busy)
+        self.evaluate_button.setEnabled(bool(run) and self._request is None)
         self.export_button.setEnabled(bool(run))
         if not run:
             self._show_empty(
@@ -320,7 +348,7 @@ class EvaluationPanel(QWidget):
         task.finished.connect(task.deleteLater)
         task.start()
 
-    def _on_loaded(self, token: int, result: tuple[dict, pd.DataFrame] | None) -> None:
+    def _on_loaded(self, token: int, result: Loaded | None) -> None:
         if token != self._load_token:  # another run was chosen meanwhile
             return
         if result is None:
@@ -329,7 +357,7 @@ class EvaluationPanel(QWidget):
                 "Choose a dataset and split above and press Evaluate."
             )
             return
-        self.show_evaluation(*result)
+        self.show_evaluation(result)
 
     def evaluate(self) -> None:
         if not self.run:
@@ -405,7 +433,7 @@ class EvaluationPanel(QWidget):
             self._on_exported(None, message)
             return
         if rid == self._cam_request:
-            self._cam_request = None
+            self._cam_request = self._cam_in_flight = self._cam_wanted = None
             self.gallery.detail.cam_note.setText(f"Grad-CAM failed: {message}")
             return
         if rid != self._request:
@@ -419,8 +447,10 @@ class EvaluationPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.evaluate_button.setEnabled(bool(self.run))
 
-    def _update_dataset_choices(self) -> None:
-        keep = self.data_combo.currentData()
+    def _update_dataset_choices(self, prefer_open: bool = False) -> None:
+        """The open dataset (chosen after a new one opens), the run's training dataset, and
+        the dataset of the evaluation on screen when it is neither."""
+        keep = None if prefer_open else self.data_combo.currentData()
         self.data_combo.blockSignals(True)
         self.data_combo.clear()
         if self.dataset is not None:
@@ -428,6 +458,10 @@ class EvaluationPanel(QWidget):
         trained = self._trained_on()
         if trained and (self.dataset is None or trained != self.dataset.report.source):
             self.data_combo.addItem(f"Trained on: {Path(trained).name}", trained)
+        shown = (self.evaluation or {}).get("dataset", {}).get("source")
+        if shown and self.data_combo.findData(shown) < 0:
+            name = (self.evaluation or {}).get("dataset", {}).get("name", Path(shown).name)
+            self.data_combo.addItem(f"Evaluated on: {name}", shown)
         if self.data_combo.count() == 0:
             self.data_combo.addItem("The run's training dataset", "")
         index = self.data_combo.findData(keep)
@@ -451,10 +485,12 @@ class EvaluationPanel(QWidget):
         self.info.setText("")
         self.gallery.model.set_items(np.empty(0, dtype=np.int64), np.empty(0))
 
-    def show_evaluation(self, evaluation: dict[str, Any], predictions: pd.DataFrame) -> None:
-        self.evaluation, self.predictions = evaluation, predictions
+    def show_evaluation(self, loaded: Loaded) -> None:
+        evaluation = loaded.evaluation
+        self.evaluation, self.predictions, self.part = evaluation, loaded.predictions, loaded.part
+        self.slice_index, self.suspects = loaded.slices, loaded.suspects
         split = evaluation["split"]
-        self.part = predictions[predictions["split"] == split].reset_index(drop=True)
+        self.split_combo.setCurrentIndex(max(self.split_combo.findData(split), 0))
         self.body.setCurrentWidget(self.tabs)
         data = evaluation.get("dataset", {})
         when = evaluation.get("evaluated_at", "").replace("T", " ")
@@ -471,6 +507,7 @@ class EvaluationPanel(QWidget):
         self.roc.show_curve(evaluation["roc"])
         self._match_rows()
         self._apply_threshold()
+        self._update_dataset_choices()
         self.evaluated.emit(evaluation)
 
     def _match_rows(self) -> None:
@@ -503,11 +540,10 @@ class EvaluationPanel(QWidget):
         self.confusion.show_counts(m["confusion"])
         self.per_class.show_classes(m["per_class"])
         c = m["confusion"]
-        fpr = c["fp"] / max(c["fp"] + c["tn"], 1)
-        tpr = c["tp"] / max(c["tp"] + c["fn"], 1)
+        fpr, tpr = metrics.operating_point(c)
         self.roc.show_point(fpr, tpr, self.threshold)
-        attributes = [col for col in self.part.columns if col not in BASE_COLUMNS]
-        rows = metrics.slice_table(self.part[attributes], labels, p, self.threshold)
+        attributes = sorted(set(self.slice_index.attributes))
+        rows = metrics.slice_table(None, labels, p, self.threshold, self.slice_index)
         self.slices.set_rows(rows, m["accuracy"])
         ranked = [r for r in rows if r["n"] >= metrics.MIN_SLICE]
         if ranked:
@@ -525,6 +561,7 @@ class EvaluationPanel(QWidget):
                 else "No slice has enough images to judge."
             )
         self.gallery.delegate.threshold = self.threshold
+        self.gallery.model.threshold = self.threshold
         self._fill_gallery()
 
     # -- galleries --------------------------------------------------------------------------------
@@ -539,7 +576,7 @@ class EvaluationPanel(QWidget):
         their p(Male), in display order."""
         assert self.part is not None and self.predictions is not None
         if key == "label_errors":
-            ranked = label_error_candidates(self.predictions)
+            ranked = self.suspects
             return ranked.index.to_numpy(), ranked["p_male"].to_numpy()
         labels = self.part["label"].to_numpy() == "Male"
         p = self.part["p_male"].to_numpy()
@@ -569,14 +606,12 @@ class EvaluationPanel(QWidget):
             rows = self._rows_of_ids(ids)
         else:
             rows = self.part_rows[positions] if len(self.part_rows) else np.full(len(positions), -1)
-        if self.dataset is None or (len(rows) and (rows < 0).all()):
+        if not self._evaluated_dataset_is_open():
             name = (self.evaluation or {}).get("dataset", {}).get("name", "the evaluated dataset")
             self.gallery_note.setText(
-                f"These predictions are for {name}. Open it to see, review and relabel the images."
-                if self.dataset is None or len(rows)
-                else ""
+                f"These {len(positions):,} images are in {name}, which is not the open dataset. "
+                "Open it to see, review and relabel them."
             )
-            self.open_dataset_button.setVisible(True)
             self.gallery_stack.setCurrentIndex(1)
             self.gallery_count.setText(f"{len(positions):,} images")
             return
@@ -587,17 +622,22 @@ class EvaluationPanel(QWidget):
         text = f"{int(keep.sum()):,} images"
         if key == "label_errors":
             text += " the model calls the other class (out-of-sample predictions)"
+        text += " · labels as evaluated; Evaluate again after relabeling to update the numbers"
         self.gallery_count.setText(text)
         if len(self.gallery.model.rows):
             self.gallery.select_position(0)
         else:
             self.gallery.detail.clear("Nothing to show")
 
-    def _rows_of_ids(self, ids: np.ndarray) -> np.ndarray:
+    def _evaluated_dataset_is_open(self) -> bool:
         if self.dataset is None or self.evaluation is None:
+            return False
+        return self.evaluation.get("dataset", {}).get("fingerprint") == self.dataset.fingerprint
+
+    def _rows_of_ids(self, ids: np.ndarray) -> np.ndarray:
+        if not self._evaluated_dataset_is_open():
             return np.full(len(ids), -1)
-        if self.evaluation.get("dataset", {}).get("fingerprint") != self.dataset.fingerprint:
-            return np.full(len(ids), -1)
+        assert self.dataset is not None
         return self.dataset.position(ids)
 
     def _open_evaluated_dataset(self) -> None:
@@ -625,7 +665,7 @@ class EvaluationPanel(QWidget):
 
     def label_selected(self, male: int) -> None:
         """Relabel the selected gallery images (M / F keys or the buttons), then move on."""
-        rows = self.gallery.selected_rows()
+        rows = self.selected_rows()  # only what the user can see (the Images tab)
         if not rows:
             return
         position = self.gallery.current_position()
@@ -672,9 +712,15 @@ class EvaluationPanel(QWidget):
         else:
             detail.cam_note.setText("")
 
-    def _show_cam(self, image_id: str) -> None:
+    def _cam_key(self, image_id: str) -> tuple[str, str, str]:
         assert self.dataset is not None
-        key = (self.run, image_id)
+        return (self.run, self.dataset.fingerprint, image_id)
+
+    def _show_cam(self, image_id: str) -> None:
+        """The selected image's Grad-CAM: from the cache, or asked of the engine. One request
+        at a time, and only for the latest selection: arrowing through 30 images must not queue
+        30 backward passes."""
+        key = self._cam_key(image_id)
         cached = self._cam_cache.get(key)
         detail = self.gallery.detail
         if cached is not None:
@@ -688,20 +734,39 @@ class EvaluationPanel(QWidget):
             )
             return
         detail.cam_note.setText("Computing Grad-CAM…")
+        self._cam_wanted = key
+        if self._cam_request is None:
+            self._request_cam(key)
+
+    def _request_cam(self, key: tuple[str, str, str]) -> None:
+        assert self.dataset is not None
+        run, _fingerprint, image_id = key
+        self._cam_in_flight = key
         self._cam_request = self.engine.request(
-            "grad_cam", run=self.run, dataset=self.dataset.report.source, image_id=image_id
+            "grad_cam", run=run, dataset=self.dataset.report.source, image_id=image_id
         )
-        self._cam_image_id = image_id
+
+    def _forget_cams(self) -> None:
+        """A new run or dataset: cached and in-flight maps belong to the old one."""
+        self._cam_cache.clear()
+        self._cam_wanted = None
 
     def _on_cam(self, result: object) -> None:
         self._cam_request = None
-        if not isinstance(result, dict) or "heat" not in result:
+        key, self._cam_in_flight = self._cam_in_flight, None
+        if isinstance(result, dict) and "heat" in result and key is not None:
+            self._cam_cache[key] = (result["image"], result["heat"])
+        wanted, self._cam_wanted = self._cam_wanted, None
+        still_current = (
+            wanted is not None
+            and self.dataset is not None
+            and wanted[:2] == (self.run, self.dataset.fingerprint)
+        )
+        if still_current and wanted != key and wanted not in self._cam_cache:
+            self._cam_wanted = wanted
+            self._request_cam(wanted)
             return
-        self._cam_cache[(self.run, self._cam_image_id)] = (result["image"], result["heat"])
-        rows = self.gallery.selected_rows()
-        shown = self.dataset is not None and len(rows) == 1
-        if shown and str(self.dataset.table["image_id"].iat[rows[0]]) == self._cam_image_id:
-            self._on_gallery_selection()
+        self._on_gallery_selection()
 
     def shutdown(self) -> None:
         self.engine.shutdown()
