@@ -233,6 +233,9 @@ def run_train(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        if not Path(args.data).expanduser().exists():  # before a run folder is made for it
+            print(f"error: {args.data}: no such file or folder", file=sys.stderr)
+            return 2
         name = args.name or f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
         run = RunFolder.create(name, args.runs_dir)
     control = Control()

@@ -83,3 +83,11 @@ def test_help_documents_every_option() -> None:
 def test_bad_settings_exit_2_with_the_reason(colour_data: Path, capsys) -> None:
     assert main(["train", "--data", str(colour_data), "--scope", "sideways", *TINY]) == 2
     assert "scope must be one of" in capsys.readouterr().err
+
+
+def test_a_missing_dataset_exits_2_without_leaving_a_run_folder(tmp_path: Path, capsys) -> None:
+    runs = tmp_path / "runs"
+    code = main(["train", "--data", str(tmp_path / "nowhere"), "--runs-dir", str(runs)])
+    assert code == 2
+    assert "nowhere: no such file or folder" in capsys.readouterr().err
+    assert not runs.exists() or not any(runs.iterdir())
