@@ -124,7 +124,7 @@ def shoot_evaluation(app, window, out: Path) -> None:
     panel.show_cell("misclassified")
     panel.gallery.select_position(0)
     panel.gallery.detail.grad_cam.setChecked(True)
-    wait(app, 60, lambda: bool(panel._cam_cache))
+    wait(app, 60, lambda: bool(panel.cams.cache))
     wait(app, 1)
     window.grab().save(str(out / "evaluation-gallery.png"))
     print(out / "evaluation-gallery.png")

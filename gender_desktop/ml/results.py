@@ -7,13 +7,15 @@ threshold and for any slice, so the Evaluate panel and ``gender-desktop evaluate
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gender_desktop.ml import metrics
-from gender_desktop.runs.folder import PREDICTIONS, RunFolder
+from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
 
 BASE_COLUMNS = ("image_id", "split", "label", "p_male", "prediction")
 OUT_OF_SAMPLE = ("val", "test")
@@ -59,3 +61,34 @@ def label_error_candidates(predictions: pd.DataFrame, limit: int | None = None) 
         ["disagreement", "image_id"], ascending=[False, True], kind="mergesort"
     )
     return part if limit is None else part.head(limit)
+
+
+@dataclass
+class SavedEvaluation:
+    """A saved evaluation with what the Evaluate panel derives from it once, off the GUI
+    thread: the evaluated split's rows, every slice's mask, and the label-error ranking (which
+    does not depend on the threshold)."""
+
+    evaluation: dict[str, Any]
+    predictions: pd.DataFrame
+    part: pd.DataFrame
+    slices: metrics.SliceIndex
+    suspects: pd.DataFrame
+
+
+def load_evaluation(folder: RunFolder) -> SavedEvaluation | None:
+    """The run's evaluation and predictions, or None when it has not been evaluated."""
+    file = folder.path / EVALUATION
+    predictions = read_predictions(folder)
+    if not file.exists() or predictions is None:
+        return None
+    evaluation = json.loads(file.read_text())
+    part = predictions[predictions["split"] == evaluation["split"]].reset_index(drop=True)
+    attributes = [c for c in part.columns if c not in BASE_COLUMNS]
+    return SavedEvaluation(
+        evaluation,
+        predictions,
+        part,
+        metrics.SliceIndex.of(part[attributes]),
+        label_error_candidates(predictions),
+    )

@@ -132,3 +132,22 @@ def test_export_model_writes_verified_torchscript_and_onnx(
         assert Path(result["path"]).parent == tmp_path and Path(result["path"]).stat().st_size
         assert result["max_abs_diff"] < 1e-4
     assert "verified" in panel.info.text()
+
+
+def test_grad_cam_follows_the_latest_selection_only(window_with_run, qtbot) -> None:
+    _window, panel, _run = window_with_run
+    panel.show_cell("female_correct")
+    panel.gallery.select_position(0)
+    panel.gallery.detail.grad_cam.setChecked(True)
+    for position in range(1, 6):  # arrowing through five images while the first map computes
+        panel.gallery.select_position(position)
+    last = panel.gallery.selected_rows()[0]
+    last_id = str(panel.dataset.table["image_id"].iat[last])
+    qtbot.waitUntil(lambda: any(key[2] == last_id for key in panel.cams.cache), timeout=60_000)
+    assert len(panel.cams.cache) <= 2  # the first one in flight, then only the latest
+    qtbot.waitUntil(
+        lambda: (
+            "Red:" in panel.gallery.detail.cam_note.text()
+            or "No region" in panel.gallery.detail.cam_note.text()
+        )
+    )

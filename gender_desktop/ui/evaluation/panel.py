@@ -11,25 +11,20 @@ goes through the browser's label store, so Ctrl+Z undoes it there as well.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QSlider,
-    QSplitter,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -39,17 +34,13 @@ from PySide6.QtWidgets import (
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.labels import LabelStore
 from gender_desktop.ml import metrics
-from gender_desktop.ml.results import BASE_COLUMNS, label_error_candidates, read_predictions
-from gender_desktop.runs.folder import EVALUATION, RunFolder
+from gender_desktop.ml.results import SavedEvaluation, load_evaluation
+from gender_desktop.runs.folder import RunFolder
 from gender_desktop.ui.engine import EngineClient
 from gender_desktop.ui.evaluation.gallery import Gallery, overlay
-from gender_desktop.ui.evaluation.slices import SliceTable, readable
-from gender_desktop.ui.evaluation.summary import (
-    ConfusionMatrix,
-    MetricCards,
-    PerClassTable,
-    RocPlot,
-)
+from gender_desktop.ui.evaluation.gradcam import GradCams
+from gender_desktop.ui.evaluation.slices import SlicesView
+from gender_desktop.ui.evaluation.summary import SummaryView
 from gender_desktop.ui.runs import RunPicker
 from gender_desktop.ui.workers import Task
 
@@ -61,39 +52,6 @@ VIEWS = {
     "female_correct": "Female predicted Female",
     "label_errors": "Suspected label errors (val + test, ranked)",
 }
-THRESHOLD_DELAY_MS = 60
-
-
-@dataclass
-class Loaded:
-    """A saved evaluation with what the panel derives from it once, off the GUI thread: the
-    evaluated split's rows, every slice's mask, and the label-error ranking (which does not
-    depend on the threshold)."""
-
-    evaluation: dict[str, Any]
-    predictions: pd.DataFrame
-    part: pd.DataFrame
-    slices: metrics.SliceIndex
-    suspects: pd.DataFrame
-
-
-def load_saved(run: str) -> Loaded | None:
-    """The run's evaluation and predictions, or None when it has not been evaluated."""
-    folder = RunFolder(Path(run))
-    file = folder.path / EVALUATION
-    predictions = read_predictions(folder)
-    if not file.exists() or predictions is None:
-        return None
-    evaluation = json.loads(file.read_text())
-    part = predictions[predictions["split"] == evaluation["split"]].reset_index(drop=True)
-    attributes = [c for c in part.columns if c not in BASE_COLUMNS]
-    return Loaded(
-        evaluation,
-        predictions,
-        part,
-        metrics.SliceIndex.of(part[attributes]),
-        label_error_candidates(predictions),
-    )
 
 
 class EvaluationPanel(QWidget):
@@ -118,15 +76,16 @@ class EvaluationPanel(QWidget):
         self.part_rows = np.empty(0, dtype=np.int64)  # their dataset rows (-1 when not open)
         self.threshold = 0.5
         self._request: int | None = None
-        self._cam_request: int | None = None
-        self._cam_in_flight: tuple[str, str, str] | None = None
-        self._cam_wanted: tuple[str, str, str] | None = None
-        self._cam_cache: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._load_token = 0
         self.engine = EngineClient("evaluation", self)
         self.engine.progressed.connect(self._on_progress)
         self.engine.finished.connect(self._on_finished)
         self.engine.failed.connect(self._on_failed)
+        self.cams = GradCams(self.engine, self)
+        self.cams.updated.connect(self._on_gallery_selection)
+        self.cams.failed.connect(
+            lambda message: self.gallery.detail.cam_note.setText(f"Grad-CAM failed: {message}")
+        )
 
         # -- top bar --
         self.runs = RunPicker()
@@ -169,60 +128,13 @@ class EvaluationPanel(QWidget):
         self.info.setWordWrap(True)
         self.info.setObjectName("hint")
 
-        # -- threshold --
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(1, 99)
-        self.slider.setValue(50)
-        self.spin = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=0.99, singleStep=0.01)
-        self.spin.setValue(0.5)
-        tip = (
-            "Decision threshold: an image is called Male when p(Male) is at or above it. "
-            "Every number, the confusion matrix and the galleries follow it."
-        )
-        for w in (self.slider, self.spin):
-            w.setToolTip(tip)
-        self.reset_threshold = QPushButton("Reset to 0.50")
-        threshold_row = QHBoxLayout()
-        threshold_row.addWidget(QLabel("Male if p(Male) ≥"))
-        threshold_row.addWidget(self.spin)
-        threshold_row.addWidget(self.slider, 1)
-        threshold_row.addWidget(self.reset_threshold)
-        self._threshold_timer = QTimer(self, singleShot=True, interval=THRESHOLD_DELAY_MS)
-        self._threshold_timer.timeout.connect(self._apply_threshold)
-
-        # -- summary tab --
-        self.cards = MetricCards()
-        self.confusion = ConfusionMatrix()
-        self.per_class = PerClassTable()
-        self.roc = RocPlot()
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(
-            QLabel("Confusion matrix · click a cell to see its images", objectName="sectionTitle")
-        )
-        left_layout.addWidget(self.confusion)
-        left_layout.addWidget(QLabel("Per class", objectName="sectionTitle"))
-        left_layout.addWidget(self.per_class)
-        left_layout.addStretch(1)
-        summary_split = QSplitter()
-        summary_split.addWidget(left)
-        summary_split.addWidget(self.roc)
-        summary_split.setSizes([420, 520])
-        summary = QWidget()
-        summary_layout = QVBoxLayout(summary)
-        summary_layout.addWidget(self.cards)
-        summary_layout.addLayout(threshold_row)
-        summary_layout.addWidget(summary_split, 1)
-
-        # -- slices tab --
-        self.slices = SliceTable()
-        slices_tab = QWidget()
-        slices_layout = QVBoxLayout(slices_tab)
-        self.slices_note = QLabel()
-        self.slices_note.setWordWrap(True)
-        slices_layout.addWidget(self.slices_note)
-        slices_layout.addWidget(self.slices, 1)
+        self.summary = SummaryView()
+        # The widgets tests and the window reach for, by their old names.
+        self.cards, self.confusion = self.summary.cards, self.summary.confusion
+        self.per_class, self.roc = self.summary.per_class, self.summary.roc
+        self.spin, self.slider = self.summary.threshold.spin, self.summary.threshold.slider
+        self.slices_view = SlicesView()
+        self.slices = self.slices_view.table
 
         # -- gallery tab --
         self.view_combo = QComboBox()
@@ -258,8 +170,8 @@ class EvaluationPanel(QWidget):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(summary, "Summary")
-        self.tabs.addTab(slices_tab, "Slices")
+        self.tabs.addTab(self.summary, "Summary")
+        self.tabs.addTab(self.slices_view, "Slices")
         self.tabs.addTab(gallery_tab, "Images")
         self.empty = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -277,9 +189,7 @@ class EvaluationPanel(QWidget):
         self.evaluate_button.clicked.connect(self.evaluate)
         self.cancel_button.clicked.connect(self.cancel)
         self.export_button.clicked.connect(self._choose_export_folder)
-        self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / 100))
-        self.spin.valueChanged.connect(self._threshold_edited)
-        self.reset_threshold.clicked.connect(lambda: self.spin.setValue(0.5))
+        self.summary.threshold.changed.connect(self._threshold_changed)
         self.confusion.cell_clicked.connect(self.show_cell)
         self.view_combo.currentIndexChanged.connect(lambda _i: self._fill_gallery())
         self.review_button.clicked.connect(self._review)
@@ -302,7 +212,7 @@ class EvaluationPanel(QWidget):
     def set_dataset(self, dataset: Dataset | None, store: LabelStore | None) -> None:
         self.dataset, self.store = dataset, store
         self.gallery.model.set_source(dataset, store)
-        self._forget_cams()
+        self.cams.forget()
         self._update_dataset_choices(prefer_open=True)
         self._match_rows()
         self._fill_gallery()
@@ -320,7 +230,7 @@ class EvaluationPanel(QWidget):
     # -- runs and evaluation ----------------------------------------------------------------------
     def set_run(self, run: str) -> None:
         self.run = run
-        self._forget_cams()
+        self.cams.forget()
         self._update_dataset_choices()
         self.evaluate_button.setEnabled(bool(run) and self._request is None)
         self.export_button.setEnabled(bool(run))
@@ -333,7 +243,7 @@ class EvaluationPanel(QWidget):
         self._show_empty("Loading the saved evaluation…")
 
         def fn(progress, cancel):
-            return load_saved(run)
+            return load_evaluation(RunFolder(Path(run)))
 
         self._load_token += 1
         token = self._load_token
@@ -348,7 +258,7 @@ class EvaluationPanel(QWidget):
         task.finished.connect(task.deleteLater)
         task.start()
 
-    def _on_loaded(self, token: int, result: Loaded | None) -> None:
+    def _on_loaded(self, token: int, result: SavedEvaluation | None) -> None:
         if token != self._load_token:  # another run was chosen meanwhile
             return
         if result is None:
@@ -415,8 +325,8 @@ class EvaluationPanel(QWidget):
         if rid == self._export_request:
             self._on_exported(result)
             return
-        if rid == self._cam_request:
-            self._on_cam(result)
+        if rid == self.cams.request_id:
+            self.cams.handle_finished(result)
             return
         if rid != self._request:
             return
@@ -432,9 +342,8 @@ class EvaluationPanel(QWidget):
         if rid == self._export_request:
             self._on_exported(None, message)
             return
-        if rid == self._cam_request:
-            self._cam_request = self._cam_in_flight = self._cam_wanted = None
-            self.gallery.detail.cam_note.setText(f"Grad-CAM failed: {message}")
+        if rid == self.cams.request_id:
+            self.cams.handle_failed(message)
             return
         if rid != self._request:
             return
@@ -485,7 +394,7 @@ class EvaluationPanel(QWidget):
         self.info.setText("")
         self.gallery.model.set_items(np.empty(0, dtype=np.int64), np.empty(0))
 
-    def show_evaluation(self, loaded: Loaded) -> None:
+    def show_evaluation(self, loaded: SavedEvaluation) -> None:
         evaluation = loaded.evaluation
         self.evaluation, self.predictions, self.part = evaluation, loaded.predictions, loaded.part
         self.slice_index, self.suspects = loaded.slices, loaded.suspects
@@ -521,12 +430,9 @@ class EvaluationPanel(QWidget):
             return
         self.part_rows = self.dataset.position(self.part["image_id"].astype(str).to_numpy())
 
-    def _threshold_edited(self, value: float) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setValue(round(value * 100))
-        self.slider.blockSignals(False)
-        self.threshold = float(value)
-        self._threshold_timer.start()
+    def _threshold_changed(self, value: float) -> None:
+        self.threshold = value
+        self._apply_threshold()
 
     def _apply_threshold(self) -> None:
         if self.part is None or self.evaluation is None:
@@ -534,32 +440,14 @@ class EvaluationPanel(QWidget):
         labels = (self.part["label"].to_numpy() == "Male").astype(np.int8)
         p = self.part["p_male"].to_numpy()
         m = metrics.binary_metrics(labels, p, self.threshold)
-        self.cards.show_values(
-            m, self.evaluation["roc"].get("auc"), self.evaluation.get("train_seconds")
+        self.summary.show_metrics(
+            m,
+            self.evaluation["roc"].get("auc"),
+            self.evaluation.get("train_seconds"),
+            self.threshold,
         )
-        self.confusion.show_counts(m["confusion"])
-        self.per_class.show_classes(m["per_class"])
-        c = m["confusion"]
-        fpr, tpr = metrics.operating_point(c)
-        self.roc.show_point(fpr, tpr, self.threshold)
-        attributes = sorted(set(self.slice_index.attributes))
         rows = metrics.slice_table(None, labels, p, self.threshold, self.slice_index)
-        self.slices.set_rows(rows, m["accuracy"])
-        ranked = [r for r in rows if r["n"] >= metrics.MIN_SLICE]
-        if ranked:
-            worst = ranked[0]
-            self.slices_note.setText(
-                f"{len(rows):,} slices from {len(attributes)} attributes. Weakest with at least "
-                f"{metrics.MIN_SLICE} images: <b>{readable(worst['slice'])}</b> at {worst['accuracy']:.1%} "
-                f"accuracy ({worst['n']:,} images) against {m['accuracy']:.1%} overall. Red: more "
-                "than 2 points below overall."
-            )
-        else:
-            self.slices_note.setText(
-                "This dataset has no other attributes to slice by."
-                if not attributes
-                else "No slice has enough images to judge."
-            )
+        self.slices_view.show_rows(rows, len(set(self.slice_index.attributes)), m["accuracy"])
         self.gallery.delegate.threshold = self.threshold
         self.gallery.model.threshold = self.threshold
         self._fill_gallery()
@@ -712,61 +600,23 @@ class EvaluationPanel(QWidget):
         else:
             detail.cam_note.setText("")
 
-    def _cam_key(self, image_id: str) -> tuple[str, str, str]:
-        assert self.dataset is not None
-        return (self.run, self.dataset.fingerprint, image_id)
-
     def _show_cam(self, image_id: str) -> None:
-        """The selected image's Grad-CAM: from the cache, or asked of the engine. One request
-        at a time, and only for the latest selection: arrowing through 30 images must not queue
-        30 backward passes."""
-        key = self._cam_key(image_id)
-        cached = self._cam_cache.get(key)
-        detail = self.gallery.detail
-        if cached is not None:
-            image, heat = cached
-            detail.set_picture(QPixmap.fromImage(overlay(image, heat)))
-            detail.cam_note.setText(
-                "Red: the regions that drove this prediction most."
-                if heat.max() > 0
-                else "No region stands out: at this layer nothing pushes the model toward its "
-                "answer more than elsewhere."
-            )
-            return
-        detail.cam_note.setText("Computing Grad-CAM…")
-        self._cam_wanted = key
-        if self._cam_request is None:
-            self._request_cam(key)
-
-    def _request_cam(self, key: tuple[str, str, str]) -> None:
+        """The selected image's Grad-CAM over it, once the engine has computed it."""
         assert self.dataset is not None
-        run, _fingerprint, image_id = key
-        self._cam_in_flight = key
-        self._cam_request = self.engine.request(
-            "grad_cam", run=run, dataset=self.dataset.report.source, image_id=image_id
-        )
-
-    def _forget_cams(self) -> None:
-        """A new run or dataset: cached and in-flight maps belong to the old one."""
-        self._cam_cache.clear()
-        self._cam_wanted = None
-
-    def _on_cam(self, result: object) -> None:
-        self._cam_request = None
-        key, self._cam_in_flight = self._cam_in_flight, None
-        if isinstance(result, dict) and "heat" in result and key is not None:
-            self._cam_cache[key] = (result["image"], result["heat"])
-        wanted, self._cam_wanted = self._cam_wanted, None
-        still_current = (
-            wanted is not None
-            and self.dataset is not None
-            and wanted[:2] == (self.run, self.dataset.fingerprint)
-        )
-        if still_current and wanted != key and wanted not in self._cam_cache:
-            self._cam_wanted = wanted
-            self._request_cam(wanted)
+        detail = self.gallery.detail
+        key = (self.run, self.dataset.fingerprint, image_id)
+        cached = self.cams.get(key, self.dataset.report.source)
+        if cached is None:
+            detail.cam_note.setText("Computing Grad-CAM…")
             return
-        self._on_gallery_selection()
+        image, heat = cached
+        detail.set_picture(QPixmap.fromImage(overlay(image, heat)))
+        detail.cam_note.setText(
+            "Red: the regions that drove this prediction most."
+            if heat.max() > 0
+            else "No region stands out: at this layer nothing pushes the model toward its "
+            "answer more than elsewhere."
+        )
 
     def shutdown(self) -> None:
         self.engine.shutdown()

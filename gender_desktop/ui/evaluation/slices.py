@@ -13,7 +13,7 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHeaderView, QTableView
+from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from gender_desktop.ml.metrics import MIN_SLICE
 
@@ -119,3 +119,31 @@ class SliceTable(QTableView):
 
     def set_rows(self, rows: list[dict[str, Any]], overall_accuracy: float) -> None:
         self.source.set_rows(rows, overall_accuracy)
+
+
+class SlicesView(QWidget):
+    """The Slices tab: a line naming the weakest slice, then the table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.note = QLabel(wordWrap=True)
+        self.table = SliceTable()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
+        layout.addWidget(self.table, 1)
+
+    def show_rows(self, rows: list[dict[str, Any]], attributes: int, overall: float) -> None:
+        self.table.set_rows(rows, overall)
+        ranked = [r for r in rows if r["n"] >= MIN_SLICE]
+        if ranked:
+            worst = ranked[0]
+            self.note.setText(
+                f"{len(rows):,} slices from {attributes} attributes. Weakest with at least "
+                f"{MIN_SLICE} images: <b>{readable(worst['slice'])}</b> at "
+                f"{worst['accuracy']:.1%} accuracy ({worst['n']:,} images) against "
+                f"{overall:.1%} overall. Red: more than 2 points below overall."
+            )
+        elif not attributes:
+            self.note.setText("This dataset has no other attributes to slice by.")
+        else:
+            self.note.setText("No slice has enough images to judge.")

@@ -4,21 +4,25 @@ numbers and the ROC curve with the current threshold marked."""
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSlider,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from gender_desktop.ml.metrics import operating_point
 from gender_desktop.ui.plots import ThemedPlot
 
 # Confusion cells: (label, prediction) -> the gallery selection they open.
@@ -238,3 +242,84 @@ class RocPlot(ThemedPlot):
         self.curve.setData([], [])
         self.point.setData([], [])
         self.legend_text.setText("")
+
+
+class ThresholdControl(QWidget):
+    """The decision threshold as a spin box and a slider kept in step; ``changed`` fires once
+    the user pauses (every number on the panel is recomputed on it)."""
+
+    changed = Signal(float)
+
+    def __init__(self, delay_ms: int = 60) -> None:
+        super().__init__()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(1, 99)
+        self.slider.setValue(50)
+        self.spin = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=0.99, singleStep=0.01)
+        self.spin.setValue(0.5)
+        tip = (
+            "Decision threshold: an image is called Male when p(Male) is at or above it. "
+            "Every number, the confusion matrix and the galleries follow it."
+        )
+        for w in (self.slider, self.spin):
+            w.setToolTip(tip)
+        self.reset = QPushButton("Reset to 0.50")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Male if p(Male) ≥"))
+        layout.addWidget(self.spin)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.reset)
+        self._timer = QTimer(self, singleShot=True, interval=delay_ms)
+        self._timer.timeout.connect(lambda: self.changed.emit(self.value()))
+        self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / 100))
+        self.spin.valueChanged.connect(self._edited)
+        self.reset.clicked.connect(lambda: self.spin.setValue(0.5))
+
+    def value(self) -> float:
+        return float(self.spin.value())
+
+    def _edited(self, value: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(value * 100))
+        self.slider.blockSignals(False)
+        self._timer.start()
+
+
+class SummaryView(QWidget):
+    """The Summary tab: cards, threshold, confusion matrix, per-class table and ROC curve."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cards = MetricCards()
+        self.threshold = ThresholdControl()
+        self.confusion = ConfusionMatrix()
+        self.per_class = PerClassTable()
+        self.roc = RocPlot()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(
+            QLabel("Confusion matrix · click a cell to see its images", objectName="sectionTitle")
+        )
+        left_layout.addWidget(self.confusion)
+        left_layout.addWidget(QLabel("Per class", objectName="sectionTitle"))
+        left_layout.addWidget(self.per_class)
+        left_layout.addStretch(1)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(self.roc)
+        split.setSizes([420, 520])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.cards)
+        layout.addWidget(self.threshold)
+        layout.addWidget(split, 1)
+
+    def show_metrics(
+        self, m: dict, auc: float | None, train_seconds: float | None, threshold: float
+    ) -> None:
+        self.cards.show_values(m, auc, train_seconds)
+        self.confusion.show_counts(m["confusion"])
+        self.per_class.show_classes(m["per_class"])
+        fpr, tpr = operating_point(m["confusion"])
+        self.roc.show_point(fpr, tpr, threshold)
