@@ -148,6 +148,15 @@ def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workers", type=int, default=0, help="decode processes (0: one per core)")
     p.add_argument(
+        "--kfold",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also score the train split out-of-fold with K fresh heads on the run's backbone "
+        "features, so the suspected label errors cover the images the run trained on "
+        "(writes crossval.csv; 0: off)",
+    )
+    p.add_argument(
         "--json",
         action="store_true",
         help="print the evaluation as one JSON object (metrics and slices at --threshold)",
@@ -187,6 +196,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
     except (RunUnusable, DatasetError, EvaluationFailed, DeviceUnavailable, OSError) as exc:
         progress.clear()
         return fail(exc)
+    if args.kfold:
+        from gender_desktop.ml.crossval import out_of_fold
+
+        try:
+            with ctrl_c_sets(cancel):
+                evaluation["crossval"] = out_of_fold(
+                    args.run,
+                    args.data,
+                    args.kfold,
+                    device=args.device,
+                    progress=progress,
+                    cancel=cancel,
+                )
+        except ImportCancelled:
+            return _cancelled(progress, "the evaluation was written, the k-fold scores were not")
+        except (EvaluationFailed, OSError) as exc:
+            progress.clear()
+            return fail(exc)
     progress.clear()
     if args.threshold != 0.5:
         try:
@@ -195,6 +222,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
             return fail(exc)
     try:
         print(json.dumps(evaluation, indent=2) if args.json else format_evaluation(evaluation))
+        if "crossval" in evaluation and not args.json:
+            cv = evaluation["crossval"]
+            print(
+                f"train split ({cv['folds']}-fold): {cv['suspects']:,} of {cv['images']:,} images "
+                f"predicted against their label · out-of-fold accuracy {cv['accuracy']:.4f} · "
+                "crossval.csv; the Evaluate tab's suspected label errors now include them"
+            )
         sys.stdout.flush()
     except BrokenPipeError:
         return stdout_closed()

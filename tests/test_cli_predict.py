@@ -85,6 +85,13 @@ def test_evaluate_json_is_the_evaluation(trained: Trained, capsys) -> None:
     assert out == on_disk
 
 
+def test_evaluate_kfold_scores_the_train_split_too(trained: Trained, capsys) -> None:
+    assert evaluate(trained, "--kfold", "2") == 0
+    out = capsys.readouterr().out
+    assert "train split (2-fold): " in out and "crossval.csv" in out
+    assert (trained.run / "crossval.csv").exists()
+
+
 def test_evaluate_prints_a_report_for_people(trained: Trained, capsys) -> None:
     assert evaluate(trained, "--split", "train") == 0
     out = capsys.readouterr().out
@@ -172,6 +179,7 @@ def test_evaluate_ctrl_c_exits_130_and_writes_nothing(
 ) -> None:
     for name in (PREDICTIONS, EVALUATION):
         (trained.run / name).unlink(missing_ok=True)
+    before = signal.getsignal(signal.SIGINT)  # SIG_IGN when the suite runs in the background
     real_open = evaluation_module.open_dataset
 
     def open_then_interrupted(*args, **kwargs):
@@ -182,7 +190,7 @@ def test_evaluate_ctrl_c_exits_130_and_writes_nothing(
     assert evaluate(trained) == 130
     assert "cancelled: nothing was written" in capsys.readouterr().err
     assert not (trained.run / PREDICTIONS).exists() and not (trained.run / EVALUATION).exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is before  # handler restored
 
 
 # -- predict ------------------------------------------------------------------------------------

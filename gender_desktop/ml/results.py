@@ -18,6 +18,8 @@ from gender_desktop.ml import metrics
 from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
 
 BASE_COLUMNS = ("image_id", "split", "label", "p_male", "prediction")
+CROSSVAL = "crossval.csv"  # out-of-fold scores of the train split (ml/crossval.py)
+CROSSVAL_META = "crossval.json"
 OUT_OF_SAMPLE = ("val", "test")
 
 
@@ -48,12 +50,31 @@ def summarize(predictions: pd.DataFrame, split: str, threshold: float = 0.5) -> 
     )
 
 
-def label_error_candidates(predictions: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
-    """Out-of-sample images ranked by how strongly the model disagrees with the given label:
+def read_crossval(folder: RunFolder, fingerprint: str | None) -> pd.DataFrame | None:
+    """The run's out-of-fold train scores, when they were made on the dataset ``fingerprint``."""
+    meta, table = folder.path / CROSSVAL_META, folder.path / CROSSVAL
+    if not meta.exists() or not table.exists():
+        return None
+    try:
+        if json.loads(meta.read_text())["dataset"]["fingerprint"] != fingerprint:
+            return None
+        return pd.read_csv(table, dtype={"image_id": str, "split": str})
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def label_error_candidates(
+    predictions: pd.DataFrame, limit: int | None = None, train_scores: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Out-of-sample images (val and test, and the train split's k-fold scores when given)
+    ranked by how strongly the model disagrees with the given label:
     ``disagreement`` is the probability the model gives the *other* class (1.0 = certain the
     label is wrong). Only images predicted against their label are returned, most suspicious
     first."""
-    part = predictions[predictions["split"].isin(OUT_OF_SAMPLE)].copy()
+    part = predictions[predictions["split"].isin(OUT_OF_SAMPLE)]
+    if train_scores is not None:  # k-fold scores of the train split are out-of-sample too
+        part = pd.concat([part, train_scores[list(BASE_COLUMNS)]], ignore_index=True)
+    part = part.copy()
     male = part["label"].to_numpy() == "Male"
     p = part["p_male"].to_numpy()
     part["disagreement"] = np.where(male, 1 - p, p)
@@ -90,5 +111,8 @@ def load_evaluation(folder: RunFolder) -> SavedEvaluation | None:
         predictions,
         part,
         metrics.SliceIndex.of(part[attributes]),
-        label_error_candidates(predictions),
+        label_error_candidates(
+            predictions,
+            train_scores=read_crossval(folder, evaluation.get("dataset", {}).get("fingerprint")),
+        ),
     )

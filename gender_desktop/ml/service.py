@@ -16,7 +16,7 @@ orphan).
 
 Requests: ``load`` {run, device}; ``predict`` {paths, crop_faces, dataset}; ``grad_cam``
 {path | (dataset, image_id), face}; ``evaluate`` {run, data, split, device}; ``export`` {run,
-formats, out_dir}.
+formats, out_dir}; ``crossval`` {run, data, folds} (k-fold scores of the train split).
 """
 
 from __future__ import annotations
@@ -136,6 +136,17 @@ class Engine:
                 args.get("data"),
                 args.get("split", "test"),
                 args.get("device", "auto"),
+                progress=self.progress_for(rid),
+                cancel=self.cancel,
+            )
+        if kind == "crossval":
+            from gender_desktop.ml.crossval import out_of_fold
+
+            return out_of_fold(
+                args["run"],
+                args.get("data"),
+                int(args.get("folds", 5)),
+                device=args.get("device", "auto"),
                 progress=self.progress_for(rid),
                 cancel=self.cancel,
             )

@@ -151,3 +151,23 @@ def test_grad_cam_follows_the_latest_selection_only(window_with_run, qtbot) -> N
             or "No region" in panel.gallery.detail.cam_note.text()
         )
     )
+
+
+def test_checking_the_train_split_adds_its_wrong_labels_to_the_suspects(
+    window_with_run, qtbot
+) -> None:
+    window, panel, _run = window_with_run
+    table = window.dataset.table
+    train = np.flatnonzero(table["split"].to_numpy() == "train")
+    flipped = int(train[5])
+    store = window.browser.store
+    window.browser.relabel_rows([flipped], 1 - int(store.male[flipped]))
+    panel.view_combo.setCurrentIndex(panel.view_combo.findData("label_errors"))
+    panel.tabs.setCurrentIndex(2)
+    assert panel.crossval_button.isVisible()
+    assert flipped not in panel.gallery.model.rows.tolist()  # val and test only, so far
+    with qtbot.waitSignal(panel.crossval_done, timeout=120_000) as done:
+        qtbot.mouseClick(panel.crossval_button, Qt.MouseButton.LeftButton)
+    assert done.args[0]["images"] == len(train)
+    qtbot.waitUntil(lambda: flipped in panel.gallery.model.rows.tolist(), timeout=20_000)
+    assert int(panel.gallery.model.rows[0]) == flipped  # the model is sure it is the other class

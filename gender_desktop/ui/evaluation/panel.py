@@ -61,6 +61,7 @@ class EvaluationPanel(QWidget):
     open_requested = Signal(str)  # a dataset path to open
     evaluated = Signal(dict)  # the evaluation that is now shown
     exported = Signal(list)  # the export results
+    crossval_done = Signal(dict)  # the k-fold summary
     selection_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -141,6 +142,13 @@ class EvaluationPanel(QWidget):
         for key, text in VIEWS.items():
             self.view_combo.addItem(text, key)
         self.gallery_count = QLabel()
+        self.crossval_button = QPushButton("Check the Train Split Too")
+        self.crossval_button.setToolTip(
+            "Val and test images are out-of-sample; the train split is not. This trains 5 fresh "
+            "heads on the run's backbone features, each on 4/5 of the train split, and scores "
+            "the fifth it did not see: the list then covers the train images too (seconds)."
+        )
+        self._request_kind = "evaluate"
         self.review_button = QPushButton("Review in Browser")
         self.review_button.setToolTip(
             "Show this list, in this order, in the Browse tab and relabel with M / F"
@@ -153,6 +161,7 @@ class EvaluationPanel(QWidget):
         gallery_top.addWidget(QLabel("Show:"))
         gallery_top.addWidget(self.view_combo)
         gallery_top.addWidget(self.gallery_count, 1)
+        gallery_top.addWidget(self.crossval_button)
         gallery_top.addWidget(self.review_button)
         self.gallery_stack = QStackedWidget()
         message = QWidget()
@@ -193,6 +202,7 @@ class EvaluationPanel(QWidget):
         self.confusion.cell_clicked.connect(self.show_cell)
         self.view_combo.currentIndexChanged.connect(lambda _i: self._fill_gallery())
         self.review_button.clicked.connect(self._review)
+        self.crossval_button.clicked.connect(lambda: self.check_train_split())
         self.open_dataset_button.clicked.connect(self._open_evaluated_dataset)
         self.gallery.grid.selectionModel().selectionChanged.connect(
             lambda *_: self._on_gallery_selection()
@@ -233,6 +243,7 @@ class EvaluationPanel(QWidget):
         self.cams.forget()
         self._update_dataset_choices()
         self.evaluate_button.setEnabled(bool(run) and self._request is None)
+        self.crossval_button.setEnabled(bool(run) and self._request is None)
         self.export_button.setEnabled(bool(run))
         if not run:
             self._show_empty(
@@ -274,15 +285,38 @@ class EvaluationPanel(QWidget):
             return
         data = self.data_combo.currentData()
         split = self.split_combo.currentData()
-        self._request = self.engine.request(
-            "evaluate", run=self.run, data=data or None, split=split
+        self._start(
+            "evaluate",
+            f"Evaluating {Path(self.run).name} on the {split} split…",
+            data=data or None,
+            split=split,
         )
+
+    def check_train_split(self, folds: int = 5) -> int | None:
+        """Score the train split out-of-fold (k fresh heads on the run's backbone features),
+        so the label-error list covers the images the run trained on as well."""
+        if not self.run or self.evaluation is None:
+            return None
+        source = self.evaluation.get("dataset", {}).get("source")
+        return self._start(
+            "crossval",
+            f"Scoring the train split of {Path(self.run).name} with {folds}-fold heads…",
+            data=source,
+            folds=folds,
+        )
+
+    def _start(self, kind: str, text: str, **args: Any) -> int:
+        """One long job (evaluate or k-fold) at a time, with progress and Cancel."""
+        self._request = self.engine.request(kind, run=self.run, **args)
+        self._request_kind = kind
         self.evaluate_button.setEnabled(False)
+        self.crossval_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.show()
         self.progress.setRange(0, 0)
         self.progress.setFormat("Starting the engine…")
-        self.info.setText(f"Evaluating {Path(self.run).name} on the {split} split…")
+        self.info.setText(text)
+        return self._request
 
     def cancel(self) -> None:
         self.engine.cancel()
@@ -332,9 +366,12 @@ class EvaluationPanel(QWidget):
             return
         self._request = None
         self._evaluation_ended()
+        what = "Evaluation" if self._request_kind == "evaluate" else "Checking the train split"
         if isinstance(result, dict) and result.get("cancelled"):
-            self.info.setText("Evaluation cancelled; the previous results are unchanged.")
+            self.info.setText(f"{what} cancelled; the previous results are unchanged.")
             return
+        if self._request_kind == "crossval":
+            self.crossval_done.emit(result)
         self.runs.refresh()
         self.set_run(self.run)  # reads the files the child wrote, in the background
 
@@ -349,12 +386,14 @@ class EvaluationPanel(QWidget):
             return
         self._request = None
         self._evaluation_ended()
-        self.info.setText(f"<span style='color:#c0392b'>Evaluation failed: {message}</span>")
+        what = "Evaluation" if self._request_kind == "evaluate" else "Checking the train split"
+        self.info.setText(f"<span style='color:#c0392b'>{what} failed: {message}</span>")
 
     def _evaluation_ended(self) -> None:
         self.progress.hide()
         self.cancel_button.setEnabled(False)
         self.evaluate_button.setEnabled(bool(self.run))
+        self.crossval_button.setEnabled(bool(self.run))
 
     def _update_dataset_choices(self, prefer_open: bool = False) -> None:
         """The open dataset (chosen after a new one opens), the run's training dataset, and
@@ -460,12 +499,9 @@ class EvaluationPanel(QWidget):
         self._fill_gallery()
 
     def view_items(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """Positions in the evaluated split (or, for label errors, in all predictions) and
-        their p(Male), in display order."""
-        assert self.part is not None and self.predictions is not None
-        if key == "label_errors":
-            ranked = self.suspects
-            return ranked.index.to_numpy(), ranked["p_male"].to_numpy()
+        """Positions in the evaluated split and their p(Male), in display order (not for the
+        label-error view, which may reach beyond the split: see ``_fill_gallery``)."""
+        assert self.part is not None
         labels = self.part["label"].to_numpy() == "Male"
         p = self.part["p_male"].to_numpy()
         predicted = p >= self.threshold
@@ -484,15 +520,18 @@ class EvaluationPanel(QWidget):
     def _fill_gallery(self) -> None:
         key = self.view_combo.currentData()
         self.review_button.setVisible(key == "label_errors")
+        self.crossval_button.setVisible(key == "label_errors")
         if self.part is None or self.predictions is None:
             self.gallery.model.set_items(np.empty(0, dtype=np.int64), np.empty(0))
             self.gallery_count.setText("")
             return
-        positions, p = self.view_items(key)
         if key == "label_errors":
-            ids = self.predictions["image_id"].astype(str).to_numpy()[positions]
+            ids = self.suspects["image_id"].astype(str).to_numpy()
+            p = self.suspects["p_male"].to_numpy() if len(ids) else np.empty(0)
+            positions = np.arange(len(ids))
             rows = self._rows_of_ids(ids)
         else:
+            positions, p = self.view_items(key)
             rows = self.part_rows[positions] if len(self.part_rows) else np.full(len(positions), -1)
         if not self._evaluated_dataset_is_open():
             name = (self.evaluation or {}).get("dataset", {}).get("name", "the evaluated dataset")
