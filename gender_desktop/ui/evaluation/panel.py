@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -50,7 +51,7 @@ VIEWS = {
     "female_as_male": "Female predicted Male",
     "male_correct": "Male predicted Male",
     "female_correct": "Female predicted Female",
-    "label_errors": "Suspected label errors (val + test, ranked)",
+    "label_errors": "Suspected label errors (out-of-sample, ranked)",
 }
 
 
@@ -141,7 +142,9 @@ class EvaluationPanel(QWidget):
         self.view_combo = QComboBox()
         for key, text in VIEWS.items():
             self.view_combo.addItem(text, key)
-        self.gallery_count = QLabel()
+        self.gallery_count = QLabel(wordWrap=True)
+        # Long counts wrap instead of widening the window.
+        self.gallery_count.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.crossval_button = QPushButton("Check the Train Split Too")
         self.crossval_button.setToolTip(
             "Val and test images are out-of-sample; the train split is not. This trains 5 fresh "
@@ -548,8 +551,15 @@ class EvaluationPanel(QWidget):
         self.gallery.grid.empty_text = "No images here at this threshold"
         text = f"{int(keep.sum()):,} images"
         if key == "label_errors":
-            text += " the model calls the other class (out-of-sample predictions)"
-        text += " · labels as evaluated; Evaluate again after relabeling to update the numbers"
+            covered = (
+                "val, test and train"
+                if (self.suspects["split"] == "train").any()
+                else "val and test"
+            )
+            text += f" the model calls the other class ({covered}, never trained on)"
+        self.gallery_count.setToolTip(
+            "Labels and numbers are as evaluated; Evaluate again after relabeling to update them."
+        )
         self.gallery_count.setText(text)
         if len(self.gallery.model.rows):
             self.gallery.select_position(0)
