@@ -6,7 +6,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from gender_desktop.runs.folder import BEST, CONFIG, EVALUATION, LAST, RunFolder, workspace
+from gender_desktop.runs.folder import (
+    BEST,
+    CONFIG,
+    EVALUATION,
+    LAST,
+    METRICS,
+    RunFolder,
+    workspace,
+)
 
 MAX_RUNS = 500
 
@@ -61,12 +69,39 @@ def run_info(path: Path) -> RunInfo | None:
     return info
 
 
+_cache: dict[Path, tuple[tuple[int, ...], RunInfo | None]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """When the files a RunInfo is read from last changed (0 when missing)."""
+    out: list[int] = []
+    for name in (CONFIG, METRICS, EVALUATION, BEST, LAST):
+        try:
+            st = (path / name).stat()
+            out += [st.st_mtime_ns, st.st_size]  # size too: some file systems keep seconds
+        except OSError:
+            out += [0, 0]
+    return tuple(out)
+
+
+def cached_run_info(path: Path) -> RunInfo | None:
+    """``run_info`` read again only when one of its files changed: the pickers refresh after
+    every run and evaluation, and a stat per file is all that costs for unchanged runs."""
+    stamp = _stamp(path)
+    hit = _cache.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    info = run_info(path)
+    _cache[path] = (stamp, info)
+    return info
+
+
 def list_runs(root: Path | None = None) -> list[RunInfo]:
     root = root or workspace()
     folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
     out = []
     for path in folders[:MAX_RUNS]:
-        info = run_info(path)
+        info = cached_run_info(path)
         if info is not None:
             out.append(info)
     return out
