@@ -54,11 +54,23 @@ def test_a_run_on_the_demo_data_draws_curves_and_fills_its_folder(trained_window
     assert list(x) == [1, 2] and len(y) == 2
     assert len(panel.curves["batch_loss"].getData()[0]) >= 2
     folder = Path(summary["run_dir"])
-    assert {"config.json", "metrics.csv", "best.pt", "last.pt", "log.txt"} <= {
-        p.name for p in folder.iterdir()
-    }
+    assert {
+        "config.json",
+        "metrics.csv",
+        "best.pt",
+        "last.pt",
+        "log.txt",
+        "evaluation.json",  # evaluated on the test split with the best weights
+        "predictions.csv",
+    } <= {p.name for p in folder.iterdir()}
     qtbot.waitUntil(lambda: panel.start_button.isEnabled())
     assert "Finished: 2 epoch(s)" in panel.progress.format()
+    assert f"test accuracy {summary['test']['accuracy']:.3f}" in panel.progress.format()
+    # The Evaluate tab shows the new run's test results without being asked.
+    evaluation = window.evaluation
+    qtbot.waitUntil(lambda: evaluation.evaluation is not None, timeout=10_000)
+    assert evaluation.runs.current() == str(folder)
+    assert evaluation.cards.cards["n"].value.text() == f"{summary['test']['n']:,}"
 
 
 def test_stop_ends_the_run_after_the_current_batch(trained_window, qtbot):

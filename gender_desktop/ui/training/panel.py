@@ -298,6 +298,9 @@ class TrainingPanel(QWidget):
         text = f"{state}: {summary['epochs']} epoch(s) in {summary['train_seconds']:.1f} s"
         if acc is not None:
             text += f" · best val accuracy {acc:.3f}"
+        test = summary.get("test")
+        if test:
+            text += f" · test accuracy {test['accuracy']:.3f} (details in the Evaluate tab)"
         self.progress.setFormat(text)
         self._append_log(text)
         self.run_finished.emit(summary)
