@@ -151,13 +151,23 @@ class Engine:
                 cancel=self.cancel,
             )
         if kind == "export":
-            from gender_desktop.ml.export import export_run
-
-            results = export_run(
-                args["run"], args.get("formats", ("torchscript", "onnx")), args.get("out_dir")
-            )
-            return [r.to_dict() for r in results]
+            return self.export(args)
         raise ValueError(f"unknown request {kind!r}")
+
+    def export(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Each format on its own: a machine without the ONNX packages still gets its
+        TorchScript file, and the reply says what is missing."""
+        from gender_desktop.ml.export import ExportFailed, export_run
+
+        files, problems = [], []
+        for fmt in args.get("formats") or ("torchscript", "onnx"):
+            try:
+                files += [r.to_dict() for r in export_run(args["run"], (fmt,), args.get("out_dir"))]
+            except ExportFailed as exc:
+                problems.append(str(exc))
+        if not files:
+            raise ExportFailed("; ".join(problems))
+        return {"files": files, "problems": problems}
 
     def progress_for(self, rid: int):
         last = [0.0]

@@ -216,3 +216,23 @@ def test_missing_onnx_packages_fail_before_writing(
     with pytest.raises(ExportFailed, match=r"pip install 'gender-desktop\[export\]'"):
         export_run(run_dir, out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_app_exports_torchscript_even_without_the_onnx_packages(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Evaluate tab's Export Model… (the engine's export request) keeps what it could
+    make and says what is missing, instead of failing as a whole."""
+    import gender_desktop.ml.export as export_module
+    from gender_desktop.ml.service import Engine
+
+    def no_onnx():
+        raise export_module.ExportFailed(export_module.ONNX_MISSING)
+
+    monkeypatch.setattr(export_module, "_import_onnx", no_onnx)
+    engine = Engine(reply=lambda message: None, cancel=None)
+    result = engine.export({"run": str(run_dir), "out_dir": str(tmp_path)})
+    assert [f["format"] for f in result["files"]] == ["torchscript"]
+    assert Path(result["files"][0]["path"]).exists()
+    assert result["problems"] == [export_module.ONNX_MISSING]
+    assert not list(tmp_path.glob("*.onnx"))

@@ -350,13 +350,16 @@ class EvaluationPanel(QWidget):
     def _on_exported(self, result: object, message: str | None = None) -> None:
         self._export_request = None
         self.export_button.setEnabled(True)
-        if message is not None:
+        if message is not None or not isinstance(result, dict):
             self.info.setText(f"<span style='color:#c0392b'>Export failed: {message}</span>")
             return
-        files = [f"{Path(r['path']).name} (max difference {r['max_abs_diff']:.1e})" for r in result]  # type: ignore[union-attr]
-        folder = Path(result[0]["path"]).parent if result else ""  # type: ignore[index]
-        self.info.setText(f"Exported to {folder}: " + ", ".join(files) + " · verified")
-        self.exported.emit(result)
+        files = result["files"]
+        names = [f"{Path(r['path']).name} (max difference {r['max_abs_diff']:.1e})" for r in files]
+        text = f"Exported to {Path(files[0]['path']).parent}: " + ", ".join(names) + " · verified"
+        for problem in result.get("problems", []):
+            text += f"<br><span style='color:#c0392b'>Not exported: {problem}</span>"
+        self.info.setText(text)
+        self.exported.emit(files)
 
     def _on_finished(self, rid: int, result: object) -> None:
         if rid == self._export_request:
