@@ -166,6 +166,8 @@ def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     if not 0.0 <= args.threshold <= 1.0:
         return fail(f"--threshold must be between 0 and 1, not {args.threshold}")
+    if args.kfold == 1 or args.kfold < 0:
+        return fail(f"--kfold needs at least 2 folds (0 turns it off), not {args.kfold}")
     from gender_desktop.data.errors import DatasetError, ImportCancelled
     from gender_desktop.ml.evaluation import EvaluationFailed, evaluate_run
     from gender_desktop.ml.runmodel import RunUnusable
@@ -209,7 +211,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                     progress=progress,
                     cancel=cancel,
                 )
-        except ImportCancelled:
+        except (ImportCancelled, KeyboardInterrupt):
             return _cancelled(progress, "the evaluation was written, the k-fold scores were not")
         except (EvaluationFailed, OSError) as exc:
             progress.clear()

@@ -43,9 +43,11 @@ def assign_folds(labels: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
     """A fold number per image, stratified: each fold gets the same share of Male."""
     rng = np.random.default_rng(seed)
     out = np.empty(len(labels), dtype=np.int64)
+    offset = 0  # the second class continues where the first left off: folds stay even
     for value in (0, 1):
         members = rng.permutation(np.flatnonzero(labels == value))
-        out[members] = np.arange(len(members)) % folds
+        out[members] = (np.arange(len(members)) + offset) % folds
+        offset += len(members)
     return out
 
 
@@ -98,6 +100,8 @@ def out_of_fold(
     decoded = DecodedImages.build(dataset, loaded.input_size, None, progress, cancel)
     split = table["split"].astype(str).to_numpy()
     rows = np.flatnonzero((split == "train") & decoded.ok)
+    if len(rows) == 0:
+        raise EvaluationFailed(f"{dataset.report.source}: has no readable train images")
     if len(rows) < 2 * folds:
         raise EvaluationFailed(f"{dataset.report.source}: too few train images for {folds} folds")
     dev = runtime.resolve_device(device)
@@ -156,6 +160,9 @@ def out_of_fold(
     }
     buf = io.StringIO()
     out.to_csv(buf, index=False)
+    # The JSON names the dataset the CSV belongs to: remove the old one first, so a crash
+    # between the two writes never pairs new scores with another dataset's fingerprint.
+    (loaded.run.path / CROSSVAL_META).unlink(missing_ok=True)
     atomic_write_bytes(loaded.run.path / CROSSVAL, buf.getvalue().encode())
     atomic_write_json(loaded.run.path / CROSSVAL_META, summary)
     return summary

@@ -55,12 +55,15 @@ def read_crossval(folder: RunFolder, fingerprint: str | None) -> pd.DataFrame | 
     meta, table = folder.path / CROSSVAL_META, folder.path / CROSSVAL
     if not meta.exists() or not table.exists():
         return None
+    # Optional and rebuildable: a damaged pair is ignored, never a reason the evaluation
+    # cannot be shown.
     try:
         if json.loads(meta.read_text())["dataset"]["fingerprint"] != fingerprint:
             return None
-        return pd.read_csv(table, dtype={"image_id": str, "split": str})
-    except (OSError, ValueError, KeyError):
+        scores = pd.read_csv(table, dtype={"image_id": str, "split": str})
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+    return scores if set(BASE_COLUMNS) <= set(scores.columns) else None
 
 
 def label_error_candidates(

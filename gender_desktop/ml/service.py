@@ -240,30 +240,39 @@ class Engine:
 
 class RequestCancel:
     """``threading.Event``-like view of the shared cancel mark for the request running now:
-    the core only calls ``is_set()``."""
+    the core only calls ``is_set()``. A dead parent (the GUI crashed) also counts as a cancel,
+    checked at most every half second, so a long evaluation does not run on for nobody."""
 
-    def __init__(self, cancelled) -> None:
+    def __init__(self, cancelled, parent=None) -> None:
         self.cancelled = cancelled
+        self.parent = parent
         self.rid = 0
+        self._checked = 0.0
+        self.orphaned = False
 
     def is_set(self) -> bool:
-        return self.cancelled.value >= self.rid
+        if self.cancelled.value >= self.rid or self.orphaned:
+            return True
+        now = time.monotonic()
+        if self.parent is not None and now - self._checked > 0.5:
+            self._checked = now
+            self.orphaned = not self.parent.is_alive()
+        return self.orphaned
 
 
 def serve(requests, replies, cancelled) -> None:
     """The child's main loop (module level, for ``spawn``)."""
-    cancel = RequestCancel(cancelled)
-    engine = Engine(replies.put, cancel)
     parent = multiprocessing.parent_process()
-    while True:
+    cancel = RequestCancel(cancelled, parent)
+    engine = Engine(replies.put, cancel)
+    while not cancel.orphaned:
         try:
             message = requests.get(timeout=1.0)
         except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                break  # the GUI died without saying goodbye
+            cancel.orphaned = parent is not None and not parent.is_alive()
             continue
         if message is None:
-            break
+            return
         kind, rid, args = message
         cancel.rid = rid
         if cancel.is_set():
@@ -278,3 +287,7 @@ def serve(requests, replies, cancelled) -> None:
             if type(exc).__name__ not in EXPECTED:
                 traceback.print_exc()
             replies.put(("failed", rid, str(exc) or type(exc).__name__))
+    # The GUI died without saying goodbye: nobody reads the replies any more, so exiting must
+    # not wait for their feeder thread (blocked on a full pipe, it would wait forever).
+    replies.cancel_join_thread()
+    requests.cancel_join_thread()

@@ -13,13 +13,14 @@ it ends with ``shutdown()``, or by itself when this process is gone.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import multiprocessing as mp
 import queue as queue_mod
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 from gender_desktop.ml.service import serve
 
@@ -68,6 +69,10 @@ class EngineClient(QObject):
         self._replies: Any = None
         self._cancelled: Any = None
         self._last_id = 0
+        self._exit_hook: Any = None
+        app = QCoreApplication.instance()
+        if app is not None:  # the event loop ends: so does the child, even without closeEvent
+            app.aboutToQuit.connect(self.shutdown)
 
     @property
     def busy(self) -> bool:
@@ -93,6 +98,24 @@ class EngineClient(QObject):
         reader.died.connect(lambda code, r=reader: self._on_died(r, code))
         reader.start()
         self._reader = reader
+        # A window closed without shutdown() (an exception out of the event loop, sys.exit in a
+        # slot, a script): the non-daemon child would keep Python from exiting. atexit hooks run
+        # last-registered first, so this runs before multiprocessing joins its children.
+        child, requests, cancelled = self._child, self._requests, self._cancelled
+
+        def end_child() -> None:
+            if child.is_alive():
+                cancelled.value = 1 << 62
+                with contextlib.suppress(OSError, ValueError):
+                    requests.put(None)
+                child.join(3)
+                if child.is_alive():
+                    child.terminate()
+            reader.stopping = True
+            reader.wait(2000)  # a QThread destroyed while running aborts the process
+
+        self._exit_hook = end_child
+        atexit.register(end_child)
 
     def _cancelled_mark(self) -> int:
         return self._cancelled.value if self._cancelled is not None else 0
@@ -111,11 +134,13 @@ class EngineClient(QObject):
             self.busy_changed.emit(True)
         return rid
 
-    def cancel(self) -> None:
-        """Stop every request made so far: the running one after its current batch, the
-        queued ones before they start (they finish with ``{"cancelled": True}``)."""
+    def cancel(self, upto: int | None = None) -> None:
+        """Stop every request made so far, or up to request ``upto`` (an evaluation, not the
+        export asked for after it): the running one after its current batch, queued ones
+        before they start (they finish with ``{"cancelled": True}``)."""
         if self._cancelled is not None:
-            self._cancelled.value = self._last_id
+            mark = self._last_id if upto is None else upto
+            self._cancelled.value = max(self._cancelled.value, mark)
 
     def _settle(self, rid: int) -> None:
         self._pending.discard(rid)
@@ -150,6 +175,9 @@ class EngineClient(QObject):
             self.busy_changed.emit(False)
 
     def _stop_child(self, wait_s: float = 5.0) -> None:
+        if self._exit_hook is not None:
+            atexit.unregister(self._exit_hook)
+            self._exit_hook = None
         child, reader = self._child, self._reader
         self._child = self._reader = None
         if reader is not None:

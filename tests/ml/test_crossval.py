@@ -25,6 +25,8 @@ def test_folds_are_stratified_and_cover_everything() -> None:
     assert sorted(set(folds.tolist())) == [0, 1, 2, 3, 4]
     for k in range(5):
         assert labels[folds == k].sum() == 8 and (folds == k).sum() == 20
+    odd = np.array([1] * 13 + [0] * 13)  # leftovers of both classes go to different folds
+    assert sorted(np.bincount(assign_folds(odd, 5)).tolist()) == [5, 5, 5, 5, 6]
 
 
 def test_a_flipped_train_label_tops_the_suspects(colour_data: Path, tmp_path: Path) -> None:
@@ -49,13 +51,35 @@ def test_a_flipped_train_label_tops_the_suspects(colour_data: Path, tmp_path: Pa
 
 
 def test_scores_of_another_dataset_are_not_mixed_in(colour_data: Path, tmp_path: Path) -> None:
+    model = ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="all")
     run = RunFolder.create("cv", tmp_path / "runs")
-    Trainer(tiny_config(colour_data, epochs=1), run).run()
-    out_of_fold(run.path, folds=2, epochs=1)
+    Trainer(tiny_config(colour_data, model=model, epochs=4), run).run()
+    dataset = open_dataset(colour_data)
+    flipped = int(np.flatnonzero(dataset.table["split"].to_numpy() == "train")[0])
+    store = LabelStore(dataset)
+    store.set_male([flipped], 1 - int(store.male[flipped]))
+    store.close()
+    out_of_fold(run.path, folds=4, epochs=40)
+    flipped_id = dataset.table["image_id"].iat[flipped]
+    assert flipped_id in load_evaluation(run).suspects["image_id"].tolist()
     meta = json.loads((run.path / CROSSVAL_META).read_text())
     meta["dataset"]["fingerprint"] = "another"
     (run.path / CROSSVAL_META).write_text(json.dumps(meta))
     assert (run.path / CROSSVAL).exists()
+    suspects = load_evaluation(run).suspects
+    assert flipped_id not in suspects["image_id"].tolist()
+    assert (suspects["split"] != "train").all()
+
+
+def test_a_damaged_score_file_is_ignored(colour_data: Path, tmp_path: Path) -> None:
+    run = RunFolder.create("cv", tmp_path / "runs")
+    Trainer(tiny_config(colour_data, epochs=1), run).run()
+    out_of_fold(run.path, folds=2, epochs=1)
+    (run.path / CROSSVAL_META).write_text("[1, 2]")  # valid JSON, wrong shape
+    assert load_evaluation(run) is not None
+    (run.path / CROSSVAL_META).unlink()
+    out_of_fold(run.path, folds=2, epochs=1)
+    (run.path / CROSSVAL).write_text("image_id,p_male\n000001.jpg,0.5\n")  # columns missing
     assert (load_evaluation(run).suspects["split"] != "train").all()
 
 

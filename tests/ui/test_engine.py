@@ -4,7 +4,11 @@ ends with the window."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import builders
@@ -56,3 +60,83 @@ def test_a_cancel_before_the_child_starts_the_request_still_counts(engine, qtbot
     assert (run / EVALUATION).stat().st_mtime_ns == before
     later = engine.request("load", run=str(run))  # a cancel never reaches later requests
     assert wait_done(qtbot, engine, later)["backbone"] == "resnet18"
+
+
+GUI_DIES_MID_REQUEST = """
+import multiprocessing as mp, os, sys, time
+from gender_desktop.ml.service import serve
+
+if __name__ == "__main__":
+    ctx = mp.get_context("spawn")
+    requests, replies, cancelled = ctx.Queue(), ctx.Queue(), ctx.Value("q", 0, lock=False)
+    child = ctx.Process(target=serve, args=(requests, replies, cancelled))
+    child.start()
+    print(child.pid, flush=True)
+    requests.put(("predict", 1, {"run": sys.argv[1], "paths": [sys.argv[2]]}))
+    while replies.get()[0] != "rows":  # the child is busy predicting a big folder
+        pass
+    os._exit(1)  # the GUI crashes: no goodbye, nobody reads the replies any more
+"""
+
+GUI_QUITS_WITHOUT_SHUTDOWN = """
+import sys, time
+from PySide6.QtCore import QCoreApplication
+from gender_desktop.ui.engine import EngineClient
+
+if __name__ == "__main__":
+    app = QCoreApplication([])
+    client = EngineClient("script")
+    done = []
+    client.finished.connect(lambda rid, result: done.append(result))
+    client.request("load", run=sys.argv[1])
+    print(client._child.pid, flush=True)
+    end = time.monotonic() + 60
+    while not done and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    # The script ends without shutdown() and without quitting an event loop (as after an
+    # exception): Python must still exit, ending the engine child on the way.
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return (
+        not Path(f"/proc/{pid}/stat").exists() or " Z " not in Path(f"/proc/{pid}/stat").read_text()
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.kill(pid, 0) probes POSIX processes")
+def test_a_busy_engine_ends_soon_after_the_gui_dies(run, tmp_path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    photo = builders.jpeg_bytes(1)
+    for i in range(4000):
+        (folder / f"{i:05d}.jpg").write_bytes(photo)
+    script = tmp_path / "gui.py"
+    script.write_text(GUI_DIES_MID_REQUEST)
+    out = subprocess.run(
+        [sys.executable, str(script), str(run), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(pid), "the engine child kept running after its GUI died"
+
+
+def test_python_exits_when_the_window_skipped_shutdown(run, tmp_path) -> None:
+    script = tmp_path / "gui.py"
+    script.write_text(GUI_QUITS_WITHOUT_SHUTDOWN)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, str(script), str(run)], capture_output=True, text=True, timeout=90, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert not alive(int(out.stdout.split()[0]))

@@ -60,5 +60,10 @@ class GradCams(QObject):
         self.updated.emit()
 
     def handle_failed(self, message: str) -> None:
-        self.request_id = self._in_flight = self._wanted = None
+        failed, self._in_flight, self.request_id = self._in_flight, None, None
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and wanted[0] != failed:  # the user moved on: try theirs
+            self._wanted = wanted
+            self._request(*wanted)
+            return
         self.failed.emit(message)

@@ -322,7 +322,7 @@ class EvaluationPanel(QWidget):
         return self._request
 
     def cancel(self) -> None:
-        self.engine.cancel()
+        self.engine.cancel(upto=self._request)  # not an export asked for after it
         self.cancel_button.setEnabled(False)
         self.progress.setFormat("Cancelling…")
 
@@ -352,6 +352,9 @@ class EvaluationPanel(QWidget):
         self.export_button.setEnabled(True)
         if message is not None or not isinstance(result, dict):
             self.info.setText(f"<span style='color:#c0392b'>Export failed: {message}</span>")
+            return
+        if result.get("cancelled"):
+            self.info.setText("Export cancelled; nothing was written.")
             return
         files = result["files"]
         names = [f"{Path(r['path']).name} (max difference {r['max_abs_diff']:.1e})" for r in files]
@@ -534,8 +537,15 @@ class EvaluationPanel(QWidget):
         if key == "label_errors":
             ids = self.suspects["image_id"].astype(str).to_numpy()
             p = self.suspects["p_male"].to_numpy() if len(ids) else np.empty(0)
-            positions = np.arange(len(ids))
             rows = self._rows_of_ids(ids)
+            if self.store is not None and len(rows):
+                # Suspects already relabeled to what the model says drop out of the list (the
+                # saved labels are as evaluated; the store has today's).
+                known = rows >= 0
+                agrees = np.zeros(len(rows), dtype=bool)
+                agrees[known] = self.store.male[rows[known]] == (p[known] >= 0.5)
+                ids, p, rows = ids[~agrees], p[~agrees], rows[~agrees]
+            positions = np.arange(len(ids))
         else:
             positions, p = self.view_items(key)
             rows = self.part_rows[positions] if len(self.part_rows) else np.full(len(positions), -1)
