@@ -126,7 +126,9 @@ class Trainer:
         # or a deleted run) are not needed again.
         source = "random" if resuming else cfg.weights
         if source == "imagenet":
-            state = weights_mod.imagenet_state_dict(cfg.model.backbone, self._progress)
+            state = weights_mod.imagenet_state_dict(
+                cfg.model.backbone, self._progress, cancel=self.control.stop
+            )
             model.load_imagenet(state)
         elif source.startswith("file:"):
             path = Path(source.removeprefix("file:")).expanduser()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.fileio import atomic_write_bytes
 
 # torchvision's ImageNet weights per backbone (the enum member names of torchvision.models).
@@ -81,8 +83,15 @@ def verify_file(path: Path, backbone: str) -> None:
         )
 
 
-def download(url: str, target: Path, progress: Progress | None = None) -> Path:
-    """Download ``url`` to ``target`` with progress, checking the sha256 prefix in its name."""
+def download(
+    url: str,
+    target: Path,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Path:
+    """Download ``url`` to ``target`` with progress, checking the sha256 prefix in its name.
+    ``cancel`` (the training's Stop, or closing the app) is checked after every megabyte; the
+    file only appears once it is complete and verified, so a cancelled download leaves none."""
     try:
         with urllib.request.urlopen(
             url, timeout=30
@@ -90,6 +99,8 @@ def download(url: str, target: Path, progress: Progress | None = None) -> Path:
             total = int(response.headers.get("Content-Length") or 0)
             chunks, done = [], 0
             while block := response.read(1 << 20):
+                if cancel is not None and cancel.is_set():
+                    raise ImportCancelled()
                 chunks.append(block)
                 done += len(block)
                 if progress is not None:
@@ -115,14 +126,17 @@ def offline_message(url: str, exc: BaseException | None = None) -> str:
 
 
 def imagenet_state_dict(
-    backbone: str, progress: Progress | None = None, allow_download: bool = True
+    backbone: str,
+    progress: Progress | None = None,
+    allow_download: bool = True,
+    cancel: threading.Event | None = None,
 ) -> dict[str, torch.Tensor]:
     url = imagenet_url(backbone)
     path = hub_path(url)
     if not path.exists():
         if not allow_download or os.environ.get("GENDER_DESKTOP_OFFLINE"):
             raise WeightsUnavailable(offline_message(url))
-        download(url, path, progress)
+        download(url, path, progress, cancel)
     return load_state_dict(path)
 
 

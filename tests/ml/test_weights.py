@@ -75,3 +75,45 @@ def test_the_torch_free_hub_path_matches_torch_hub() -> None:
 
     for backbone in IMAGENET_FILES:
         assert hub_checkpoint(backbone) == weights.hub_path(weights.imagenet_url(backbone))
+
+
+class SlowDownload:
+    """A fake HTTP response: 1 MB blocks of a 20 MB file."""
+
+    def __init__(self, on_block) -> None:
+        self.headers = {"Content-Length": str(20 << 20)}
+        self.blocks = 0
+        self.on_block = on_block
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def read(self, n: int) -> bytes:
+        self.blocks += 1
+        self.on_block(self.blocks)
+        return b"x" * n if self.blocks <= 20 else b""
+
+
+def test_stop_cancels_a_weights_download_and_leaves_no_file(
+    empty_hub, colour_data, tmp_path, monkeypatch
+) -> None:
+    """Stop (or closing the app) during the ImageNet download ends the run within a block;
+    the hub cache gets no partial file."""
+    from gender_desktop.ml.events import Control, PhaseProgress
+    from gender_desktop.runs.folder import RunFolder
+
+    monkeypatch.delenv("GENDER_DESKTOP_OFFLINE")
+    control = Control()
+    response = SlowDownload(lambda block: block == 3 and control.stop.set())
+    monkeypatch.setattr(weights.urllib.request, "urlopen", lambda url, timeout: response)
+    seen = []
+    run = RunFolder.create("download", tmp_path / "runs")
+    config = tiny_config(colour_data, weights="imagenet")
+    summary = Trainer(config, run, seen.append, control).run()
+    assert summary["stopped"] and summary["epochs"] == 0
+    assert response.blocks == 3  # Stop came during the third block: no fourth was read
+    assert any(isinstance(e, PhaseProgress) and "Downloading" in e.message for e in seen)
+    assert not any((empty_hub / "hub").rglob("*.pth"))
