@@ -23,3 +23,20 @@ def tiny_config(data: Path, **changes) -> TrainConfig:
     )
     base.update(changes)
     return TrainConfig(**base)
+
+
+def train_in_own_home(root: Path, config: TrainConfig, name: str = "colours"):
+    """Train ``config`` into ``root/runs`` with the app home (decode cache, label journals) in
+    ``root/home``. For module and session fixtures: they run before the per-test ``app_home``
+    fixture, so without this their caches would land in the user's profile.
+    Returns the run folder and the training summary."""
+    import pytest
+
+    from gender_desktop.ml.trainer import Trainer
+    from gender_desktop.paths import HOME_ENV
+    from gender_desktop.runs.folder import RunFolder
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOME_ENV, str(root / "home"))
+        run = RunFolder.create(name, root / "runs")
+        return run, Trainer(config, run).run()

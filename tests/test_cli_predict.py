@@ -14,15 +14,13 @@ from pathlib import Path
 import builders
 import pytest
 import torch
-from setups import tiny_config
+from setups import tiny_config, train_in_own_home
 
 from gender_desktop import predict_cli
 from gender_desktop.cli import main
 from gender_desktop.ml import evaluation as evaluation_module
 from gender_desktop.ml.models import ModelConfig
-from gender_desktop.ml.trainer import Trainer
-from gender_desktop.paths import HOME_ENV
-from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
+from gender_desktop.runs.folder import EVALUATION, PREDICTIONS
 
 MALES_IN_TRAIN = builders.males(64)  # images 0-63 are the official train split
 
@@ -39,16 +37,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("cli-predict")
     data = builders.celeba_official(root / "colours", 80)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(HOME_ENV, str(root / "home"))
-        config = tiny_config(
-            data,
-            model=ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head"),
-            lr=1e-2,
-            epochs=4,
-        )
-        run = RunFolder.create("colours", root / "runs")
-        Trainer(config, run=run).run()
+    config = tiny_config(
+        data,
+        model=ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head"),
+        lr=1e-2,
+        epochs=4,
+    )
+    run, _summary = train_in_own_home(root, config)
     return Trained(data, run.path)
 
 

@@ -12,7 +12,7 @@ import builders
 import numpy as np
 import pandas as pd
 import pytest
-from setups import tiny_config
+from setups import tiny_config, train_in_own_home
 
 from gender_desktop.data.dataset import open_dataset
 from gender_desktop.data.labels import LabelStore
@@ -25,8 +25,6 @@ from gender_desktop.ml.evaluation import (
 from gender_desktop.ml.metrics import binary_metrics, roc_summary, slice_table
 from gender_desktop.ml.models import ModelConfig
 from gender_desktop.ml.runmodel import RunUnusable
-from gender_desktop.ml.trainer import Trainer
-from gender_desktop.paths import HOME_ENV
 from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
 
 N = 80  # official partition: 64 train, 8 val (64-71), 8 test (72-79); i % 5 < 2 is male
@@ -49,16 +47,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     in a home of its own (the per-test home fixture is not active for module fixtures)."""
     root = tmp_path_factory.mktemp("evaluation")
     data = builders.celeba_official(root / "colours", N)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(HOME_ENV, str(root / "home"))
-        config = tiny_config(
-            data,
-            model=ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head"),
-            lr=1e-2,
-            epochs=4,
-        )
-        run = RunFolder.create("colours", root / "runs")
-        summary = Trainer(config, run=run).run()
+    config = tiny_config(
+        data,
+        model=ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head"),
+        lr=1e-2,
+        epochs=4,
+    )
+    run, summary = train_in_own_home(root, config)
     evaluation = json.loads((run.path / EVALUATION).read_text())
     predictions = read_predictions(run)
     assert predictions is not None

@@ -13,7 +13,7 @@ import builders
 import numpy as np
 import pytest
 import torch
-from setups import tiny_config
+from setups import tiny_config, train_in_own_home
 
 from gender_desktop import __version__
 from gender_desktop.cli import main
@@ -27,9 +27,6 @@ from gender_desktop.ml.export import (
 )
 from gender_desktop.ml.models import ModelConfig
 from gender_desktop.ml.runmodel import RunModel, RunUnusable, load_run_model
-from gender_desktop.ml.trainer import Trainer
-from gender_desktop.paths import HOME_ENV
-from gender_desktop.runs.folder import RunFolder
 
 SIZE = 32
 
@@ -39,15 +36,10 @@ def train_tiny_run(factory: pytest.TempPathFactory, backbone: str) -> Path:
     per test and so not yet active for a module fixture; the home is isolated here instead."""
     root = factory.mktemp(f"export-{backbone}")
     data = builders.celeba_official(root / "colours", 80)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(HOME_ENV, str(root / "home"))
-        config = tiny_config(
-            data,
-            model=ModelConfig(backbone=backbone, input_size=SIZE, hidden=(16,)),
-            epochs=1,
-        )
-        run = RunFolder.create(backbone, root / "runs")
-        Trainer(config, run=run).run()
+    config = tiny_config(
+        data, model=ModelConfig(backbone=backbone, input_size=SIZE, hidden=(16,)), epochs=1
+    )
+    run, _summary = train_in_own_home(root, config, backbone)
     return run.path
 
 

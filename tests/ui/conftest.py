@@ -3,7 +3,6 @@ thread outlives it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from PySide6.QtCore import QThreadPool
 from PySide6.QtWidgets import QMessageBox
 
 import gender_desktop.data.demo as demo
-from gender_desktop.runs.folder import RunFolder
 from gender_desktop.ui.main_window import MainWindow
 
 
@@ -64,21 +62,10 @@ def open_dataset_in(qtbot) -> Callable[[MainWindow, Path | str], None]:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A colour dataset (red = male) and a tiny run trained on it, evaluated on its test split
     at the end of training (so the run folder holds evaluation.json and predictions.csv)."""
-    from setups import tiny_config
-
-    from gender_desktop.ml.trainer import Trainer
+    from setups import tiny_config, train_in_own_home
 
     root = tmp_path_factory.mktemp("evaluate")
     data = builders.celeba_official(root / "faces", 200)
-    home = os.environ.get("GENDER_DESKTOP_HOME")
-    os.environ["GENDER_DESKTOP_HOME"] = str(root / "home")
-    try:
-        run = RunFolder.create("colours", root / "runs")
-        summary = Trainer(tiny_config(data, epochs=3), run).run()
-    finally:
-        if home is None:
-            os.environ.pop("GENDER_DESKTOP_HOME", None)
-        else:
-            os.environ["GENDER_DESKTOP_HOME"] = home
+    run, summary = train_in_own_home(root, tiny_config(data, epochs=3))
     assert summary["test"]["accuracy"] == 1.0
     return data, run.path

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from gender_desktop import paths as app_paths
 from gender_desktop.ml.prediction_row import PredictionRow
-from gender_desktop.runs.folder import RunFolder, workspace
+from gender_desktop.runs.folder import workspace
 from gender_desktop.ui.predict.model import HeatState, Role, Show
 
 LOAD_TIMEOUT = 90_000  # the child imports torch: seconds, more on a loaded CI machine
@@ -31,9 +31,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A colour dataset (red images male, blue female) and a 32 px ResNet18 that tells them
     apart (2 CPU epochs, ~2 s), shared by the module."""
     import torch
+    from setups import train_in_own_home
 
     from gender_desktop.ml.config import AugmentConfig, ModelConfig, TrainConfig
-    from gender_desktop.ml.trainer import Trainer
 
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("predict")
@@ -49,10 +49,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         epochs=2,
         workers=1,
     )
-    with pytest.MonkeyPatch.context() as patch:  # its caches stay out of the user's profile
-        patch.setenv("GENDER_DESKTOP_HOME", str(root / "home"))
-        run = RunFolder.create("colours", root / "runs")
-        summary = Trainer(config, run).run()
+    run, summary = train_in_own_home(root, config)
     assert summary["best_val_accuracy"] == 1.0
     return data, run.path
 
