@@ -32,7 +32,7 @@ from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.fileio import atomic_write_bytes, atomic_write_json
 from gender_desktop.ml import runtime
-from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches
+from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, forward_rows
 from gender_desktop.ml.results import CROSSVAL, CROSSVAL_META, EvaluationFailed
 from gender_desktop.ml.runmodel import load_run_model, to_device
 
@@ -108,19 +108,17 @@ def out_of_fold(
     model = to_device(loaded.model, dev).eval()
     batcher = DeviceBatcher(decoded, dev, dev.type == "cuda")
     features = torch.empty(len(rows), model.feature_size, device=dev)
-    parts = batches(rows, 256, False, 0)
-    start = 0
-    with torch.no_grad():
-        for k, part in enumerate(parts, 1):
-            if cancel is not None and cancel.is_set():
-                raise ImportCancelled()
-            with runtime.autocast(dev, loaded.config.amp):
-                features[start : start + len(part)] = model.features(
-                    batcher(part, None, None)
-                ).float()
-            start += len(part)
-            if progress is not None:
-                progress(k, len(parts), "Computing backbone features once")
+    for _part, place, out in forward_rows(
+        model.features,
+        batcher,
+        rows,
+        256,
+        loaded.config.amp,
+        cancel,
+        progress,
+        "Computing backbone features once",
+    ):
+        features[place] = out.float()
     labels = table["Male"].to_numpy()[rows].astype(np.int64)
     fold_of = assign_folds(labels, folds, seed)
     y = torch.tensor(labels, dtype=torch.float32, device=dev)

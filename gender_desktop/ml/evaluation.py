@@ -26,11 +26,10 @@ import pandas as pd
 import torch
 
 from gender_desktop.data.dataset import Dataset, open_dataset
-from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.fileio import atomic_write_bytes, atomic_write_json
 from gender_desktop.ml import runtime
-from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches
+from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, forward_rows
 from gender_desktop.ml.results import (
     OUT_OF_SAMPLE,
     EvaluationFailed,
@@ -58,17 +57,10 @@ def predict_rows(
     """Probability of Male for each of ``rows`` (positions in the decoded cache)."""
     model.eval()
     out = np.empty(len(rows), dtype=np.float32)
-    parts = batches(rows, batch_size, False, 0)
-    start = 0
-    for part in parts:
-        if cancel is not None and cancel.is_set():
-            raise ImportCancelled()
-        with runtime.autocast(batcher.device, amp):
-            logits = model(batcher(part, None, None))
-        out[start : start + len(part)] = torch.sigmoid(logits.float()).cpu().numpy()
-        start += len(part)
-        if progress is not None:
-            progress(start, len(rows), "Predicting")
+    for _part, place, logits in forward_rows(
+        model, batcher, rows, batch_size, amp, cancel, progress, "Predicting"
+    ):
+        out[place] = torch.sigmoid(logits.float()).cpu().numpy()
     return out
 
 

@@ -31,6 +31,7 @@ from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.images import decode_chunk
 from gender_desktop.fileio import atomic_write_json
+from gender_desktop.ml import runtime
 from gender_desktop.ml.config import AugmentConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -214,15 +215,56 @@ def batches(indices: np.ndarray, batch_size: int, shuffle: bool, seed: int) -> l
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def forward_rows(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    batcher: DeviceBatcher,
+    rows: np.ndarray,
+    batch_size: int,
+    amp: bool,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+    message: str = "",
+) -> Iterator[tuple[np.ndarray, slice, torch.Tensor]]:
+    """``fn`` (a model, or its trunk) on ``rows`` batch by batch, without gradients, in mixed
+    precision where the device has it: yields each batch's rows, where they sit in ``rows``
+    and ``fn``'s output. The one inference loop of the feature cache, evaluation and k-fold
+    scoring; a stop is honoured between batches, progress counts images."""
+    done = 0
+    for part in batches(rows, batch_size, False, 0):
+        if cancel is not None and cancel.is_set():
+            raise ImportCancelled()
+        with torch.no_grad(), runtime.autocast(batcher.device, amp):
+            out = fn(batcher(part, None, None))
+        yield part, slice(done, done + len(part)), out
+        done += len(part)
+        if progress is not None:
+            progress(done, len(rows), message)
+
+
+class Normaliser:
+    """Pixels (0-255, NCHW, on the device) to the model's input: ImageNet mean and std, in
+    channels-last memory where asked (CUDA's fastest convolution layout). Training, evaluation
+    and prediction all end here, so the model always sees the same numbers."""
+
+    def __init__(self, device: torch.device, channels_last: bool) -> None:
+        self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
+        self.channels_last = channels_last
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x.float() - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
 class DeviceBatcher:
     """Turns row positions into normalised, optionally augmented tensors on ``device``."""
 
     def __init__(self, images: DecodedImages, device: torch.device, channels_last: bool) -> None:
         self.images = images
         self.device = device
-        self.channels_last = channels_last
-        self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
+        self.normalise = Normaliser(device, channels_last)
         self.pin = device.type == "cuda"
 
     def load(self, rows: np.ndarray) -> torch.Tensor:
@@ -241,10 +283,7 @@ class DeviceBatcher:
         x = self.load(rows).float()
         if augment is not None and augment.active:
             x = augment_batch(x, augment, generator)
-        x = (x - self.mean) / self.std
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        return self.normalise(x)
 
 
 def augment_batch(

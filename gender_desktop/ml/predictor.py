@@ -26,7 +26,7 @@ from PIL import Image
 
 from gender_desktop.data.images import ImageError, decode, square
 from gender_desktop.ml import runtime
-from gender_desktop.ml.pipeline import IMAGENET_MEAN, IMAGENET_STD
+from gender_desktop.ml.pipeline import Normaliser
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.runmodel import RunModel, load_run_model, to_device
 
@@ -136,8 +136,7 @@ class Predictor:
         # with ResNet18 / MobileNetV2 at batch 8 against 64: benchmarks/predict_latency.py).
         self.batch_size = batch_size or (64 if self.device.type == "cuda" else 8)
         self.amp = loaded.config.amp
-        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255
+        self.normalise = Normaliser(self.device, self.device.type == "cuda")
 
     @classmethod
     def from_run(
@@ -160,11 +159,7 @@ class Predictor:
     def _tensor(self, squares: np.ndarray) -> torch.Tensor:
         # Decoded images are read-only views; np.require copies only those.
         block = np.require(squares, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"])
-        x = torch.from_numpy(block).to(self.device).permute(0, 3, 1, 2)
-        x = (x.float() - self.mean) / self.std
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        return self.normalise(torch.from_numpy(block).to(self.device).permute(0, 3, 1, 2))
 
     @torch.no_grad()
     def predict_arrays(self, squares: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from gender_desktop.ml.events import (
     PhaseProgress,
 )
 from gender_desktop.ml.models import GenderNet, trainable_parameters
-from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches
+from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches, forward_rows
 from gender_desktop.ml.runtime import device_name
 from gender_desktop.runs.folder import BEST, LAST, RunFolder
 
@@ -446,15 +446,17 @@ class Trainer:
                 "cache off"
             ) from exc
         model.eval()
-        parts = batches(needed, max(self.config.batch_size, 256), False, 0)
-        with torch.no_grad():
-            for k, rows in enumerate(parts, 1):
-                if self.control.stop.is_set():
-                    raise ImportCancelled()
-                x = batcher(rows, None, None)
-                with self._autocast():
-                    cache.store(rows, model.features(x))
-                self._progress(k, len(parts), "Computing backbone features once")
+        for rows, _place, features in forward_rows(
+            model.features,
+            batcher,
+            needed,
+            max(self.config.batch_size, 256),
+            self.config.amp,
+            self.control.stop,
+            self._progress,
+            "Computing backbone features once",
+        ):
+            cache.store(rows, features)
         return cache
 
     @torch.no_grad()
