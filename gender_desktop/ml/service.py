@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from gender_desktop.data.errors import ImportCancelled
+from gender_desktop.data.labels import JOURNAL_FILE, labelled_table
 
 EXPECTED = (
     "RunUnusable",
@@ -52,11 +53,9 @@ class DatasetFiles:
 
     def __init__(self, path: str) -> None:
         from gender_desktop.data.dataset import open_dataset
-        from gender_desktop.data.labels import labelled_table
         from gender_desktop.data.sources import FolderSource
 
         self.dataset = open_dataset(path)
-        self._labelled_table = labelled_table
         self._stamp = self._journal_stamp()
         self.table = labelled_table(self.dataset)
         self.rows: dict[str, int] = {}
@@ -67,8 +66,6 @@ class DatasetFiles:
                 self.rows[os.path.normcase(os.path.join(root, rel))] = row
 
     def _journal_stamp(self) -> tuple[int, int] | None:
-        from gender_desktop.data.labels import JOURNAL_FILE
-
         try:
             st = (self.dataset.sidecar() / JOURNAL_FILE).stat()
         except OSError:
@@ -80,7 +77,7 @@ class DatasetFiles:
         stamp = self._journal_stamp()
         if stamp != self._stamp:
             self._stamp = stamp
-            self.table = self._labelled_table(self.dataset)
+            self.table = labelled_table(self.dataset)
 
     def row_of(self, file: str) -> int | None:
         return self.rows.get(os.path.normcase(os.path.realpath(file)))

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.labels import LabelStore
 from gender_desktop.ml import metrics
-from gender_desktop.ml.results import SavedEvaluation, load_evaluation
+from gender_desktop.ml.results import SavedEvaluation, label_vector, load_evaluation
 from gender_desktop.runs.folder import RunFolder
 from gender_desktop.ui.engine import EngineClient
 from gender_desktop.ui.evaluation.gallery import Gallery, overlay
@@ -375,9 +375,8 @@ class EvaluationPanel(QWidget):
             return
         self._request = None
         self._evaluation_ended()
-        what = "Evaluation" if self._request_kind == "evaluate" else "Checking the train split"
         if isinstance(result, dict) and result.get("cancelled"):
-            self.info.setText(f"{what} cancelled; the previous results are unchanged.")
+            self.info.setText(f"{self._job_title()} cancelled; the previous results are unchanged.")
             return
         if self._request_kind == "crossval":
             self.crossval_done.emit(result)
@@ -395,8 +394,12 @@ class EvaluationPanel(QWidget):
             return
         self._request = None
         self._evaluation_ended()
-        what = "Evaluation" if self._request_kind == "evaluate" else "Checking the train split"
-        self.info.setText(f"<span style='color:#c0392b'>{what} failed: {message}</span>")
+        self.info.setText(
+            f"<span style='color:#c0392b'>{self._job_title()} failed: {message}</span>"
+        )
+
+    def _job_title(self) -> str:
+        return "Evaluation" if self._request_kind == "evaluate" else "Checking the train split"
 
     def _evaluation_ended(self) -> None:
         self.progress.hide()
@@ -469,14 +472,10 @@ class EvaluationPanel(QWidget):
 
     def _match_rows(self) -> None:
         """Which open-dataset row each evaluated image is (-1 when another dataset is open)."""
-        if self.part is None or self.dataset is None or self.evaluation is None:
-            self.part_rows = np.full(0 if self.part is None else len(self.part), -1)
+        if self.part is None:
+            self.part_rows = np.full(0, -1)
             return
-        same = self.evaluation.get("dataset", {}).get("fingerprint") == self.dataset.fingerprint
-        if not same:
-            self.part_rows = np.full(len(self.part), -1)
-            return
-        self.part_rows = self.dataset.position(self.part["image_id"].astype(str).to_numpy())
+        self.part_rows = self._rows_of_ids(self.part["image_id"].astype(str).to_numpy())
 
     def _threshold_changed(self, value: float) -> None:
         self.threshold = value
@@ -485,7 +484,7 @@ class EvaluationPanel(QWidget):
     def _apply_threshold(self) -> None:
         if self.part is None or self.evaluation is None:
             return
-        labels = (self.part["label"].to_numpy() == "Male").astype(np.int8)
+        labels = label_vector(self.part)
         p = self.part["p_male"].to_numpy()
         m = metrics.binary_metrics(labels, p, self.threshold)
         self.summary.show_metrics(
