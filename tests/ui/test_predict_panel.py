@@ -31,25 +31,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A colour dataset (red images male, blue female) and a 32 px ResNet18 that tells them
     apart (2 CPU epochs, ~2 s), shared by the module."""
     import torch
-    from setups import train_in_own_home
-
-    from gender_desktop.ml.config import AugmentConfig, ModelConfig, TrainConfig
+    from setups import tiny_config, train_in_own_home
 
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("predict")
     data = builders.celeba_official(root / "colours", 80)
-    config = TrainConfig(
-        data=str(data),
-        model=ModelConfig(backbone="resnet18", input_size=32, hidden=(16,)),
-        augment=AugmentConfig(flip=False),
-        weights="random",
-        optimizer="adam",
-        lr=1e-2,
-        batch_size=8,
-        epochs=2,
-        workers=1,
-    )
-    run, summary = train_in_own_home(root, config)
+    run, summary = train_in_own_home(root, tiny_config(data, lr=1e-2, batch_size=8))
     assert summary["best_val_accuracy"] == 1.0
     return data, run.path
 

@@ -14,6 +14,21 @@ EDITED_COLOR = QColor("#f2c200")
 TEXT_HEIGHT = 18
 
 
+def paint_badge(
+    painter: QPainter, rect: QRect, fill: QColor, text: str, outline: QColor | None = None
+) -> None:
+    """A small rounded label in bold white (the M / F badges on thumbnails); leaves the
+    painter's font bold."""
+    painter.setBrush(fill)
+    painter.setPen(QPen(outline, 2) if outline is not None else Qt.PenStyle.NoPen)
+    painter.drawRoundedRect(rect, 4, 4)
+    font = QFont(painter.font())
+    font.setBold(True)
+    painter.setFont(font)
+    painter.setPen(QColor("white"))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+
+
 class ThumbnailDelegate(QStyledItemDelegate):
     def __init__(self, thumb_size: int, parent=None) -> None:
         super().__init__(parent)
@@ -59,14 +74,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
         # Badge and edited corner sit on the picture itself, not on the cell around it.
         male = index.data(Role.MALE)
         badge = QRect(picture.left() + 4, picture.bottom() - 21, 22, 18)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(MALE_COLOR if male else FEMALE_COLOR)
-        painter.drawRoundedRect(badge, 4, 4)
+        paint_badge(painter, badge, MALE_COLOR if male else FEMALE_COLOR, "M" if male else "F")
         font = QFont(painter.font())
-        font.setBold(True)
-        painter.setFont(font)
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "M" if male else "F")
         if index.data(Role.EDITED):
             corner = QRect(picture.right() - 21, picture.top(), 22, 22)
             painter.setPen(QPen(QColor("#6b5500"), 1))

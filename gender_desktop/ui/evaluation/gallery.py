@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -19,7 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.ui import heatmap
-from gender_desktop.ui.browser.delegate import FEMALE_COLOR, MALE_COLOR, ThumbnailDelegate
+from gender_desktop.ui.browser.delegate import (
+    FEMALE_COLOR,
+    MALE_COLOR,
+    ThumbnailDelegate,
+    paint_badge,
+)
 from gender_desktop.ui.browser.grid import ThumbnailGrid
 from gender_desktop.ui.browser.model import Role, ThumbnailModel
 from gender_desktop.ui.heatmap import to_qimage
@@ -79,14 +84,13 @@ class GalleryDelegate(ThumbnailDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = option.rect.adjusted(3, 3, -3, -3)  # type: ignore[attr-defined]
         badge = QRect(rect.right() - 33, rect.top() + self.thumb_size - 19, 28, 18)
-        painter.setBrush(MALE_COLOR if predicted_male else FEMALE_COLOR)
-        painter.setPen(QPen(WRONG_COLOR if wrong else QColor("white"), 2))
-        painter.drawRoundedRect(badge, 4, 4)
-        font = QFont(painter.font())
-        font.setBold(True)
-        painter.setFont(font)
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "→M" if predicted_male else "→F")
+        paint_badge(
+            painter,
+            badge,
+            MALE_COLOR if predicted_male else FEMALE_COLOR,
+            "→M" if predicted_male else "→F",
+            WRONG_COLOR if wrong else QColor("white"),
+        )
         painter.restore()
 
 
