@@ -168,7 +168,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return fail(f"--threshold must be between 0 and 1, not {args.threshold}")
     if args.kfold == 1 or args.kfold < 0:
         return fail(f"--kfold needs at least 2 folds (0 turns it off), not {args.kfold}")
-    from gender_desktop.data.errors import DatasetError, ImportCancelled
+    from gender_desktop.data.errors import DatasetError
+    from gender_desktop.errors import Cancelled
     from gender_desktop.ml.evaluation import EvaluationFailed, evaluate_run
     from gender_desktop.ml.runmodel import RunUnusable
     from gender_desktop.ml.runtime import DeviceUnavailable
@@ -186,7 +187,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 progress=progress,
                 cancel=cancel,
             )
-    except ImportCancelled:
+    except Cancelled:
         return _cancelled(progress, "nothing was written")
     except KeyboardInterrupt:  # a second Ctrl+C: stopped wherever it was
         return _cancelled(progress, "aborted")
@@ -211,7 +212,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                     progress=progress,
                     cancel=cancel,
                 )
-        except (ImportCancelled, KeyboardInterrupt):
+        except (Cancelled, KeyboardInterrupt):
             return _cancelled(progress, "the evaluation was written, the k-fold scores were not")
         except (EvaluationFailed, OSError) as exc:
             progress.clear()

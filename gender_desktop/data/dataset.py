@@ -22,11 +22,12 @@ import pandas as pd
 from gender_desktop import paths
 from gender_desktop.data import splits
 from gender_desktop.data.detect import parse
-from gender_desktop.data.errors import DatasetError, ImportCancelled
+from gender_desktop.data.errors import DatasetError
 from gender_desktop.data.images import quick_check
 from gender_desktop.data.locate import locate
 from gender_desktop.data.parsed import SPLITS, Parsed
 from gender_desktop.data.sources import Source
+from gender_desktop.errors import Cancelled
 from gender_desktop.fileio import atomic_write_json
 
 Progress = Callable[[int, int, str], None]
@@ -159,7 +160,7 @@ class Dataset:
         total = len(rels)
         for i, rel in enumerate(rels):
             if cancel is not None and cancel.is_set():
-                raise ImportCancelled()
+                raise Cancelled()
             try:
                 reason = quick_check(*self.images.head_tail(rel))
             except Exception as exc:  # noqa: BLE001 - OSError, KeyError, BadZipFile, zlib.error...
@@ -232,7 +233,7 @@ def open_dataset(
 
     def step(done: int, message: str) -> None:
         if cancel is not None and cancel.is_set():
-            raise ImportCancelled()
+            raise Cancelled()
         if progress is not None:
             progress(done, 4, message)
 

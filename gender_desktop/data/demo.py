@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from gender_desktop import paths
 from gender_desktop.data.celeba import CELEBA_ATTRIBUTES
-from gender_desktop.data.errors import ImportCancelled
+from gender_desktop.errors import Cancelled
 from gender_desktop.fileio import atomic_write_text
 
 DEMO_VERSION = 1
@@ -146,7 +146,7 @@ def generate(
     rows = []
     for i in range(count):
         if cancel is not None and cancel.is_set():
-            raise ImportCancelled()
+            raise Cancelled()
         male = bool(rng.random() < 0.45)
         img, attrs = draw_face(rng, male)
         name = f"{i + 1:06d}.jpg"

@@ -1,20 +1,16 @@
-"""Errors that name the file (and line) at fault, so a user can go and fix it."""
+"""Errors that name the file (and line) at fault, so a user can go and fix it.
+
+Both derive from the app's one error model (:mod:`gender_desktop.errors`).
+"""
 
 from __future__ import annotations
 
+from gender_desktop.errors import Cancelled, UserError
 
-class DatasetError(Exception):
+
+class DatasetError(UserError):
     """A dataset that cannot be read. The message is meant to be shown to the user as is."""
 
-    def __init__(self, message: str, file: str | None = None, line: int | None = None) -> None:
-        self.file = file
-        self.line = line
-        self.reason = message
-        where = ""
-        if file:
-            where = f"{file}, line {line}: " if line is not None else f"{file}: "
-        super().__init__(where + message)
 
-
-class ImportCancelled(Exception):
-    """The user cancelled an import; nothing was changed."""
+# The import's own name for the one cancellation class (kept so readers say what they cancel).
+ImportCancelled = Cancelled

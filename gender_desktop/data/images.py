@@ -13,15 +13,16 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from gender_desktop.errors import UserError
+
 # Pillow's default (about 89 megapixels) is kept; above it the warning becomes an error below.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 
-class ImageError(Exception):
+class ImageError(UserError):
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
-        self.reason = reason
-        super().__init__(f"{name}: {reason}")
+        super().__init__(reason, file=name)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

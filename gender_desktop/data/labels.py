@@ -20,6 +20,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from gender_desktop.data.dataset import Dataset
+from gender_desktop.errors import UserError
 from gender_desktop.fileio import atomic_write_bytes
 
 JOURNAL_FILE = "journal.jsonl"
@@ -27,7 +28,7 @@ SNAPSHOT_FILE = "labels.csv"
 LOCK_FILE = "journal.lock"
 
 
-class LabelsInUse(Exception):
+class LabelsInUse(UserError):
     """Another window or process has this dataset's labels open for editing."""
 
 

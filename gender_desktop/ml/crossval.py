@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from gender_desktop.data.dataset import open_dataset
-from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.labels import labelled_table
+from gender_desktop.errors import Cancelled
 from gender_desktop.fileio import atomic_write_bytes, atomic_write_json
 from gender_desktop.ml import runtime
 from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, forward_rows
@@ -125,7 +125,7 @@ def out_of_fold(
     p_male = np.empty(len(rows), dtype=np.float64)
     for fold in range(folds):
         if cancel is not None and cancel.is_set():
-            raise ImportCancelled()
+            raise Cancelled()
         held = torch.from_numpy(np.flatnonzero(fold_of == fold)).to(dev)
         used = torch.from_numpy(np.flatnonzero(fold_of != fold)).to(dev)
         head = _fit_head(_fresh(model.head).to(dev), features[used], y[used], epochs, seed + fold)

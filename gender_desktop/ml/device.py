@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from gender_desktop.data.errors import ImportCancelled
+from gender_desktop.errors import Cancelled
 
 PROBE_TIMEOUT_S = 120
 
@@ -49,7 +49,7 @@ def probe_device(cancel: threading.Event | None = None) -> str:
                 child.kill()
                 child.communicate()
                 if cancel is not None and cancel.is_set():
-                    raise ImportCancelled() from None
+                    raise Cancelled() from None
                 raise RuntimeError("the device probe timed out") from None
     if child.returncode != 0:
         last = (err.strip().splitlines() or ["unknown error"])[-1]

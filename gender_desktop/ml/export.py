@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from gender_desktop import __version__
+from gender_desktop.errors import UserError
 from gender_desktop.fileio import _fsync_dir, _mode_for, atomic_write_json
 from gender_desktop.ml.runmodel import RunModel, load_run_model
 from gender_desktop.runs.folder import BEST, LAST
@@ -56,7 +57,7 @@ ONNX_MISSING = (
 )
 
 
-class ExportFailed(Exception):
+class ExportFailed(UserError):
     """An export could not be written or did not reproduce the model; nothing was kept."""
 
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from gender_desktop.errors import UserError
+
 DETECT_SIDE = 800  # detect on a copy no larger than this: fast, and enough for faces >= 40 px
 FRAMING = 2.0  # crop side / detected face side, as in CelebA's aligned 178 px crops
 MIN_FACE = 0.06  # faces smaller than this share of the shorter side are ignored
 
 
-class FaceDetectorUnavailable(Exception):
+class FaceDetectorUnavailable(UserError):
     """OpenCV (4.x, with its cascades) is not installed."""
 
 

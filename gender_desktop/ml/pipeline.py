@@ -28,8 +28,8 @@ import torch.nn.functional as F
 
 from gender_desktop import paths
 from gender_desktop.data.dataset import Dataset
-from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.images import decode_chunk
+from gender_desktop.errors import Cancelled
 from gender_desktop.fileio import atomic_write_json
 from gender_desktop.ml import runtime
 from gender_desktop.ml.config import AugmentConfig
@@ -104,7 +104,7 @@ class DecodedImages:
         try:
             for results in _decoded_chunks(dataset, size, errors, pool, workers):
                 if cancel is not None and cancel.is_set():
-                    raise ImportCancelled()
+                    raise Cancelled()
                 for pos, value in results:
                     if isinstance(value, str):
                         errors[pos] = value
@@ -232,7 +232,7 @@ def forward_rows(
     done = 0
     for part in batches(rows, batch_size, False, 0):
         if cancel is not None and cancel.is_set():
-            raise ImportCancelled()
+            raise Cancelled()
         with torch.no_grad(), runtime.autocast(batcher.device, amp):
             out = fn(batcher(part, None, None))
         yield part, slice(done, done + len(part)), out

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gender_desktop.errors import UserError
 from gender_desktop.ml import metrics
 from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
 
@@ -23,7 +24,7 @@ CROSSVAL_META = "crossval.json"
 OUT_OF_SAMPLE = ("val", "test")
 
 
-class EvaluationFailed(Exception):
+class EvaluationFailed(UserError):
     """The evaluation cannot be done; the message says why."""
 
 

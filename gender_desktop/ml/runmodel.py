@@ -13,13 +13,14 @@ from pathlib import Path
 
 import torch
 
+from gender_desktop.errors import UserError
 from gender_desktop.ml.config import TrainConfig
 from gender_desktop.ml.models import GenderNet
 from gender_desktop.ml.pipeline import IMAGENET_MEAN, IMAGENET_STD
 from gender_desktop.runs.folder import BEST, CONFIG, LAST, RunFolder
 
 
-class RunUnusable(Exception):
+class RunUnusable(UserError):
     """The run folder cannot give a model; the message names the folder and the problem."""
 
 

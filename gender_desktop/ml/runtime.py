@@ -6,8 +6,10 @@ import contextlib
 
 import torch
 
+from gender_desktop.errors import UserError
 
-class DeviceUnavailable(Exception):
+
+class DeviceUnavailable(UserError):
     """The requested device is not there; the message says so."""
 
 

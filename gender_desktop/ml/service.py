@@ -25,25 +25,14 @@ import multiprocessing
 import os
 import queue
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.labels import JOURNAL_FILE, labelled_table
+from gender_desktop.errors import Cancelled, explain
 
-EXPECTED = (
-    "RunUnusable",
-    "EvaluationFailed",
-    "DatasetError",
-    "DeviceUnavailable",
-    "FaceDetectorUnavailable",
-    "ImageError",
-    "OSError",
-    "ExportFailed",
-)
 PROGRESS_INTERVAL_S = 0.05
 
 
@@ -278,12 +267,10 @@ def serve(requests, replies, cancelled) -> None:
         try:
             result = engine.handle(kind, rid, args)
             replies.put(("done", rid, result))
-        except ImportCancelled:
+        except Cancelled:
             replies.put(("done", rid, {"cancelled": True}))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the GUI
-            if type(exc).__name__ not in EXPECTED:
-                traceback.print_exc()
-            replies.put(("failed", rid, str(exc) or type(exc).__name__))
+            replies.put(("failed", rid, explain(exc, f"engine request {kind}")))
     # The GUI died without saying goodbye: nobody reads the replies any more, so exiting must
     # not wait for their feeder thread (blocked on a full pipe, it would wait forever).
     replies.cancel_join_thread()

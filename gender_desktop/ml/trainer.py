@@ -22,8 +22,8 @@ from torch import nn
 
 from gender_desktop import __version__
 from gender_desktop.data.dataset import Dataset, open_dataset
-from gender_desktop.data.errors import ImportCancelled
 from gender_desktop.data.labels import labelled_table
+from gender_desktop.errors import Cancelled, UserError
 from gender_desktop.ml import runtime
 from gender_desktop.ml import weights as weights_mod
 from gender_desktop.ml.config import TrainConfig
@@ -42,7 +42,7 @@ from gender_desktop.ml.runtime import device_name
 from gender_desktop.runs.folder import BEST, LAST, RunFolder
 
 
-class TrainingFailed(Exception):
+class TrainingFailed(UserError):
     """Training cannot go on; the message says why and what to try."""
 
 
@@ -198,7 +198,7 @@ class Trainer:
         started = time.perf_counter()
         try:
             return self._run(resume, started)
-        except ImportCancelled:
+        except Cancelled:
             self.log("stopped before training began")
             return self._summary(started, stopped=True)
 
@@ -324,7 +324,7 @@ class Trainer:
             train_seconds = time.perf_counter() - t0
             try:
                 val_loss, val_acc = self.evaluate_split(model, batcher, "val", features)
-            except ImportCancelled:
+            except Cancelled:
                 stopped = True
                 self.log(f"stopped while validating epoch {epoch}; the last complete epoch is kept")
                 break
@@ -409,7 +409,7 @@ class Trainer:
                 self.control.stop,
                 extra={"checkpoint": which, "epoch": int(state.get("epoch", 0))},
             )
-        except ImportCancelled:
+        except Cancelled:
             self.log("stopped while evaluating; the run is kept without an evaluation")
             return None
         finally:
@@ -474,7 +474,7 @@ class Trainer:
         seen = 0
         for rows in batches(self.rows[split], max(self.config.batch_size, 128), False, 0):
             if self.control.stop.is_set():
-                raise ImportCancelled()
+                raise Cancelled()
             index = torch.from_numpy(rows).to(self.device)
             y = self.labels[index]
             x = None if features is not None else batcher(rows, None, None)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from gender_desktop.data.errors import ImportCancelled
+from gender_desktop.errors import Cancelled, UserError
 from gender_desktop.fileio import atomic_write_bytes
 
 # torchvision's ImageNet weights per backbone (the enum member names of torchvision.models).
@@ -41,7 +41,7 @@ _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.pth?$")
 Progress = Callable[[int, int, str], None]
 
 
-class WeightsUnavailable(Exception):
+class WeightsUnavailable(UserError):
     """The chosen starting weights cannot be had; the message says what to do instead."""
 
 
@@ -100,7 +100,7 @@ def download(
             chunks, done = [], 0
             while block := response.read(1 << 20):
                 if cancel is not None and cancel.is_set():
-                    raise ImportCancelled()
+                    raise Cancelled()
                 chunks.append(block)
                 done += len(block)
                 if progress is not None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from gender_desktop.data.errors import ImportCancelled
+from gender_desktop.errors import Cancelled, explain
 
 TaskFn = Callable[[Callable[[int, int, str], None], threading.Event], Any]
 
@@ -46,13 +45,10 @@ class Task(QThread):
     def run(self) -> None:
         try:
             result = self._fn(self._progress, self.cancel_event)
-        except ImportCancelled:
+        except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
-            message = str(exc) or type(exc).__name__
-            if not hasattr(exc, "file"):
-                traceback.print_exc()
-            self.failed.emit(message)
+            self.failed.emit(explain(exc, "background task").message)
         else:
             if self.cancel_event.is_set():
                 self.cancelled.emit()

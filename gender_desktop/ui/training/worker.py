@@ -14,11 +14,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue as queue_mod
 import time
-import traceback
 from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
+from gender_desktop.errors import explain
 from gender_desktop.ml.config import TrainConfig
 from gender_desktop.ml.events import BatchEnd, Control, EpochEnd, LogLine, PhaseProgress
 from gender_desktop.runs.folder import RunFolder
@@ -56,9 +56,7 @@ def train_in_child(
         )
         events.put(("done", trainer.run(resume=resume)))
     except Exception as exc:  # noqa: BLE001 - reported to the GUI as a message
-        if type(exc).__name__ not in ("TrainingFailed", "WeightsUnavailable", "DatasetError"):
-            traceback.print_exc()
-        events.put(("failed", str(exc) or type(exc).__name__))
+        events.put(("failed", explain(exc, "training")))
 
 
 class TrainingWorker(QThread):
@@ -112,7 +110,7 @@ class TrainingWorker(QThread):
                     self.done.emit(payload)
                     return
                 else:
-                    self.failed.emit(payload)
+                    self.failed.emit(str(payload))
                     return
         finally:
             child.join(timeout=30)
