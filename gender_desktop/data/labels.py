@@ -9,7 +9,6 @@ edits, for people and other tools; the journal stays the source of truth.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -20,10 +19,17 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from gender_desktop.data.dataset import Dataset
-from gender_desktop.errors import UserError
+from gender_desktop.data.journal import (
+    JOURNAL_FILE,
+    JournalContents,
+    JournalWriter,
+    LabelsNotSaved,
+    describe_damage,
+    read_journal,
+)
+from gender_desktop.errors import UserError, describe_os_error
 from gender_desktop.fileio import atomic_write_bytes
 
-JOURNAL_FILE = "journal.jsonl"
 SNAPSHOT_FILE = "labels.csv"
 LOCK_FILE = "journal.lock"
 
@@ -48,7 +54,11 @@ class Change:
 class LabelStore:
     """The label overlay of one dataset. One writer at a time: the store holds an OS file lock
     (filelock, released even if the process dies) so two windows cannot interleave journals;
-    ``readonly`` stores (for training or export) take no lock and cannot edit."""
+    ``readonly`` stores (for training or export) take no lock, cannot edit and never change the
+    journal (see :mod:`gender_desktop.data.journal` for the rules that keep every edit).
+
+    ``problems`` lists what opening found and set aside (damaged journal lines), for the UI.
+    """
 
     def __init__(
         self, dataset: Dataset, folder: Path | None = None, readonly: bool = False
@@ -56,25 +66,43 @@ class LabelStore:
         self.dataset = dataset
         self.folder = folder or dataset.sidecar()
         self.readonly = readonly
-        self._lock: FileLock | None = None
-        if not readonly:
-            self._lock = FileLock(str(self.folder / LOCK_FILE), timeout=0)
-            try:
-                self._lock.acquire()
-            except Timeout as exc:
-                raise LabelsInUse(
-                    f"The labels of {dataset.name} are open for editing in another "
-                    "gender-desktop window. Close that window (or this dataset there) first."
-                ) from exc
         self.journal_path = self.folder / JOURNAL_FILE
         self.original = dataset.table["Male"].to_numpy().astype(np.int8)
         self.male = self.original.copy()
         self.orphaned: set[str] = set()  # edited ids no longer in the dataset
         self.undo_stack: list[Change] = []
         self.redo_stack: list[Change] = []
+        self.problems: list[str] = []
         self._seq = 0
-        self._replay()
-        self._journal = None if readonly else open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._lock: FileLock | None = None
+        self._writer: JournalWriter | None = None
+        if readonly:
+            contents = read_journal(self.journal_path)
+            self._replay(contents)
+            if contents.bad:
+                self.problems = [describe_damage(self.journal_path, contents.bad, None)]
+            return
+        self._lock = FileLock(str(self.folder / LOCK_FILE), timeout=0)
+        try:
+            self._lock.acquire()
+        except Timeout as exc:
+            raise LabelsInUse(
+                f"The labels of {dataset.name} are open for editing in another "
+                "gender-desktop window. Close that window (or this dataset there) first."
+            ) from exc
+        try:
+            contents = read_journal(self.journal_path)
+            self._replay(contents)
+            self._writer = JournalWriter(self.journal_path, contents)
+        except BaseException as exc:
+            self._lock.release()
+            if isinstance(exc, OSError):
+                raise UserError(describe_os_error(exc, "open the label journal")) from exc
+            raise
+        if contents.bad:
+            self.problems = [
+                describe_damage(self.journal_path, contents.bad, self._writer.damaged_copy)
+            ]
 
     # -- queries ------------------------------------------------------------------------------
     @property
@@ -95,7 +123,7 @@ class LabelStore:
     # -- actions ------------------------------------------------------------------------------
     def set_male(self, rows: list[int] | np.ndarray, value: int) -> Change | None:
         """Set the label of ``rows``; returns the change (None if nothing changed). Durable on
-        return."""
+        return; on a failed write (:class:`LabelsNotSaved`) nothing changed, on disk or here."""
         rows = np.unique(np.asarray(rows, dtype=np.int64))
         rows = rows[self.male[rows] != value]
         if len(rows) == 0:
@@ -158,20 +186,30 @@ class LabelStore:
         return path
 
     def close(self, snapshot: bool = True) -> None:
-        if self._journal is not None and not self._journal.closed:
-            self._journal.close()
-            if snapshot:
-                self.save_snapshot()
-        if self._lock is not None and self._lock.is_locked:
-            self._lock.release()
+        """Close the journal and let go of the lock, whatever happens to the snapshot: a full
+        disk must not keep this process (or another) from reopening the labels. A snapshot
+        that could not be written raises :class:`LabelsNotSaved` after the lock is released
+        (the journal, which holds every edit, is intact)."""
+        writer, self._writer = self._writer, None
+        try:
+            if writer is not None:
+                writer.close()
+                if snapshot:
+                    self.save_snapshot()
+        except OSError as exc:
+            raise LabelsNotSaved(
+                describe_os_error(exc, f"write {self.folder / SNAPSHOT_FILE}")
+                + f"; every edit is kept in {self.journal_path}"
+            ) from exc
+        finally:
+            if self._lock is not None and self._lock.is_locked:
+                self._lock.release()
 
     def _append(self, record: dict[str, object]) -> None:
-        if self._journal is None:
+        if self._writer is None:
             raise PermissionError("this label store is read-only")
         record["t"] = round(time.time(), 3)
-        self._journal.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
+        self._writer.append(record)
         self._seq = int(record["seq"])  # type: ignore[call-overload]
 
     def _apply(self, change: Change, rows: np.ndarray | None = None) -> None:
@@ -183,41 +221,27 @@ class LabelStore:
         if not known.all():
             self.orphaned.update(i for i, k in zip(change.ids, known, strict=True) if not k)
 
-    def _replay(self) -> None:
-        """Rebuild labels and history from the journal; drop a torn last line left by a kill."""
-        if not self.journal_path.exists():
-            return
-        raw = self.journal_path.read_bytes()
-        if raw and not raw.endswith(b"\n"):
-            cut = raw.rfind(b"\n") + 1
-            with open(self.journal_path, "r+b") as handle:
-                handle.truncate(cut)
-            raw = raw[:cut]
-        by_seq: dict[int, Change] = {}
-        for line in raw.splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            self._seq = max(self._seq, int(rec.get("seq", 0)))
-            if rec.get("op") == "set":
-                change = Change(
-                    int(rec["seq"]), tuple(rec["ids"]), tuple(rec["old"]), tuple(rec["new"])
-                )
-                by_seq[change.seq] = change
+    def _replay(self, contents: JournalContents) -> None:
+        """Rebuild labels and history from the journal's valid records. An undo or redo that
+        names no change it could apply to is set aside like a damaged line."""
+        for index, rec in enumerate(contents.records):
+            self._seq = rec.seq
+            if rec.op == "set":
+                change = Change(rec.seq, rec.ids, rec.old, rec.new)
                 self._apply(change)
                 self.undo_stack.append(change)
                 self.redo_stack.clear()
-            elif rec.get("op") == "undo":
-                change = _take(self.undo_stack, rec.get("of"))
-                if change is not None:
-                    self._apply(change.reversed())
-                    self.redo_stack.append(change)
-            elif rec.get("op") == "redo":
-                change = _take(self.redo_stack, rec.get("of"))
-                if change is not None:
-                    self._apply(change)
-                    self.undo_stack.append(change)
+                continue
+            undo = rec.op == "undo"
+            source, target = (
+                (self.undo_stack, self.redo_stack) if undo else (self.redo_stack, self.undo_stack)
+            )
+            change = _take(source, rec.of)
+            if change is None:
+                contents.set_aside(index, f"{rec.op} of a change that is not there")
+                continue
+            self._apply(change.reversed() if undo else change)
+            target.append(change)
 
 
 def _take(stack: list[Change], seq: object) -> Change | None:

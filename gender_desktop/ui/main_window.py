@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.browser.labels_changed.connect(self.evaluation.labels_changed)
         self.browser.image_failed.connect(lambda *_: self._update_problems())
         self.browser.selection_changed.connect(self._update_label_actions)
+        self.browser.edit_failed.connect(lambda message: self._error("Label not saved", message))
         self.browser.auto_advance.setChecked(
             self.settings.value("autoAdvance", True, type=bool)  # type: ignore[arg-type]
         )
@@ -407,7 +408,7 @@ class MainWindow(QMainWindow):
         previous = self.dataset
         current = self.browser.store
         if current is not None and current.folder == dataset.sidecar():
-            current.close()  # the same dataset again (new split): hand its lock over
+            self.browser.close_store()  # the same dataset again: hand its lock over
         try:
             store = LabelStore(dataset)
         except LabelsInUse as exc:
@@ -444,6 +445,8 @@ class MainWindow(QMainWindow):
         self._update_label_actions()
         self.dataset_opened.emit(dataset)
         self._verify(dataset)
+        for problem in store.problems:  # damaged journal lines set aside: the user must know
+            self._error("Some label edits were set aside", problem)
 
     def _on_open_failed(self, message: str) -> None:
         self._opening = None

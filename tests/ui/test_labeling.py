@@ -161,3 +161,48 @@ def test_labeling_everything_shown_and_undoing_keeps_one_selection(
     assert browser.selected_rows() == females
     assert len(browser.grid.selectionModel().selection()) == 400  # runs of 3: i % 5 in 2..4
     assert browser.store.edit_count == 0
+
+
+def test_a_label_edit_on_a_full_disk_is_refused_with_a_message_and_nothing_changes(
+    make_window, open_dataset_in, qtbot, tmp_path, warnings_shown, monkeypatch
+):
+    import errno
+
+    window = make_window()
+    open_dataset_in(window, builders.celeba_official(tmp_path, 20))
+    browser = window.browser
+    browser.select_rows([0])
+    browser.grid.setFocus()
+    real_write = os.write
+
+    def no_space(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", no_space)
+    qtbot.keyClick(browser.grid, Qt.Key.Key_F)
+    monkeypatch.setattr(os, "write", real_write)
+    ((title, message),) = warnings_shown
+    assert title == "Label not saved" and "the disk is full" in message
+    assert "journal.jsonl" in message and "not made" in message
+    assert browser.store.male[0] == 1 and window.edits_label.text() == "0 edited"
+    assert browser.model.index(0).data(Role.EDITED) is False
+    assert browser.selected_rows() == [0]  # no advance past an edit that did not happen
+    qtbot.keyClick(browser.grid, Qt.Key.Key_F)  # space is back: labeling goes on
+    assert browser.store.male[0] == 0 and window.edits_label.text() == "1 edited"
+
+
+def test_a_damaged_label_journal_opens_with_its_good_edits_and_says_what_was_set_aside(
+    make_window, open_dataset_in, tmp_path, warnings_shown
+):
+    root = builders.celeba_official(tmp_path, 20)
+    store = LabelStore(open_dataset(root))
+    store.set_male([0], 0)
+    store.close()
+    with open(store.journal_path, "ab") as handle:
+        handle.write(b"\x00\xff binary garbage\n")
+    window = make_window()
+    open_dataset_in(window, root)
+    assert window.browser.store.male[0] == 0 and window.edits_label.text() == "1 edited"
+    ((title, message),) = warnings_shown
+    assert title == "Some label edits were set aside"
+    assert "line 2: not a JSON record" in message and "journal.damaged-" in message

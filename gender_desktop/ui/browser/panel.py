@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.filters import Filter, apply_filter, describe
 from gender_desktop.data.labels import Change, LabelStore
+from gender_desktop.errors import UserError
 from gender_desktop.ui.browser.delegate import ThumbnailDelegate
 from gender_desktop.ui.browser.detail import DetailPane
 from gender_desktop.ui.browser.filters import FilterPanel
@@ -38,6 +39,7 @@ class BrowserPanel(QWidget):
     labels_changed = Signal()  # edits or undo/redo: the window updates counts and actions
     image_failed = Signal(str, str)  # image id, reason
     selection_changed = Signal()
+    edit_failed = Signal(str)  # a label edit or undo that could not be saved: nothing changed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -112,7 +114,7 @@ class BrowserPanel(QWidget):
     def set_dataset(self, dataset: Dataset | None, store: LabelStore | None = None) -> None:
         """Show ``dataset`` with its label ``store`` (opened here when not given)."""
         if self.store is not None and self.store is not store:
-            self.store.close()
+            self.close_store()
         self.dataset = dataset
         self.store = store if store is not None or dataset is None else LabelStore(dataset)
         self.model.set_source(dataset, self.store)
@@ -136,9 +138,26 @@ class BrowserPanel(QWidget):
 
     def close_dataset(self) -> None:
         if self.store is not None:
-            self.store.close()
+            self.close_store()
             self.store = None
         self.loader.shutdown()
+
+    def close_store(self) -> None:
+        """Close the label store; a snapshot that cannot be written (full disk) is reported, the
+        journal keeps every edit and the lock is released either way."""
+        try:
+            self.store.close()
+        except UserError as exc:
+            self.edit_failed.emit(str(exc))
+
+    def _saved(self, action, *args) -> tuple[bool, Change | None]:
+        """Run a store action; (False, None) when it could not be saved (the store and the
+        journal are then unchanged and the user is told why)."""
+        try:
+            return True, action(*args)
+        except UserError as exc:
+            self.edit_failed.emit(str(exc))
+            return False, None
 
     # -- filtering ------------------------------------------------------------------------------
     def set_filter(self, f: Filter) -> None:
@@ -190,7 +209,9 @@ class BrowserPanel(QWidget):
         and the same undo history as labeling here."""
         if self.store is None or not rows:
             return None
-        change = self.store.set_male(rows, male)
+        saved, change = self._saved(self.store.set_male, rows, male)
+        if not saved:
+            return None
         if self._filter_depends_on_labels():
             self._refilter(keep_scroll=True)
         else:
@@ -276,7 +297,9 @@ class BrowserPanel(QWidget):
             return None
         current = self.grid.currentIndex()
         position = current.row() if current.isValid() else self.model.model_index(rows[0]).row()
-        change = self.store.set_male(rows, male)  # journaled and fsynced before it is shown
+        saved, change = self._saved(self.store.set_male, rows, male)  # fsynced before shown
+        if not saved:
+            return None
         advance = self.auto_advance.isChecked() and len(rows) == 1
         if self._filter_depends_on_labels():
             self._refilter(keep_scroll=True)
@@ -293,10 +316,10 @@ class BrowserPanel(QWidget):
         return change
 
     def undo(self) -> Change | None:
-        return self._replay(self.store.undo() if self.store else None)
+        return self._replay(self._saved(self.store.undo)[1] if self.store else None)
 
     def redo(self) -> Change | None:
-        return self._replay(self.store.redo() if self.store else None)
+        return self._replay(self._saved(self.store.redo)[1] if self.store else None)
 
     def _replay(self, change: Change | None) -> Change | None:
         """Show an undone or redone change: refresh it and select the images it touched."""
