@@ -9,6 +9,7 @@ detected box is widened to CelebA's framing (the face about half the crop's widt
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,30 +37,38 @@ class Box:
         return (self.left, self.top, self.width, self.height)
 
 
-_cascade = None
+_local = threading.local()
 
 
 def _detector():
-    global _cascade
-    if _cascade is None:
-        try:
-            import cv2
-        except ImportError as exc:
-            raise FaceDetectorUnavailable(
-                "face detection needs opencv-python-headless 4.x: pip install "
-                "'opencv-python-headless>=4.8,<5'"
-            ) from exc
-        folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
-        if not folder:
-            raise FaceDetectorUnavailable(
-                "this OpenCV has no Haar cascades (5.x wheels dropped them); install "
-                "'opencv-python-headless>=4.8,<5'"
-            )
-        cascade = cv2.CascadeClassifier(folder + "haarcascade_frontalface_default.xml")
-        if cascade.empty():
-            raise FaceDetectorUnavailable("OpenCV's frontal-face cascade could not be loaded")
-        _cascade = cascade
-    return _cascade
+    """This thread's cascade. OpenCV's ``CascadeClassifier`` keeps per-call scratch state, so
+    one object shared by the predictor's decode threads found faces in blank space, missed real
+    ones and failed with assertion errors (issue 8); a cascade per thread (about 20 ms to load,
+    once) gives the same boxes for the same image however many requests run at once."""
+    cascade = getattr(_local, "cascade", None)
+    if cascade is None:
+        cascade = _local.cascade = _load_cascade()
+    return cascade
+
+
+def _load_cascade():
+    try:
+        import cv2
+    except ImportError as exc:
+        raise FaceDetectorUnavailable(
+            "face detection needs opencv-python-headless 4.x: pip install "
+            "'opencv-python-headless>=4.8,<5'"
+        ) from exc
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    if not folder:
+        raise FaceDetectorUnavailable(
+            "this OpenCV has no Haar cascades (5.x wheels dropped them); install "
+            "'opencv-python-headless>=4.8,<5'"
+        )
+    cascade = cv2.CascadeClassifier(folder + "haarcascade_frontalface_default.xml")
+    if cascade.empty():
+        raise FaceDetectorUnavailable("OpenCV's frontal-face cascade could not be loaded")
+    return cascade
 
 
 def detect_faces(img: Image.Image) -> list[Box]:

@@ -252,3 +252,26 @@ def test_progress_counts_files(predictor: Predictor, trained: Trained) -> None:
     calls: list[tuple[int, int]] = []
     rows_of(predictor, paths, progress=lambda done, total, _m: calls.append((done, total)))
     assert calls == [(3, 7), (6, 7), (7, 7)]
+
+
+def test_the_same_photos_give_the_same_face_rows_however_many_requests_run_at_once(
+    predictor: Predictor, tmp_path: Path
+) -> None:
+    """Issue 8: adding one folder three times gave three different answers with Crop faces."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from photos import face_photos
+
+    paths = []
+    for i, photo in enumerate(face_photos()):
+        paths.append(str(tmp_path / f"photo{i}.png"))
+        photo.save(paths[-1])
+
+    def answer(_: int) -> list[tuple]:
+        rows = rows_of(predictor, paths, crop_faces=True)
+        return [(r.path, r.face, r.faces, r.box, r.error, r.p_male) for r in rows]
+
+    first = answer(0)
+    assert [r[4] for r in first] == [""] * 4 + ["no face found"] * 2
+    with ThreadPoolExecutor(3) as pool:
+        assert list(pool.map(answer, range(3))) == [first] * 3
