@@ -80,8 +80,8 @@ class ChildDied(RuntimeError):
     def __init__(self, name: str, exitcode: int | None) -> None:
         self.name, self.exitcode = name, exitcode
         code = "unknown" if exitcode is None else str(exitcode)
-        how = f" (killed by signal {-exitcode})" if exitcode is not None and exitcode < 0 else ""
-        super().__init__(f"the {name} process ended unexpectedly (exit code {code}){how}")
+        how = f", killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else ""
+        super().__init__(f"the {name} process ended unexpectedly (exit code {code}{how})")
 
     def failure(self) -> Failure:
         return Failure(str(self))

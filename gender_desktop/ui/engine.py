@@ -29,7 +29,19 @@ from gender_desktop.procs import DONE, EVENT, FAILED, PROGRESS, ROWS, Child, Chi
 from gender_desktop.ui.dialogs import show_internal_error
 
 ENGINE = "gender_desktop.ml.service:Engine"
-IDLE_RELEASE_S = float(os.environ.get("GENDER_DESKTOP_IDLE_RELEASE_S", "300"))
+
+
+def _idle_release_s(default: float = 300.0) -> float:
+    """``GENDER_DESKTOP_IDLE_RELEASE_S`` (seconds an idle engine child keeps its model), or
+    five minutes; a value that is not a positive number is ignored rather than fatal."""
+    try:
+        value = float(os.environ.get("GENDER_DESKTOP_IDLE_RELEASE_S", default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+IDLE_RELEASE_S = _idle_release_s()
 
 
 class _Reader(QThread):
@@ -113,7 +125,8 @@ class ProcessClient(QObject):
     def request(self, kind: str, **args: Any) -> int:
         self._idle.stop()
         if not self.running:
-            self._fail_pending(f"the {self.name} process had stopped; try again")
+            if self._child is not None:  # it died before its reader said so
+                self._fail_pending(str(ChildDied(self.name, self._child.process.exitcode)))
             self._stop_child()
             self._start()
         assert self._child is not None

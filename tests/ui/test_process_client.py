@@ -148,3 +148,20 @@ def test_an_exception_in_a_slot_shows_the_dialog_and_the_window_keeps_working(
         assert len(clicks) == 3
     finally:
         restore()
+
+
+def test_a_background_task_with_a_bug_opens_the_dialog_and_reports_its_line(
+    qtbot, no_dialogs_left
+) -> None:
+    from gender_desktop.ui.workers import Task
+
+    def buggy(progress, cancel):
+        raise KeyError("no such column")
+
+    task = Task(buggy)
+    with qtbot.waitSignal(task.failed, timeout=10_000) as failed:
+        task.start()
+    assert failed.args[0].startswith("internal error: KeyError: 'no such column'; details in")
+    qtbot.waitUntil(lambda: len(error_dialogs()) == 1)
+    assert task.internal_failure
+    task.wait()
