@@ -302,8 +302,9 @@ class Child:
         with contextlib.suppress(OSError, ValueError):
             self.requests.put(None)
 
-    def close(self, wait_s: float = 5.0) -> None:
-        """End the child: ask, wait up to ``wait_s``, then terminate. Never waits much longer."""
+    def end(self, wait_s: float = 5.0) -> None:
+        """End the process: ask, wait up to ``wait_s``, then terminate. Never waits much
+        longer. The queues stay open (a reader thread may still be on them): :meth:`release`."""
         if self.process.is_alive():
             self.stop_soon()
             self.process.join(wait_s)
@@ -313,9 +314,19 @@ class Child:
             if self.process.is_alive():
                 self.process.kill()
                 self.process.join(1)
+
+    def release(self) -> None:
+        """Close this side of the queues, once nothing reads them any more (a closed pipe's
+        file descriptor may be reused at once: a reader still polling it would read another
+        file's bytes)."""
         for q in (self.requests, self.replies):
             q.close()
             q.cancel_join_thread()
+
+    def close(self, wait_s: float = 5.0) -> None:
+        """:meth:`end`, then :meth:`release` (for a caller that reads in the same thread)."""
+        self.end(wait_s)
+        self.release()
 
 
 def call(

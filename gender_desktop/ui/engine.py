@@ -163,10 +163,11 @@ class ProcessClient(QObject):
         # slot, a script): the non-daemon child would keep Python from exiting. atexit hooks run
         # last-registered first, so this runs before multiprocessing joins its children.
         def end_child() -> None:
-            child.close(wait_s=3)
+            child.end(wait_s=3)
             reader.stopping = True
             with contextlib.suppress(RuntimeError):  # its C++ object may be gone already
                 reader.wait(2000)  # a QThread destroyed while running aborts the process
+            child.release()
 
         self._exit_hook = end_child
         atexit.register(end_child)
@@ -184,27 +185,31 @@ class ProcessClient(QObject):
     def _stop_child(self, wait_s: float = 5.0) -> None:
         child, reader = self._detach()
         if child is not None:
-            child.close(wait_s)
+            child.end(wait_s)
         if reader is not None:
             reader.wait(3000)
+        if child is not None:
+            child.release()  # after its reader stopped polling the queue
 
     def _release_if_idle(self) -> None:
         """End an idle child without waiting for it (it is idle: it ends at once)."""
         if self._pending or not self.running:
             return
         child, reader = self._detach()
-        if child is not None:
-            threading.Thread(target=child.close, args=(10,), daemon=True).start()
-        if reader is not None:
-            self._retired.append(reader)
-            reader.finished.connect(lambda r=reader: self._forget(r))
+        if child is None or reader is None:
+            return
+        child.stop_soon()
+        self._retired = [r for r in self._retired if not r.isFinished()]
+        self._retired.append(reader)
+
+        def reap() -> None:  # off the GUI thread: an idle child ends at once, a stuck one in 10 s
+            child.end(10)
+            reader.wait(3000)
+            child.release()
+
+        threading.Thread(target=reap, name=f"{self.name}-reaper", daemon=True).start()
         if self.release_note and self.idle_release_s is not None:
             self.released.emit(self.release_note.format(idle=idle_words(self.idle_release_s)))
-
-    def _forget(self, reader: _Reader) -> None:
-        if reader in self._retired:
-            self._retired.remove(reader)
-            reader.deleteLater()
 
     # -- replies ----------------------------------------------------------------------------------
     def _settle(self, rid: int) -> None:

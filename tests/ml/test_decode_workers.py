@@ -13,7 +13,16 @@ from pathlib import Path
 import builders
 import pytest
 
-from gender_desktop.procs import pid_alive
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (not a zombie): the test's own probe, not the app's."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+
 
 DECODES_SLOWLY = """
 import os, sys, time
