@@ -14,7 +14,7 @@ from gender_desktop.procs import Job
 class Toy:
     """``echo`` returns its args; ``ticks`` counts up to ``n`` every ``interval`` s with a
     progress reply per tick, honouring pause and cancel like a training's batches; ``die``
-    ends the process with ``code``; ``bug`` raises a RuntimeError; ``bad`` a UserError;
+    ends the process with ``code`` (``after`` seconds); ``bug`` raises a RuntimeError; ``bad`` a UserError;
     ``pid`` answers the child's pid."""
 
     def handle(self, job: Job) -> Any:
@@ -34,6 +34,7 @@ class Toy:
                 job.send("progress", (i, n, "tick"))  # unthrottled: every tick is counted
             return {"ticks": n}
         if job.kind == "die":
+            time.sleep(float(args.get("after", 0)))
             os._exit(int(args.get("code", 7)))
         if job.kind == "bug":
             raise RuntimeError("the toy service has a bug")

@@ -224,6 +224,8 @@ class ProcessClient(QObject):
 
     def _on_reply(self, reply: Reply) -> None:
         rid, payload = reply.rid, reply.payload
+        if rid not in self._pending:
+            return  # a dropped request (shutdown) or one a dead child's failure already settled
         if reply.kind == PROGRESS:
             done, total, message = payload
             self.progressed.emit(rid, done, total, message)

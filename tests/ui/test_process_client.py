@@ -86,8 +86,8 @@ def test_a_dead_child_fails_every_pending_request_by_name_and_the_next_one_resta
 ) -> None:
     got = recorded(toy)
     first_pid = outcome(qtbot, toy, toy.request("pid"))[1]
-    dying = toy.request("die", code=7)
-    queued = toy.request("echo", never=True)
+    dying = toy.request("die", code=7, after=0.5)
+    queued = toy.request("echo", never=True)  # waits behind it in the same child
     expected = "the toy process ended unexpectedly (exit code 7)"
     qtbot.waitUntil(lambda: dying in got and queued in got, timeout=60_000)
     assert got[dying] == got[queued] == ("failed", expected)
