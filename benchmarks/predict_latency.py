@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import multiprocessing as mp
 import os
 import platform
 import sys
@@ -145,42 +144,38 @@ def model_only(predictor: Any, files: list[Path]) -> float:
 
 
 def through_engine(run: Path, device: str, files: list[Path]) -> tuple[float, list[float]]:
-    """The GUI's path: a spawned child running ``service.serve``; time from putting a
-    ``predict`` request for one file on the queue to receiving its ``rows`` reply."""
-    from gender_desktop.ml.service import serve
+    """The GUI's path: the engine in a child of the one process layer (``procs.Child``);
+    time from sending a ``predict`` request for one file to receiving its ``rows`` reply."""
+    from gender_desktop.procs import FAILED, ROWS, Child
 
-    ctx = mp.get_context("spawn")
-    requests, replies, cancel = ctx.Queue(), ctx.Queue(), ctx.Event()
-    child = ctx.Process(target=serve, args=(requests, replies, cancel), daemon=True)
-    child.start()
+    child = Child("gender_desktop.ml.service:Engine", "benchmark engine")
 
-    def ask(rid: int, kind: str, args: dict[str, Any]) -> tuple[float, Any]:
+    def ask(kind: str, **args: Any) -> tuple[float, Any]:
         t0 = time.perf_counter()
-        requests.put((kind, rid, args))
+        rid = child.send(kind, **args)
         first_rows = None
         while True:
-            reply, got, payload = replies.get(timeout=600)
-            if got != rid:
+            reply = child.receive(600)
+            if reply is None or reply.rid != rid:
                 continue
-            if reply == "rows" and first_rows is None:
+            if reply.kind == ROWS and first_rows is None:
                 first_rows = time.perf_counter() - t0
-            elif reply == "failed":
-                raise RuntimeError(payload)
-            elif reply == "done":
-                return (first_rows if first_rows is not None else time.perf_counter() - t0), payload
+            elif reply.kind == FAILED:
+                raise RuntimeError(str(reply.payload))
+            elif reply.final:
+                return (first_rows if first_rows is not None else time.perf_counter() - t0), (
+                    reply.payload
+                )
 
     try:
         t0 = time.perf_counter()
-        ask(1, "load", {"run": str(run), "device": device})  # child start + torch + model
+        ask("load", run=str(run), device=device)  # child start + torch + model
         startup = time.perf_counter() - t0
         base = {"run": str(run), "device": device, "crop_faces": False}
-        ask(2, "predict", {**base, "paths": [str(files[0])]})  # warm-up
-        times = [ask(3 + k, "predict", {**base, "paths": [str(f)]})[0] for k, f in enumerate(files)]
+        ask("predict", **base, paths=[str(files[0])])  # warm-up
+        times = [ask("predict", **base, paths=[str(f)])[0] for f in files]
     finally:
-        requests.put(None)
-        child.join(30)
-        if child.is_alive():
-            child.terminate()
+        child.close(wait_s=30)
     return startup, times
 
 

@@ -2,17 +2,14 @@
 
 Importing torch takes seconds and, while it loads its shared libraries, holds the GIL: done in
 the GUI process it would freeze scrolling. :func:`probe_device` therefore asks a short-lived
-child process; training imports torch itself when it starts.
+child process through the one process layer; training imports torch itself when it starts.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-import time
 
-from gender_desktop.errors import Cancelled
+from gender_desktop.procs import ChildDied, Job, call
 
 PROBE_TIMEOUT_S = 120
 
@@ -29,29 +26,26 @@ def describe_device() -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def probe_device(cancel: threading.Event | None = None) -> str:
-    """:func:`describe_device` from a child process (in-process in a frozen app, which has no
-    interpreter to start). Setting ``cancel`` kills the child, so closing the app never waits
-    for torch to finish loading."""
-    if getattr(sys, "frozen", False):
+class DeviceService:
+    """The probe's service in its child (see ``gender_desktop.procs``): one ``describe``."""
+
+    def handle(self, job: Job) -> str:
         return describe_device()
-    code = "from gender_desktop.ml.device import describe_device; print(describe_device())"
-    child = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + PROBE_TIMEOUT_S
-    while True:
-        try:
-            out, err = child.communicate(timeout=0.1)
-            break
-        except subprocess.TimeoutExpired:
-            if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
-                child.kill()
-                child.communicate()
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled() from None
-                raise RuntimeError("the device probe timed out") from None
-    if child.returncode != 0:
-        last = (err.strip().splitlines() or ["unknown error"])[-1]
-        raise RuntimeError(f"torch could not be loaded: {last}")
-    return out.strip().splitlines()[-1]
+
+
+def probe_device(cancel: threading.Event | None = None) -> str:
+    """:func:`describe_device` from a short-lived child process (the one process layer).
+    Setting ``cancel`` ends the child at once, so closing the app never waits for torch to
+    finish loading (:class:`Cancelled` is raised)."""
+    try:
+        return call(
+            "gender_desktop.ml.device:DeviceService",
+            "device probe",
+            "describe",
+            timeout_s=PROBE_TIMEOUT_S,
+            cancel=cancel,
+        )
+    except TimeoutError:
+        raise RuntimeError("the device probe timed out") from None
+    except ChildDied as exc:
+        raise RuntimeError(f"torch could not be loaded: {exc}") from None

@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +34,7 @@ from gender_desktop.errors import Cancelled
 from gender_desktop.fileio import atomic_write_json
 from gender_desktop.ml import runtime
 from gender_desktop.ml.config import AugmentConfig
+from gender_desktop.procs import die_with_parent_signal, pid_alive, watch_parent
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -70,6 +72,7 @@ class DecodedImages:
     ) -> DecodedImages:
         folder = folder or paths.cache_dir() / "decoded"
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(folder)
         key = cls.cache_key(dataset, size)
         data_path, meta_path = folder / f"{key}.u8", folder / f"{key}.json"
         n = len(dataset)
@@ -97,7 +100,7 @@ class DecodedImages:
         workers = workers or max(1, (os.cpu_count() or 2))
         done = 0
         pool = (
-            ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+            ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(os.getpid(),))
             if workers > 1 and n >= 256
             else None
         )
@@ -132,10 +135,39 @@ class DecodedImages:
         return cls.build(dataset, size, folder=folder)
 
 
-def _ignore_interrupts() -> None:
-    """Decode workers leave Ctrl+C to the parent, which cancels the build cleanly; spawned
-    workers (macOS, Windows) would otherwise die on it and break the pool."""
+def _init_worker(owner_pid: int) -> None:
+    """Decode workers leave Ctrl+C to the parent, which cancels the build cleanly (spawned
+    workers, macOS and Windows, would otherwise die on it and break the pool), and they die
+    with it: after a kill -9 of the app or the CLI nothing else would end them (each held
+    about 425 MB, for more than half an hour)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent_signal()
+    watch_parent(owner_pid, grace_s=0.0)
+
+
+STALE_PARTIAL_AGE_S = 7 * 24 * 3600
+
+
+def remove_stale_partials(folder: Path) -> list[Path]:
+    """Delete the ``.partial`` files whose writer is gone (killed mid-decode: its pid is in
+    the name, ``<key>.<pid>.<random>.partial``), or that are a week old whoever wrote them (a
+    pid reused since). A build in progress in another live process is left alone."""
+    removed = []
+    now = time.time()
+    for path in folder.glob("*.partial"):
+        parts = path.name.split(".")
+        try:
+            writer = int(parts[-3])
+            old = now - path.stat().st_mtime > STALE_PARTIAL_AGE_S
+        except (IndexError, ValueError, OSError):
+            continue
+        if writer != os.getpid() and (old or not pid_alive(writer)):
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
 
 
 CACHE_LIMIT_BYTES = int(os.environ.get("GENDER_DESKTOP_DECODE_CACHE_GB", "50")) * 10**9

@@ -1,29 +1,21 @@
-"""The engine in a long-lived child process, answering requests from the GUI.
+"""The engine: the service the GUI's child processes run (see ``gender_desktop.procs``).
 
-Why a process: the GUI must never import torch (seconds, holding the GIL) nor run model code
-on its thread, and a CUDA crash must not take the window down. Unlike training, prediction is
-interactive, so the child stays up and keeps the model loaded: one dropped photo costs only its
-decode and one forward pass.
+Unlike a one-off script, prediction is interactive, so the child stays up and keeps the model
+loaded: one dropped photo costs only its decode and one forward pass. The GUI ends an idle
+child after a few minutes (its models go with it); every request carries what it needs (the
+run, the dataset), so the next one reloads transparently.
 
-Protocol (plain picklable values over ``multiprocessing`` queues):
-request ``(kind, request_id, args)``; ``None`` ends the loop. Replies
-``(kind, request_id, payload)`` with kind ``progress`` (done, total, message), ``rows`` (a list
-of prediction dicts), ``done`` (the result) or ``failed`` (a message). ``cancelled`` is a shared
-integer: every request whose id is at or below it stops between batches (or does not start),
-so a cancel sent before the child picked a request up still counts, and never reaches a
-request made after it. The child also ends when its parent does (a crashed GUI leaves no
-orphan).
-
-Requests: ``load`` {run, device}; ``predict`` {paths, crop_faces, dataset}; ``grad_cam``
-{path | (dataset, image_id), face}; ``evaluate`` {run, data, split, device}; ``export`` {run,
-formats, out_dir}; ``crossval`` {run, data, folds} (k-fold scores of the train split).
+Requests (``kind``: ``args``): ``load`` {run, device}; ``predict`` {run, paths, crop_faces,
+dataset}; ``grad_cam`` {run, path | (dataset, image_id), face}; ``evaluate`` {run, data,
+split, device}; ``export`` {run, formats, out_dir}; ``crossval`` {run, data, folds} (k-fold
+scores of the train split); ``train`` {settings, run_path, resume}: a training is one more
+request, so a queue of them is a queue of requests. Predictions come back as ``rows`` replies,
+training events as ``event`` replies, progress as ``progress``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import queue
 import time
 from pathlib import Path
 from typing import Any
@@ -31,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from gender_desktop.data.labels import JOURNAL_FILE, labelled_table
-from gender_desktop.errors import Cancelled, explain
+from gender_desktop.procs import EVENT, ROWS, Job
 
-PROGRESS_INTERVAL_S = 0.05
+BATCH_INTERVAL_S = 0.05  # training's batch events, at most about 20 a second
 
 
 class DatasetFiles:
@@ -83,9 +75,7 @@ class DatasetFiles:
 class Engine:
     """The child's state: one loaded predictor and the datasets it has opened."""
 
-    def __init__(self, reply, cancel: RequestCancel) -> None:
-        self.reply = reply
-        self.cancel = cancel
+    def __init__(self) -> None:
         self.predictor = None
         self.key: tuple[str, str] | None = None
         self.datasets: dict[str, DatasetFiles] = {}
@@ -107,11 +97,12 @@ class Engine:
         return self.predictor
 
     # -- requests ---------------------------------------------------------------------------------
-    def handle(self, kind: str, rid: int, args: dict[str, Any]) -> Any:
+    def handle(self, job: Job) -> Any:
+        kind, args = job.kind, job.args
         if kind == "load":
             return self.predictor_for(args["run"], args.get("device", "auto")).describe()
         if kind == "predict":
-            return self.predict(rid, args)
+            return self.predict(job)
         if kind == "grad_cam":
             return self.grad_cam(args)
         if kind == "evaluate":
@@ -122,8 +113,8 @@ class Engine:
                 args.get("data"),
                 args.get("split", "test"),
                 args.get("device", "auto"),
-                progress=self.progress_for(rid),
-                cancel=self.cancel,
+                progress=job.progress,
+                cancel=job.cancel,
             )
         if kind == "crossval":
             from gender_desktop.ml.crossval import out_of_fold
@@ -133,11 +124,13 @@ class Engine:
                 args.get("data"),
                 int(args.get("folds", 5)),
                 device=args.get("device", "auto"),
-                progress=self.progress_for(rid),
-                cancel=self.cancel,
+                progress=job.progress,
+                cancel=job.cancel,
             )
         if kind == "export":
             return self.export(args)
+        if kind == "train":
+            return self.train(job)
         raise ValueError(f"unknown request {kind!r}")
 
     def export(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -155,20 +148,39 @@ class Engine:
             raise ExportFailed("; ".join(problems))
         return {"files": files, "problems": problems}
 
-    def progress_for(self, rid: int):
+    def train(self, job: Job) -> dict[str, Any]:
+        """One training run; its events go back as ``event`` replies (batch events throttled),
+        the job's cancel is the Stop button and its pause the Pause button."""
+        from gender_desktop.ml.config import TrainConfig
+        from gender_desktop.ml.events import BatchEnd, Control
+        from gender_desktop.ml.trainer import Trainer
+        from gender_desktop.runs.folder import RunFolder
+
         last = [0.0]
 
-        def progress(done: int, total: int, message: str) -> None:
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S or done >= total:
+        def send(event: object) -> None:
+            if isinstance(event, BatchEnd):
+                now = time.monotonic()
+                if now - last[0] < BATCH_INTERVAL_S and event.batch != event.batches:
+                    return
                 last[0] = now
-                self.reply(("progress", rid, (done, total, message)))
+            job.send(EVENT, event)
 
-        return progress
+        self.predictor = self.key = None  # the GPU memory is the training's now
+        self.datasets.clear()
+        args = job.args
+        trainer = Trainer(
+            TrainConfig.from_dict(args["settings"]),
+            RunFolder(args["run_path"]),
+            send,
+            Control(stop=job.cancel, pause=job.pause),  # type: ignore[arg-type]
+        )
+        return trainer.run(resume=bool(args.get("resume")))
 
-    def predict(self, rid: int, args: dict[str, Any]) -> dict[str, Any]:
+    def predict(self, job: Job) -> dict[str, Any]:
         from gender_desktop.ml.predictor import expand_paths
 
+        args = job.args
         predictor = self.predictor_for(args["run"], args.get("device", "auto"))
         files = expand_paths(args["paths"])
         dataset = self.dataset(args["dataset"]) if args.get("dataset") else None
@@ -177,7 +189,7 @@ class Engine:
         started = time.perf_counter()
         count = errors = 0
         for rows in predictor.predict_paths(
-            files, bool(args.get("crop_faces")), self.progress_for(rid), self.cancel
+            files, bool(args.get("crop_faces")), job.progress, job.cancel
         ):
             records = [row.to_message() for row in rows]
             if dataset is not None:
@@ -185,13 +197,13 @@ class Engine:
                     dataset.annotate(record)
             count += len(records)
             errors += sum(1 for r in records if r["error"])
-            self.reply(("rows", rid, records))
+            job.send(ROWS, records)
         return {
             "files": len(files),
             "rows": count,
             "errors": errors,
             "seconds": round(time.perf_counter() - started, 3),
-            "cancelled": bool(self.cancel.is_set()),
+            "cancelled": bool(job.cancel.is_set()),
         }
 
     def grad_cam(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -222,56 +234,3 @@ class Engine:
         arr = square(img, predictor.size)
         p_male, heat = predictor.grad_cam(arr)
         return {"image": arr, "heat": (heat * 255).astype(np.uint8), "p_male": p_male}
-
-
-class RequestCancel:
-    """``threading.Event``-like view of the shared cancel mark for the request running now:
-    the core only calls ``is_set()``. A dead parent (the GUI crashed) also counts as a cancel,
-    checked at most every half second, so a long evaluation does not run on for nobody."""
-
-    def __init__(self, cancelled, parent=None) -> None:
-        self.cancelled = cancelled
-        self.parent = parent
-        self.rid = 0
-        self._checked = 0.0
-        self.orphaned = False
-
-    def is_set(self) -> bool:
-        if self.cancelled.value >= self.rid or self.orphaned:
-            return True
-        now = time.monotonic()
-        if self.parent is not None and now - self._checked > 0.5:
-            self._checked = now
-            self.orphaned = not self.parent.is_alive()
-        return self.orphaned
-
-
-def serve(requests, replies, cancelled) -> None:
-    """The child's main loop (module level, for ``spawn``)."""
-    parent = multiprocessing.parent_process()
-    cancel = RequestCancel(cancelled, parent)
-    engine = Engine(replies.put, cancel)
-    while not cancel.orphaned:
-        try:
-            message = requests.get(timeout=1.0)
-        except queue.Empty:
-            cancel.orphaned = parent is not None and not parent.is_alive()
-            continue
-        if message is None:
-            return
-        kind, rid, args = message
-        cancel.rid = rid
-        if cancel.is_set():
-            replies.put(("done", rid, {"cancelled": True}))
-            continue
-        try:
-            result = engine.handle(kind, rid, args)
-            replies.put(("done", rid, result))
-        except Cancelled:
-            replies.put(("done", rid, {"cancelled": True}))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the GUI
-            replies.put(("failed", rid, explain(exc, f"engine request {kind}")))
-    # The GUI died without saying goodbye: nobody reads the replies any more, so exiting must
-    # not wait for their feeder thread (blocked on a full pipe, it would wait forever).
-    replies.cancel_join_thread()
-    requests.cancel_join_thread()

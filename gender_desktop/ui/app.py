@@ -7,6 +7,7 @@ import sys
 from PySide6.QtWidgets import QApplication
 
 from gender_desktop import APP_NAME, __version__
+from gender_desktop.ui.dialogs import install_excepthook
 from gender_desktop.ui.main_window import DEMO, MainWindow
 from gender_desktop.ui.resources import icon
 from gender_desktop.ui.theme import apply_theme
@@ -35,6 +36,7 @@ def initial_dataset(window: MainWindow, open_path: str | None, demo: bool) -> st
 
 def run_app(open_path: str | None = None, demo: bool = False) -> int:
     app = create_app()
+    install_excepthook()  # a bug in a slot shows the internal-error dialog, not a traceback
     window = MainWindow()
     apply_theme(app, str(window.settings.value("theme", "system")))
     window.show()

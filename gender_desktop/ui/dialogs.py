@@ -1,15 +1,25 @@
-"""Small dialogs: export labels, split settings, dataset problems, about."""
+"""Small dialogs: export labels, split settings, dataset problems, internal errors, about."""
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
+    QPushButton,
     QRadioButton,
     QSpinBox,
     QVBoxLayout,
@@ -19,6 +29,7 @@ from PySide6.QtWidgets import (
 from gender_desktop import __version__
 from gender_desktop.data.dataset import ImportReport
 from gender_desktop.data.splits import SplitSpec
+from gender_desktop.errors import explain
 
 
 class ExportDialog(QDialog):
@@ -124,6 +135,120 @@ class ProblemsDialog(QDialog):
         layout.addWidget(summary)
         layout.addWidget(text)
         layout.addWidget(buttons)
+
+
+class InternalErrorDialog(QDialog):
+    """A bug, told once and plainly: the one-line message (which names the log file), a
+    "Copy details" button that puts the traceback on the clipboard for a bug report, and Close.
+    Not modal to the app's work: the window behind keeps running."""
+
+    def __init__(self, message: str, details: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Internal error")
+        self.setObjectName("internalErrorDialog")
+        self.details = details
+        self.more = 0
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._set_text(message)
+        self.copy_button = QPushButton("Copy details")
+        self.copy_button.clicked.connect(self.copy_details)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message)
+        layout.addWidget(buttons)
+
+    def _set_text(self, message: str) -> None:
+        self.text = message
+        note = (
+            f"\n\n({self.more} more internal error(s) since; each is logged)" if self.more else ""
+        )
+        self.message.setText(
+            "Something went wrong inside the app; the window keeps working.\n\n" + message + note
+        )
+
+    def add(self, message: str, details: str) -> None:
+        """Another internal error while this one is still open: one dialog, not a pile."""
+        self.more += 1
+        self.details += "\n" + details
+        self._set_text(self.text)
+
+    def copy_details(self) -> None:
+        QGuiApplication.clipboard().setText(f"{self.text}\n\n{self.details}")
+        self.copy_button.setText("Copied")
+
+
+_open_dialog: list[InternalErrorDialog] = []
+
+
+def show_internal_error(message: str, details: str) -> InternalErrorDialog:
+    """Show (or add to) the one internal-error dialog, without blocking the caller."""
+    if _open_dialog:
+        last = _open_dialog.pop()
+        try:
+            if last.isVisible():
+                last.add(message, details)
+                _open_dialog.append(last)
+                return last
+            last.deleteLater()  # closed earlier: it goes
+        except RuntimeError:  # its parent window was deleted, and it with it
+            pass
+    dialog = InternalErrorDialog(message, details, QApplication.activeWindow())
+    _open_dialog.append(dialog)
+    dialog.show()
+    return dialog
+
+
+class _ErrorRelay(QObject):
+    """Lives on the GUI thread: an exception hook called on another thread shows the dialog
+    through a queued signal (widgets are only made on the GUI thread)."""
+
+    show = Signal(str, str, bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.show.connect(self._show)
+
+    @Slot(str, str, bool)
+    def _show(self, message: str, details: str, internal: bool) -> None:
+        if internal:
+            show_internal_error(message, details)
+        else:  # a UserError nobody caught: its message is still for the user
+            box = QMessageBox(QMessageBox.Icon.Warning, "Error", message, parent=None)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.show()
+
+
+def install_excepthook() -> Callable[[], None]:
+    """The last resort: an exception no slot caught is logged (``report_internal_error``, via
+    ``explain``) and shown in the internal-error dialog, never printed as a raw traceback, and
+    the window keeps running. Covers Qt slots (PySide calls ``sys.excepthook``) and Python
+    threads. Returns the function that puts the previous hooks back (for tests)."""
+    previous, previous_thread_hook = sys.excepthook, threading.excepthook
+    relay = _ErrorRelay(QApplication.instance())
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, (KeyboardInterrupt, SystemExit)):
+            previous(kind, exc, tb)
+            return
+        if exc.__traceback__ is None:
+            exc = exc.with_traceback(tb)
+        failure = explain(exc, "gui")
+        relay.show.emit(failure.message, failure.details, failure.internal)
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    def restore() -> None:
+        sys.excepthook, threading.excepthook = previous, previous_thread_hook
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook
+    return restore
 
 
 ABOUT_TEXT = f"""<h3>gender-desktop {__version__}</h3>

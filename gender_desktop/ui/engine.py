@@ -1,75 +1,109 @@
-"""The GUI's handle on the engine child process (see ``gender_desktop.ml.service``).
+"""The GUI's half of the one process layer (``gender_desktop.procs``): replies become signals.
 
-``EngineClient.request(kind, **args)`` queues a request and returns its id; replies come back
-as signals on the GUI thread: ``progressed(id, done, total, message)``, ``rows(id, list)``,
-``finished(id, result)`` and ``failed(id, message)``. The child is started on the first
-request (importing torch there takes seconds, never here) and stays up, so a model is loaded
-once. ``cancel()`` stops every request made so far (the running one between two batches, the
-queued ones before they start) and none made later. A reader QThread waits on the reply
-queue; if the child dies, every outstanding request fails with a message and the next request
-starts a new child. The child is not a daemon (daemons may not start the decode worker pool);
-it ends with ``shutdown()``, or by itself when this process is gone.
+``ProcessClient.request(kind, **args)`` sends a request to the client's child and returns its
+id; replies come back as signals on the GUI thread: ``progressed(id, done, total, message)``,
+``rows(id, list)``, ``event(id, training event)``, then ``finished(id, result)`` or
+``failed(id, message)``. The child is started on the first request (importing torch there
+takes seconds, never here) and stays up, so a model is loaded once; after
+``idle_release_s`` without work it is ended, its memory with it, and ``released(text)`` says
+so (the next request starts a new child, transparently). ``cancel()`` stops every request made
+so far (the running one between two batches, the queued ones before they start) and none made
+later. If the child dies, every outstanding request fails with a message naming the process
+and its exit code, and the next request starts a new child. An internal error (a bug) also
+opens the internal-error dialog with its details to copy. The child ends with ``shutdown()``,
+when the event loop quits, at interpreter exit, or by itself when this process is gone.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import itertools
-import multiprocessing as mp
-import queue as queue_mod
+import os
+import threading
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal
 
-from gender_desktop.ml.service import serve
+from gender_desktop.errors import Failure
+from gender_desktop.procs import DONE, EVENT, FAILED, PROGRESS, ROWS, Child, ChildDied, Reply
+from gender_desktop.ui.dialogs import show_internal_error
+
+ENGINE = "gender_desktop.ml.service:Engine"
+
+
+def _idle_release_s(default: float = 300.0) -> float:
+    """``GENDER_DESKTOP_IDLE_RELEASE_S`` (seconds an idle engine child keeps its model), or
+    five minutes; a value that is not a positive number is ignored rather than fatal."""
+    try:
+        value = float(os.environ.get("GENDER_DESKTOP_IDLE_RELEASE_S", default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+IDLE_RELEASE_S = _idle_release_s()
 
 
 class _Reader(QThread):
-    reply = Signal(str, int, object)
-    died = Signal(int)  # exit code
+    """Waits on one child's replies; ends when told to or when the child is gone."""
 
-    def __init__(self, replies: Any, child: Any, parent: QObject | None = None) -> None:
+    reply = Signal(object)  # Reply
+    died = Signal(object)  # ChildDied
+
+    def __init__(self, child: Child, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.replies, self.child = replies, child
+        self.child = child
         self.stopping = False
 
     def run(self) -> None:
-        while True:
+        while not self.stopping:
             try:
-                kind, rid, payload = self.replies.get(timeout=0.2)
-            except queue_mod.Empty:
-                if self.stopping:
-                    return
-                if not self.child.is_alive():
-                    self.died.emit(self.child.exitcode if self.child.exitcode is not None else -1)
-                    return
-                continue
-            except (EOFError, OSError):
+                reply = self.child.receive(0.2)
+            except ChildDied as exc:
+                if not self.stopping:
+                    self.died.emit(exc)
                 return
-            self.reply.emit(kind, rid, payload)
+            except (EOFError, OSError, ValueError):  # our end was closed
+                return
+            if reply is not None:
+                self.reply.emit(reply)
 
 
-class EngineClient(QObject):
+def idle_words(seconds: float) -> str:
+    """ "5 min", "90 s": how long the child waited, for the status bar."""
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+class ProcessClient(QObject):
+    """One child process running ``service`` (``"module:Class"``), seen through signals."""
+
     progressed = Signal(int, int, int, str)  # id, done, total, message
     rows = Signal(int, object)  # id, list of row dicts
+    event = Signal(int, object)  # id, a training event
     finished = Signal(int, object)  # id, result
     failed = Signal(int, str)  # id, message
     busy_changed = Signal(bool)
+    released = Signal(str)  # the idle child was ended: what to tell the user
 
-    def __init__(self, name: str = "engine", parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "engine",
+        parent: QObject | None = None,
+        service: str = ENGINE,
+        idle_release_s: float | None = IDLE_RELEASE_S,
+        release_note: str | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.name = name
-        self._context = mp.get_context("spawn")
-        self._ids = itertools.count(1)
+        self.name, self.service = name, service
+        self.idle_release_s = idle_release_s
+        self.release_note = release_note
         self._pending: set[int] = set()
-        self._child: Any = None
+        self._child: Child | None = None
         self._reader: _Reader | None = None
-        self._requests: Any = None
-        self._replies: Any = None
-        self._cancelled: Any = None
-        self._last_id = 0
+        self._retired: list[_Reader] = []
         self._exit_hook: Any = None
+        self._idle = QTimer(self, singleShot=True)
+        self._idle.timeout.connect(self._release_if_idle)
         app = QCoreApplication.instance()
         if app is not None:  # the event loop ends: so does the child, even without closeEvent
             app.aboutToQuit.connect(self.shutdown)
@@ -80,56 +114,25 @@ class EngineClient(QObject):
 
     @property
     def running(self) -> bool:
-        return self._child is not None and self._child.is_alive()
+        return self._child is not None and self._child.alive()
 
-    def _start(self) -> None:
-        self._requests = self._context.Queue()
-        self._replies = self._context.Queue()
-        self._cancelled = self._context.Value("q", self._cancelled_mark(), lock=False)
-        self._child = self._context.Process(
-            target=serve,
-            args=(self._requests, self._replies, self._cancelled),
-            name=f"gender-desktop-{self.name}",
-        )
-        self._child.start()
-        reader = _Reader(self._replies, self._child, self)
-        reader.reply.connect(self._on_reply)
-        # Tagged with its reader: a death reported late must not stop a newer child.
-        reader.died.connect(lambda code, r=reader: self._on_died(r, code))
-        reader.start()
-        self._reader = reader
-        # A window closed without shutdown() (an exception out of the event loop, sys.exit in a
-        # slot, a script): the non-daemon child would keep Python from exiting. atexit hooks run
-        # last-registered first, so this runs before multiprocessing joins its children.
-        child, requests, cancelled = self._child, self._requests, self._cancelled
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (None before the first request or after release)."""
+        return self._child.pid if self._child is not None else None
 
-        def end_child() -> None:
-            if child.is_alive():
-                cancelled.value = 1 << 62
-                with contextlib.suppress(OSError, ValueError):
-                    requests.put(None)
-                child.join(3)
-                if child.is_alive():
-                    child.terminate()
-            reader.stopping = True
-            reader.wait(2000)  # a QThread destroyed while running aborts the process
-
-        self._exit_hook = end_child
-        atexit.register(end_child)
-
-    def _cancelled_mark(self) -> int:
-        return self._cancelled.value if self._cancelled is not None else 0
-
+    # -- requests ---------------------------------------------------------------------------------
     def request(self, kind: str, **args: Any) -> int:
+        self._idle.stop()
         if not self.running:
-            self._fail_pending("the engine process had stopped; try again")
+            if self._child is not None:  # it died before its reader said so
+                self._fail_pending(str(ChildDied(self.name, self._child.process.exitcode)))
             self._stop_child()
             self._start()
-        rid = next(self._ids)
-        self._last_id = rid
+        assert self._child is not None
         was_busy = self.busy
+        rid = self._child.send(kind, **args)
         self._pending.add(rid)
-        self._requests.put((kind, rid, args))
         if not was_busy:
             self.busy_changed.emit(True)
         return rid
@@ -138,32 +141,112 @@ class EngineClient(QObject):
         """Stop every request made so far, or up to request ``upto`` (an evaluation, not the
         export asked for after it): the running one after its current batch, queued ones
         before they start (they finish with ``{"cancelled": True}``)."""
-        if self._cancelled is not None:
-            mark = self._last_id if upto is None else upto
-            self._cancelled.value = max(self._cancelled.value, mark)
+        if self._child is not None:
+            self._child.cancel(upto)
 
+    def pause(self, rid: int, paused: bool = True) -> None:
+        """Pause or resume request ``rid`` (a training) after its current batch."""
+        if self._child is not None:
+            self._child.pause(rid, paused)
+
+    # -- the child ----------------------------------------------------------------------------------
+    def _start(self) -> None:
+        child = Child(self.service, self.name)
+        reader = _Reader(child, self)
+        reader.reply.connect(self._on_reply)
+        # Tagged with its reader: a death reported late must not fail a newer child's requests.
+        reader.died.connect(lambda exc, r=reader: self._on_died(r, exc))
+        reader.start()
+        self._child, self._reader = child, reader
+
+        # A window closed without shutdown() (an exception out of the event loop, sys.exit in a
+        # slot, a script): the non-daemon child would keep Python from exiting. atexit hooks run
+        # last-registered first, so this runs before multiprocessing joins its children.
+        def end_child() -> None:
+            child.end(wait_s=3)
+            reader.stopping = True
+            with contextlib.suppress(RuntimeError):  # its C++ object may be gone already
+                reader.wait(2000)  # a QThread destroyed while running aborts the process
+            child.release()
+
+        self._exit_hook = end_child
+        atexit.register(end_child)
+
+    def _detach(self) -> tuple[Child | None, _Reader | None]:
+        if self._exit_hook is not None:
+            atexit.unregister(self._exit_hook)
+            self._exit_hook = None
+        child, reader = self._child, self._reader
+        self._child = self._reader = None
+        if reader is not None:
+            reader.stopping = True
+        return child, reader
+
+    def _stop_child(self, wait_s: float = 5.0) -> None:
+        child, reader = self._detach()
+        if child is not None:
+            child.end(wait_s)
+        if reader is not None:
+            reader.wait(3000)
+        if child is not None:
+            child.release()  # after its reader stopped polling the queue
+
+    def _release_if_idle(self) -> None:
+        """End an idle child without waiting for it (it is idle: it ends at once)."""
+        if self._pending or not self.running:
+            return
+        child, reader = self._detach()
+        if child is None or reader is None:
+            return
+        child.stop_soon()
+        self._retired = [r for r in self._retired if not r.isFinished()]
+        self._retired.append(reader)
+
+        def reap() -> None:  # off the GUI thread: an idle child ends at once, a stuck one in 10 s
+            child.end(10)
+            reader.wait(3000)
+            child.release()
+
+        threading.Thread(target=reap, name=f"{self.name}-reaper", daemon=True).start()
+        if self.release_note and self.idle_release_s is not None:
+            self.released.emit(self.release_note.format(idle=idle_words(self.idle_release_s)))
+
+    # -- replies ----------------------------------------------------------------------------------
     def _settle(self, rid: int) -> None:
         self._pending.discard(rid)
         if not self._pending:
             self.busy_changed.emit(False)
+            self._arm_idle()
 
-    def _on_reply(self, kind: str, rid: int, payload: object) -> None:
-        if kind == "progress":
-            done, total, message = payload  # type: ignore[misc]
+    def _arm_idle(self) -> None:
+        if self.idle_release_s is not None and self.running:
+            self._idle.start(int(self.idle_release_s * 1000))
+
+    def _on_reply(self, reply: Reply) -> None:
+        rid, payload = reply.rid, reply.payload
+        if rid not in self._pending:
+            return  # a dropped request (shutdown) or one a dead child's failure already settled
+        if reply.kind == PROGRESS:
+            done, total, message = payload
             self.progressed.emit(rid, done, total, message)
-        elif kind == "rows":
+        elif reply.kind == ROWS:
             self.rows.emit(rid, payload)
-        elif kind == "done":
+        elif reply.kind == EVENT:
+            self.event.emit(rid, payload)
+        elif reply.kind == DONE:
             self._settle(rid)
             self.finished.emit(rid, payload)
-        else:
+        elif reply.kind == FAILED:
             self._settle(rid)
-            self.failed.emit(rid, str(payload))
+            failure = payload if isinstance(payload, Failure) else Failure(str(payload))
+            if failure.internal:
+                show_internal_error(failure.message, failure.details)
+            self.failed.emit(rid, failure.message)
 
-    def _on_died(self, reader: _Reader, code: int) -> None:
+    def _on_died(self, reader: _Reader, exc: ChildDied) -> None:
         if reader is not self._reader:
             return  # an earlier child, already replaced
-        self._fail_pending(f"the {self.name} process ended unexpectedly (exit code {code})")
+        self._fail_pending(str(exc))
         self._stop_child()
 
     def _fail_pending(self, message: str) -> None:
@@ -174,38 +257,30 @@ class EngineClient(QObject):
         if pending:
             self.busy_changed.emit(False)
 
-    def _stop_child(self, wait_s: float = 5.0) -> None:
-        if self._exit_hook is not None:
-            atexit.unregister(self._exit_hook)
-            self._exit_hook = None
-        child, reader = self._child, self._reader
-        self._child = self._reader = None
-        if reader is not None:
-            reader.stopping = True
-        if child is not None and child.is_alive():
-            self.stop_soon()
-            child.join(wait_s)
-            if child.is_alive():
-                child.terminate()
-                child.join(2)
-        if reader is not None:
-            reader.wait(3000)
-        for q in (self._requests, self._replies):
-            if q is not None:
-                q.close()
-                q.cancel_join_thread()
-        self._requests = self._replies = None
-
+    # -- ending -------------------------------------------------------------------------------------
     def stop_soon(self) -> None:
         """Ask the child to end (cancel everything, then the end-of-requests mark) without
-        waiting: the window asks every engine first and then waits for them together."""
-        if self._requests is None:
-            return
-        self.cancel()
-        with contextlib.suppress(OSError, ValueError):
-            self._requests.put(None)
+        waiting: the window asks every child first and then waits for them together."""
+        if self._child is not None:
+            self._child.stop_soon()
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_s: float = 5.0) -> None:
         """End the child (closing the app); outstanding requests are dropped."""
+        self._idle.stop()
         self._pending.clear()
-        self._stop_child()
+        self._stop_child(wait_s)
+        for reader in list(self._retired):
+            reader.wait(1000)
+
+
+class EngineClient(ProcessClient):
+    """The engine child of the Evaluate and Predict tabs (``gender_desktop.ml.service``)."""
+
+    def __init__(
+        self,
+        name: str = "engine",
+        parent: QObject | None = None,
+        idle_release_s: float | None = IDLE_RELEASE_S,
+        release_note: str | None = "Model released after {idle} idle; it reloads when needed",
+    ) -> None:
+        super().__init__(name, parent, ENGINE, idle_release_s, release_note)

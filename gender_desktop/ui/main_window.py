@@ -88,6 +88,8 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self.browser.set_label_actions(self.act_male, self.act_female)
+        for engine in (self.evaluation.engine, self.predict.engine):  # memory given back: say so
+            engine.released.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.browser.status_changed.connect(self.status_text.setText)
         self.browser.labels_changed.connect(self._update_label_actions)
         self.browser.labels_changed.connect(self.evaluation.labels_changed)
@@ -309,12 +311,18 @@ class MainWindow(QMainWindow):
         self._tasks[name] = task
         task.progressed.connect(self._on_progress)
         task.succeeded.connect(on_success)
-        task.failed.connect(on_failed or (lambda msg: self._error("Error", msg)))
+        task.failed.connect(on_failed or (lambda msg: self._task_failed(task, msg)))
         task.cancelled.connect(lambda: self.statusBar().showMessage("Cancelled", 4000))
         task.finished.connect(lambda: self._task_done(name, task))
         self.cancel_button.show()
         task.start()
         return task
+
+    def _task_failed(self, task: Task, message: str) -> None:
+        if task.internal_failure:  # the internal-error dialog is already open
+            self.statusBar().showMessage(message, 8000)
+        else:
+            self._error("Error", message)
 
     def _task_done(self, name: str, task: Task) -> None:
         if self._tasks.get(name) is task:
@@ -621,8 +629,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.browser.splitter.saveState())
         self.settings.setValue("autoAdvance", self.browser.auto_advance.isChecked())
         self.wait_for_tasks()
-        for engine in (self.evaluation.engine, self.predict.engine):
-            engine.stop_soon()  # both wind down at once; the shutdowns below only wait
+        for client in (self.evaluation.engine, self.predict.engine, self.training.client):
+            client.stop_soon()  # all wind down at once; the shutdowns below only wait
         self.training.shutdown()
         self.predict.shutdown()
         self.evaluation.shutdown()

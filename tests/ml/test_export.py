@@ -222,7 +222,7 @@ def test_the_app_exports_torchscript_even_without_the_onnx_packages(
         raise export_module.ExportFailed(export_module.ONNX_MISSING)
 
     monkeypatch.setattr(export_module, "_import_onnx", no_onnx)
-    engine = Engine(reply=lambda message: None, cancel=None)
+    engine = Engine()
     result = engine.export({"run": str(run_dir), "out_dir": str(tmp_path)})
     assert [f["format"] for f in result["files"]] == ["torchscript"]
     assert Path(result["files"][0]["path"]).exists()

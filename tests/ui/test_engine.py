@@ -22,9 +22,9 @@ from gender_desktop.ui.engine import EngineClient
 def engine(qtbot):
     client = EngineClient("test-engine")
     yield client
-    child = client._child
+    pid = client.pid
     client.shutdown()
-    assert child is None or not child.is_alive()
+    assert pid is None or not alive(pid)
 
 
 @pytest.fixture
@@ -63,17 +63,14 @@ def test_a_cancel_before_the_child_starts_the_request_still_counts(engine, qtbot
 
 
 GUI_DIES_MID_REQUEST = """
-import multiprocessing as mp, os, sys, time
-from gender_desktop.ml.service import serve
+import os, sys
+from gender_desktop.procs import Child
 
 if __name__ == "__main__":
-    ctx = mp.get_context("spawn")
-    requests, replies, cancelled = ctx.Queue(), ctx.Queue(), ctx.Value("q", 0, lock=False)
-    child = ctx.Process(target=serve, args=(requests, replies, cancelled))
-    child.start()
+    child = Child("gender_desktop.ml.service:Engine", "engine")
     print(child.pid, flush=True)
-    requests.put(("predict", 1, {"run": sys.argv[1], "paths": [sys.argv[2]]}))
-    while replies.get()[0] != "rows":  # the child is busy predicting a big folder
+    child.send("predict", run=sys.argv[1], paths=[sys.argv[2]])
+    while getattr(child.receive(60), "kind", None) != "rows":  # busy predicting a big folder
         pass
     os._exit(1)  # the GUI crashes: no goodbye, nobody reads the replies any more
 """
@@ -89,7 +86,7 @@ if __name__ == "__main__":
     done = []
     client.finished.connect(lambda rid, result: done.append(result))
     client.request("load", run=sys.argv[1])
-    print(client._child.pid, flush=True)
+    print(client.pid, flush=True)
     end = time.monotonic() + 60
     while not done and time.monotonic() < end:
         app.processEvents()

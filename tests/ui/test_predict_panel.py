@@ -253,3 +253,19 @@ def test_without_a_run_a_drop_says_what_to_do(make_window, tmp_path):
     drop(panel.drop_zone, [picture])
     assert "No trained run" in panel.drop_zone.hint.text()  # said where the user looks
     assert panel.results.total() == 0 and not panel.engine.running and window.dataset is None
+
+
+def test_an_idle_model_is_released_said_so_and_reloaded_for_the_next_prediction(
+    predict_window, qtbot, tmp_path
+):
+    window, panel = predict_window, predict_window.predict
+    files = awkward_files(tmp_path / "drop")
+    panel.engine.idle_release_s = 1  # five minutes in the app
+    first_child = panel.engine.pid
+    assert predict(qtbot, panel, [files["red.jpg"]])["rows"] == 1
+    message = "Model released after 1 s idle; it reloads on the next prediction"
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == message, timeout=15_000)
+    assert not panel.engine.running  # the child and the memory it held are gone
+    assert predict(qtbot, panel, [files["blue.jpg"]])["rows"] == 1
+    assert rows_by_name(panel)["blue.jpg"].prediction == "Female"
+    assert panel.engine.running and panel.engine.pid != first_child

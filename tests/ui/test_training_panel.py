@@ -110,3 +110,41 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint(trained_window, qtbot):
         assert list(panel.curves["val_loss"].getData()[0]) == [1]  # the epoch already done
     assert second.args[0]["epochs"] == 3 and not second.args[0]["stopped"]
     assert [int(r["epoch"]) for r in run.read_metrics()] == [1, 2, 3]
+
+
+def test_a_killed_training_process_is_reported_by_name_and_exit_code(trained_window, qtbot):
+    import os
+    import signal
+
+    panel = trained_window.training
+    panel.form.epochs.setValue(50)
+    with qtbot.waitSignal(panel.run_finished, timeout=180_000) as finished:
+        worker = panel.start()
+        with qtbot.waitSignal(worker.epoch, timeout=120_000):
+            pass
+        os.kill(panel.client.pid, signal.SIGKILL)  # the OOM killer, a CUDA crash
+    expected = "the training process ended unexpectedly (exit code -9, killed by signal 9)"
+    assert finished.args[0] == {"failed": expected}
+    assert f"Training failed: {expected}" in panel.log_view.toPlainText()
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled())  # the next run can start
+
+
+def test_pause_holds_the_run_after_the_current_batch_and_resume_continues(trained_window, qtbot):
+    panel = trained_window.training
+    panel.form.epochs.setValue(50)
+    batches: list[object] = []
+    with qtbot.waitSignal(panel.run_finished, timeout=180_000) as finished:
+        worker = panel.start()
+        worker.batch.connect(batches.append)
+        with qtbot.waitSignal(worker.epoch, timeout=120_000):
+            pass
+        paused_at = len(batches)
+        panel.pause_button.click()
+        assert panel.pause_button.text() == "Resume"
+        qtbot.wait(4000)  # running, that would be many (throttled) batch events
+        held = len(batches)
+        assert held - paused_at <= 1, "a paused run kept training"  # only the batch under way
+        panel.pause_button.click()
+        qtbot.waitUntil(lambda: len(batches) > held, timeout=30_000)
+        panel.stop_button.click()
+    assert finished.args[0]["stopped"]

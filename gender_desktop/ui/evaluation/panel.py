@@ -79,7 +79,11 @@ class EvaluationPanel(QWidget):
         self.threshold = 0.5
         self._request: int | None = None
         self._load_token = 0
-        self.engine = EngineClient("evaluation", self)
+        self.engine = EngineClient(
+            "evaluation",
+            self,
+            release_note="Evaluation model released after {idle} idle; it reloads when needed",
+        )
         self.engine.progressed.connect(self._on_progress)
         self.engine.finished.connect(self._on_finished)
         self.engine.failed.connect(self._on_failed)

@@ -126,7 +126,11 @@ class PredictPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
-        self.engine = EngineClient("predict", self)
+        self.engine = EngineClient(
+            "predict",
+            self,
+            release_note="Model released after {idle} idle; it reloads on the next prediction",
+        )
         self.engine.progressed.connect(self._on_progress)
         self.engine.rows.connect(self._on_rows)
         self.engine.finished.connect(self._on_finished)

@@ -26,11 +26,13 @@ from gender_desktop.data.dataset import Dataset
 from gender_desktop.ml.config import TrainConfig, hub_checkpoint
 from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
 from gender_desktop.runs.folder import RunFolder, workspace
+from gender_desktop.ui.engine import ProcessClient
 from gender_desktop.ui.plots import style_plot
 from gender_desktop.ui.training.form import TrainingForm
 from gender_desktop.ui.training.worker import TrainingWorker
 
 SMOOTHING = 0.9
+TRAINING_IDLE_S = 10.0  # an ended run's child goes soon: it may hold GPU memory and a large cache
 TRAIN_PEN = pg.mkPen("#2f7ed8", width=2)
 VAL_PEN = pg.mkPen("#e07b1a", width=2)
 BATCH_PEN = pg.mkPen((47, 126, 216, 90), width=1)
@@ -57,6 +59,9 @@ class TrainingPanel(QWidget):
         self.device_text = "the best available device"
         self.worker: TrainingWorker | None = None
         self.run: RunFolder | None = None
+        # The training child: each run is a "train" request to it (a queue of runs would be a
+        # queue of requests), through the one process layer.
+        self.client = ProcessClient("training", self, idle_release_s=TRAINING_IDLE_S)
         self.form = TrainingForm()
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.form)
@@ -158,7 +163,7 @@ class TrainingPanel(QWidget):
         self.update_plan()
 
     def is_running(self) -> bool:
-        return self.worker is not None and self.worker.isRunning()
+        return self.worker is not None and self.worker.running
 
     def update_plan(self) -> None:
         """The line that says, before anything runs, what will train where from what."""
@@ -208,14 +213,16 @@ class TrainingPanel(QWidget):
         self._reset_series()
         name = f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
         self.run = resume_run or RunFolder.create(name)
-        self.worker = TrainingWorker(config, self.run, resume=resume_run is not None, parent=self)
+        self.worker = TrainingWorker(
+            self.client, config, self.run, resume=resume_run is not None, parent=self
+        )
         self.worker.batch.connect(self._on_batch)
         self.worker.epoch.connect(self._on_epoch)
         self.worker.phase.connect(self._on_phase)
         self.worker.log.connect(self._append_log)
         self.worker.done.connect(self._on_done)
         self.worker.failed.connect(self._on_failed)
-        self.worker.finished.connect(self._on_thread_finished)
+        self.worker.ended.connect(self._on_run_ended)
         self._append_log(f"Run folder: {self.run.path}")
         if resume_run is not None:  # show the epochs already done
             for row in resume_run.read_metrics():
@@ -227,30 +234,25 @@ class TrainingPanel(QWidget):
     def toggle_pause(self) -> None:
         if self.worker is None:
             return
-        pause = self.worker.control.pause
-        if pause.is_set():
-            pause.clear()
+        if self.worker.paused:
+            self.worker.set_paused(False)
             self.pause_button.setText("Pause")
             self._append_log("Resumed")
         else:
-            pause.set()
+            self.worker.set_paused(True)
             self.pause_button.setText("Resume")
             self.progress.setFormat("Paused")
             self._append_log("Paused (after the current batch)")
 
     def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.control.pause.clear()
-            self.worker.control.stop.set()
+        if self.worker is not None and self.worker.running:
+            self.worker.stop()
             self._append_log("Stopping after the current batch…")
 
     def shutdown(self) -> None:
         """Stop a running training (closing the window): ask, then end it after 10 s."""
-        if self.worker is not None:
-            self.stop()
-            if not self.worker.wait(10_000):
-                self.worker.kill()
-                self.worker.wait()
+        self.stop()
+        self.client.shutdown(wait_s=10 if self.is_running() else 2)
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running and self.dataset is not None)
@@ -310,7 +312,7 @@ class TrainingPanel(QWidget):
         self._append_log(f"Training failed: {message}")
         self.run_finished.emit({"failed": message})
 
-    def _on_thread_finished(self) -> None:
+    def _on_run_ended(self) -> None:
         self._set_running(False)
         self.update_plan()
 
