@@ -16,8 +16,8 @@ import pytest
 import torch
 from setups import tiny_config, train_in_own_home
 
-from gender_desktop import predict_cli
 from gender_desktop.cli import main
+from gender_desktop.cli import predict as predict_cli
 from gender_desktop.ml import evaluation as evaluation_module
 from gender_desktop.ml.models import ModelConfig
 from gender_desktop.runs.folder import EVALUATION, PREDICTIONS

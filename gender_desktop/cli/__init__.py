@@ -13,14 +13,14 @@ import sys
 from collections.abc import Sequence
 
 from gender_desktop import __version__
-from gender_desktop.export_cli import add_export_parser, run_export
-from gender_desktop.predict_cli import (
+from gender_desktop.cli.export import add_export_parser, run_export
+from gender_desktop.cli.predict import (
     add_evaluate_parser,
     add_predict_parser,
     run_evaluate,
     run_predict,
 )
-from gender_desktop.train_cli import add_train_parser, run_train
+from gender_desktop.cli.train import add_train_parser, run_train
 
 
 def build_parser() -> argparse.ArgumentParser:
