@@ -20,6 +20,7 @@ from gender_desktop.cli import main
 from gender_desktop.cli import predict as predict_cli
 from gender_desktop.ml import evaluation as evaluation_module
 from gender_desktop.ml.models import ModelConfig
+from gender_desktop.ml.prediction_row import BASE_COLUMNS
 from gender_desktop.runs.folder import EVALUATION, PREDICTIONS
 
 MALES_IN_TRAIN = builders.males(64)  # images 0-63 are the official train split
@@ -165,7 +166,7 @@ def test_evaluate_errors_are_one_line_and_exit_2(
     assert main(["evaluate", *args]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("error: ") and message in captured.err
+    assert captured.err.startswith("gender-desktop evaluate: error: ") and message in captured.err
     assert captured.err.count("\n") == 1
 
 
@@ -232,7 +233,7 @@ def test_predict_prints_an_aligned_table_on_a_terminal(
 def test_long_paths_keep_their_file_name_in_the_table() -> None:
     out = io.StringIO()
     long = "/a" * 40 + "/photo.jpg"
-    table = predict_cli.TableWriter(out, predict_cli.BASE_COLUMNS, [long])
+    table = predict_cli.TableWriter(out, BASE_COLUMNS, [long])
     table.write([{"path": long, "p_male": 0.25, "prediction": "Female", "error": ""}])
     row = out.getvalue().splitlines()[1]
     assert row == "…" + long[-59:] + "   0.2500  Female"
@@ -304,10 +305,10 @@ def test_predict_ctrl_c_exits_130_and_leaves_no_csv(
     folder = str(trained.data / "img_align_celeba")
     assert predict(trained, folder, "--batch-size", "4", "--csv", str(out)) == 130
     err = capsys.readouterr().err
-    assert (
-        "\ncancelled: 4 of 80 files: 2 Male, 2 Female, 0 errors · " in err
-        and f"{out} was not written" in err
-    )
+    notice, last = err.splitlines()
+    assert notice == "stopping after the current step (Ctrl+C again: at once)"
+    assert last.startswith("gender-desktop predict: cancelled: 4 of 80 files: 2 Male, 2 Female, ")
+    assert last.endswith(f"; {out} was not written")
     assert not out.exists()
 
 
@@ -331,7 +332,9 @@ def test_predict_errors_exit_2(
     }[case]
     assert main(["predict", *args]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.startswith("error: ") and message in captured.err
+    assert captured.out == "" and message in captured.err
+    assert captured.err.startswith("gender-desktop predict: error: ")
+    assert captured.err.count("\n") == 1
 
 
 def test_help_documents_the_output_choice(capsys) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "gender_desktop"
 QT_MODULES = ("PySide6", "shiboken6", "pyqtgraph", "gender_desktop.ui")
 # The launcher may start the GUI (lazily, inside main); everything else outside ui/ is core.
-LAUNCHERS = {"cli/__init__.py", "__main__.py"}
+LAUNCHERS = {"cli/gui.py", "__main__.py"}
 
 
 def imported_modules(path: Path) -> set[str]:
