@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
@@ -103,13 +104,13 @@ def _is_text(column: pd.Series) -> bool:
 
 
 def frame_csv(frame: pd.DataFrame) -> bytes:
-    """``frame`` as CSV bytes (no index), header and text cells escaped."""
-    out = frame.copy()
-    for name in out.columns:
-        if _is_text(out[name]):
-            out[name] = out[name].map(escape_cell)
-    out.columns = [escape_cell(name) for name in out.columns]
-    return encode(out.to_csv(index=False, lineterminator="\n"))
+    """``frame`` as CSV bytes (no index), written by :class:`RowWriter` (header and text
+    cells escaped, missing values empty)."""
+    buf = io.StringIO()
+    writer = RowWriter(buf, [str(name) for name in frame.columns])
+    cells = frame.astype(object).where(frame.notna(), None)  # Python values; NaN -> None
+    writer.write_rows(cells.itertuples(index=False, name=None))
+    return encode(buf.getvalue())
 
 
 def unescape_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -121,7 +122,9 @@ def unescape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_csv(path: str | os.PathLike[str], text: Sequence[str] = (), **kwargs: Any) -> pd.DataFrame:
+def read_csv(
+    path: str | os.PathLike[str] | IO[bytes], text: Sequence[str] = (), **kwargs: Any
+) -> pd.DataFrame:
     """``pandas.read_csv`` of a CSV this app wrote: the same bytes in file names, no escapes.
 
     The ``text`` columns (ids, names) are read as exactly the strings written, even an id such
@@ -130,9 +133,15 @@ def read_csv(path: str | os.PathLike[str], text: Sequence[str] = (), **kwargs: A
     """
     import pandas as pd
 
+    if not isinstance(path, str | os.PathLike):  # a file object: read twice from its bytes
+        data = path.read()
+        path = io.BytesIO(data)
+        header_source: Any = io.BytesIO(data)
+    else:
+        header_source = path
     options: dict[str, Any] = {"encoding": ENCODING, "encoding_errors": "surrogateescape"}
     if text:
-        header = pd.read_csv(path, nrows=0, **options).columns
+        header = pd.read_csv(header_source, nrows=0, **options).columns
         as_text = {c for c in header if unescape_cell(c) in text}
         options["dtype"] = {c: str for c in as_text}
         options["keep_default_na"] = False
@@ -141,26 +150,45 @@ def read_csv(path: str | os.PathLike[str], text: Sequence[str] = (), **kwargs: A
 
 
 class RowWriter:
-    """CSV rows written as they come (a header first); text escaped, ``None`` an empty cell.
+    """CSV rows written as they come (a header first); text escaped, missing values empty.
 
-    Keys a row has beyond ``columns`` are left out; a missing key is an empty cell. The
+    Keys a record has beyond ``columns`` are left out; a missing key is an empty cell. The
     stream is flushed after every :meth:`write`, so a long run shows its rows as it goes.
+
+    Every cell holding a line break is quoted, a lone carriage return too. (The csv module
+    quotes only the characters of its line terminator: with ``"\n"`` it leaves a lone CR bare,
+    which spreadsheets and pandas take as the end of a line, so the text after it would start
+    a row of its own, formula and all.) Rows are formatted with ``"\r\n"`` for that, and end
+    in ``"\n"`` as the app's files always have.
     """
 
     def __init__(self, out: IO[str], columns: Sequence[str]) -> None:
         self.out = out
         self.columns = list(columns)
-        self.writer = csv.writer(out, lineterminator="\n")
-        self.writer.writerow([escape(name) for name in self.columns])
+        self._row = io.StringIO()
+        self._writer = csv.writer(self._row, lineterminator="\r\n")
+        self.out.write(self._line([escape(name) for name in self.columns]))
 
     def write(self, records: Iterable[Mapping[str, Any]]) -> None:
-        for record in records:
-            self.writer.writerow([self._cell(record.get(name)) for name in self.columns])
+        self.write_rows([record.get(name) for name in self.columns] for record in records)
+
+    def write_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Rows as sequences of values in the order of ``columns``."""
+        for row in rows:
+            self.out.write(self._line([_cell(value) for value in row]))
         self.out.flush()
 
-    @staticmethod
-    def _cell(value: Any) -> Any:
-        return "" if value is None else escape_cell(value)
+    def _line(self, cells: list[Any]) -> str:
+        self._row.seek(0)
+        self._row.truncate()
+        self._writer.writerow(cells)
+        return self._row.getvalue()[:-2] + "\n"
+
+
+def _cell(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return escape_cell(value)
 
 
 def rows_csv(columns: Sequence[str], records: Iterable[Mapping[str, Any]]) -> bytes:

@@ -95,11 +95,13 @@ def note(text: str) -> None:
 def prepare_streams() -> None:
     """Let stdout carry any file name: one that is not valid UTF-8 (Python holds it as
     surrogates) is written as its own bytes, as ``ls`` does, and a character the terminal's
-    encoding lacks as a backslash escape, instead of a UnicodeEncodeError mid-output."""
-    stream = sys.stdout
-    if stream is not None and hasattr(stream, "reconfigure"):
-        with contextlib.suppress(ValueError, OSError):  # detached or closed: leave it
-            stream.reconfigure(errors=csvsafe.ERRORS)
+    encoding lacks as a backslash escape, instead of a UnicodeEncodeError mid-output. Messages
+    on stderr escape such names (Python's own choice for stderr, kept where stderr was
+    replaced)."""
+    for stream, errors in ((sys.stdout, csvsafe.ERRORS), (sys.stderr, "backslashreplace")):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            with contextlib.suppress(ValueError, OSError):  # detached or closed: leave it
+                stream.reconfigure(errors=errors)
 
 
 def stdout_closed() -> int:

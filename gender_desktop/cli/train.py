@@ -236,15 +236,23 @@ def resume_settings(folder: Path) -> TrainConfig:
 
     if not folder.is_dir():
         raise UserError(f"{folder}: no such run folder")
-    if not (folder / CONFIG).is_file():
+    file = folder / CONFIG
+    if not file.is_file():
         raise UserError(f"{folder}: not a run folder ({CONFIG} is missing)")
     try:
-        config = TrainConfig.from_dict(RunFolder(folder).read_config()["settings"])
-        config.validate()
+        saved = RunFolder(folder).read_config()
     except OSError as exc:
         raise user_error_from_os(exc, "read") from exc
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise UserError(f"cannot resume: not a valid settings file ({exc})", file) from exc
+    settings = saved.get("settings") if isinstance(saved, dict) else None
+    if not isinstance(settings, dict):
+        raise UserError("cannot resume: it holds no training settings", file)
+    try:
+        config = TrainConfig.from_dict(settings)
+        config.validate()
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UserError(f"cannot resume from these settings ({exc})", folder / CONFIG) from exc
+        raise UserError(f"cannot resume from these settings ({exc})", file) from exc
     return config
 
 
