@@ -393,6 +393,8 @@ def test_predict_to_a_pipe_writes_non_utf8_names_as_their_bytes(
         cwd=tmp_path / "photos",
         capture_output=True,
         timeout=300,
+        # stdout as in a normal UTF-8 locale (strict); the C locale would escape by itself
+        env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"},
     )
     assert done.returncode == 0 and b"Traceback" not in done.stderr
     hostile.assert_text_cells_are_safe(done.stdout)
