@@ -5,22 +5,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import builders
+import hostile
 import pytest
 import torch
 from setups import tiny_config, train_in_own_home
 
-from gender_desktop import predict_cli
+from gender_desktop import csvsafe
 from gender_desktop.cli import main
+from gender_desktop.cli import predict as predict_cli
 from gender_desktop.ml import evaluation as evaluation_module
 from gender_desktop.ml.models import ModelConfig
-from gender_desktop.runs.folder import EVALUATION, PREDICTIONS
+from gender_desktop.ml.prediction_row import BASE_COLUMNS
+from gender_desktop.ml.results import read_predictions
+from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
 
 MALES_IN_TRAIN = builders.males(64)  # images 0-63 are the official train split
 
@@ -165,7 +172,7 @@ def test_evaluate_errors_are_one_line_and_exit_2(
     assert main(["evaluate", *args]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("error: ") and message in captured.err
+    assert captured.err.startswith("gender-desktop evaluate: error: ") and message in captured.err
     assert captured.err.count("\n") == 1
 
 
@@ -232,7 +239,7 @@ def test_predict_prints_an_aligned_table_on_a_terminal(
 def test_long_paths_keep_their_file_name_in_the_table() -> None:
     out = io.StringIO()
     long = "/a" * 40 + "/photo.jpg"
-    table = predict_cli.TableWriter(out, predict_cli.BASE_COLUMNS, [long])
+    table = predict_cli.TableWriter(out, BASE_COLUMNS, [long])
     table.write([{"path": long, "p_male": 0.25, "prediction": "Female", "error": ""}])
     row = out.getvalue().splitlines()[1]
     assert row == "…" + long[-59:] + "   0.2500  Female"
@@ -304,10 +311,10 @@ def test_predict_ctrl_c_exits_130_and_leaves_no_csv(
     folder = str(trained.data / "img_align_celeba")
     assert predict(trained, folder, "--batch-size", "4", "--csv", str(out)) == 130
     err = capsys.readouterr().err
-    assert (
-        "\ncancelled: 4 of 80 files: 2 Male, 2 Female, 0 errors · " in err
-        and f"{out} was not written" in err
-    )
+    notice, last = err.splitlines()
+    assert notice == "stopping after the current step (Ctrl+C again: at once)"
+    assert last.startswith("gender-desktop predict: cancelled: 4 of 80 files: 2 Male, 2 Female, ")
+    assert last.endswith(f"; {out} was not written")
     assert not out.exists()
 
 
@@ -331,7 +338,9 @@ def test_predict_errors_exit_2(
     }[case]
     assert main(["predict", *args]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.startswith("error: ") and message in captured.err
+    assert captured.out == "" and message in captured.err
+    assert captured.err.startswith("gender-desktop predict: error: ")
+    assert captured.err.count("\n") == 1
 
 
 def test_help_documents_the_output_choice(capsys) -> None:
@@ -340,3 +349,70 @@ def test_help_documents_the_output_choice(capsys) -> None:
     assert stop.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "an aligned table on a terminal, CSV when stdout is a pipe or a file" in text
+
+
+# -- names a spreadsheet would run, and names that are not UTF-8 --------------------------------
+HOSTILE = ["=HYPERLINK(1).jpg", "+1.jpg", "-1.jpg", "@SUM(A1).jpg"]
+NOT_UTF8 = os.fsdecode(b"\xff\xfe.jpg")
+
+
+def hostile_photos(trained: Trained, folder: Path) -> list[str]:
+    folder.mkdir()
+    source = trained.data / "img_align_celeba" / "000001.jpg"
+    for name in [*HOSTILE, NOT_UTF8]:
+        shutil.copy(source, folder / name)
+    return [*HOSTILE, NOT_UTF8]
+
+
+def test_predict_csv_writes_hostile_and_non_utf8_names_safely(
+    trained: Trained, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Before: the formula names were written as they are, and the name that is not UTF-8
+    stopped the command with a traceback before the CSV was written."""
+    names = hostile_photos(trained, tmp_path / "photos")
+    monkeypatch.chdir(tmp_path / "photos")  # relative paths: the cells start with the names
+    out = tmp_path / "out.csv"
+    assert predict(trained, "--csv", str(out), "--", *names) == 0
+    data = out.read_bytes()
+    hostile.assert_text_cells_are_safe(data)
+    assert b"\n\xff\xfe.jpg," in data  # the file's own bytes: a script can open it
+    back = csvsafe.read_csv(out, text=("path", "prediction", "error"))
+    assert back["path"].tolist() == names
+    assert back["prediction"].tolist() == ["Male"] * len(names)
+    assert capsys.readouterr().err.startswith(f"{len(names)} files: {len(names)} Male, ")
+
+
+def test_predict_to_a_pipe_writes_non_utf8_names_as_their_bytes(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """Before: a UnicodeEncodeError traceback on stdout (a pipe), and the formula names as
+    they are."""
+    hostile_photos(trained, tmp_path / "photos")
+    done = subprocess.run(
+        [sys.executable, "-m", "gender_desktop", "predict", "--run", str(trained.run), "."],
+        cwd=tmp_path / "photos",
+        capture_output=True,
+        timeout=300,
+        # stdout as in a normal UTF-8 locale (strict); the C locale would escape by itself
+        env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"},
+    )
+    assert done.returncode == 0 and b"Traceback" not in done.stderr
+    hostile.assert_text_cells_are_safe(done.stdout)
+    rows = list(csv.reader(io.StringIO(csvsafe.decode(done.stdout), newline="")))
+    assert sorted(csvsafe.unescape(row[0]) for row in rows[1:]) == sorted([*HOSTILE, NOT_UTF8])
+    assert b"\n\xff\xfe.jpg," in done.stdout  # the file's own bytes
+
+
+def test_predictions_csv_holds_hostile_ids_as_text_and_reads_them_back(
+    trained: Trained, tmp_path: Path, capsys
+) -> None:
+    """Before: predictions.csv had cells such as =0.jpg and =cmd|' /C calc'!A0 as they are."""
+    data, ids = hostile.dataset(tmp_path / "hostile")
+    assert evaluate(trained, "--data", str(data), "--json") == 0
+    capsys.readouterr()
+    written = (trained.run / PREDICTIONS).read_bytes()
+    hostile.assert_text_cells_are_safe(written)
+    back = read_predictions(RunFolder(trained.run))
+    assert back is not None and set(back["image_id"]) <= set(ids) and len(back) > 0
+    assert set(back["note"]) <= {f"=cmd|' /C calc'!A{i}" for i in range(40)}
+    assert set(back["Young"]) <= {0, 1}  # numbers stay numbers

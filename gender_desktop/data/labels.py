@@ -267,8 +267,12 @@ def export_labels(
     """Write a CelebA-style CSV (``image_id,Male,<attributes>``) with ``male`` as the labels.
 
     ``coding`` is ``"-1/1"`` (as the official release) or ``"0/1"``; boolean attributes follow it,
-    other attributes (age, race...) are written as they are.
+    other attributes (age, race...) are written as they are. Text cells that a spreadsheet would
+    run as a formula (an id or value starting with ``=``, ``+``, ``-``, ``@``) are written as
+    text (:mod:`gender_desktop.csvsafe`), file names that are not UTF-8 as their own bytes.
     """
+    from gender_desktop import csvsafe
+
     if coding not in ("-1/1", "0/1"):
         raise ValueError(f"coding must be '-1/1' or '0/1', not {coding!r}")
     negative = -1 if coding == "-1/1" else 0
@@ -279,5 +283,5 @@ def export_labels(
         values = table[col]
         out[col] = np.where(values.to_numpy(), 1, negative) if values.dtype == bool else values
     target = Path(path)
-    atomic_write_bytes(target, out.to_csv(index=False).encode())
+    atomic_write_bytes(target, csvsafe.frame_csv(out))
     return target

@@ -15,7 +15,6 @@ Writes ``crossval.csv`` (image_id, split, label, p_male, prediction, fold) and `
 from __future__ import annotations
 
 import copy
-import io
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from gender_desktop import csvsafe
 from gender_desktop.data.dataset import open_dataset
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.errors import Cancelled
@@ -156,11 +156,9 @@ def out_of_fold(
         "device": runtime.device_name(dev),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    buf = io.StringIO()
-    out.to_csv(buf, index=False)
     # The JSON names the dataset the CSV belongs to: remove the old one first, so a crash
     # between the two writes never pairs new scores with another dataset's fingerprint.
     (loaded.run.path / CROSSVAL_META).unlink(missing_ok=True)
-    atomic_write_bytes(loaded.run.path / CROSSVAL, buf.getvalue().encode())
+    atomic_write_bytes(loaded.run.path / CROSSVAL, csvsafe.frame_csv(out))
     atomic_write_json(loaded.run.path / CROSSVAL_META, summary)
     return summary

@@ -14,7 +14,6 @@ label-error finder ranks.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gender_desktop import csvsafe
 from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.fileio import atomic_write_bytes, atomic_write_json
@@ -139,11 +139,16 @@ def evaluate_model(
         except (OSError, ValueError):
             trained_on = None
         evaluation["same_dataset_as_training"] = trained_on == dataset.fingerprint
-        buf = io.StringIO()
-        predictions.to_csv(buf, index=False)
-        atomic_write_bytes(run.path / PREDICTIONS, buf.getvalue().encode())
-        atomic_write_json(run.path / EVALUATION, evaluation)
+        write_results(run, predictions, evaluation)
     return evaluation
+
+
+def write_results(run: RunFolder, predictions: pd.DataFrame, evaluation: dict[str, Any]) -> None:
+    """predictions.csv (text cells spreadsheet-safe, file names that are not UTF-8 kept as
+    their bytes: ``results.read_predictions`` reads back the same ids) and evaluation.json
+    (JSON escapes such names, ``\\udcff``, and reads them back as the same ``str``)."""
+    atomic_write_bytes(run.path / PREDICTIONS, csvsafe.frame_csv(predictions))
+    atomic_write_json(run.path / EVALUATION, evaluation)
 
 
 def evaluate_run(
@@ -192,4 +197,5 @@ __all__ = [
     "predict_rows",
     "read_predictions",
     "summarize",
+    "write_results",
 ]

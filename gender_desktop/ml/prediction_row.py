@@ -2,15 +2,23 @@
 
 It lives apart from ``ml/predictor.py`` (which imports torch) because the GUI process must never
 import torch; the engine child sends rows as ``to_message()`` dicts and the Predict panel turns
-them back into rows with ``from_message``.
+them back into rows with ``from_message``. The one CSV form of prediction rows lives here too, so
+``gender-desktop predict`` and the Predict panel's export write the same columns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from gender_desktop import csvsafe
+
+BASE_COLUMNS = ("path", "p_male", "prediction", "error")
+FACE_COLUMNS = ("face", "box")
+DATASET_COLUMNS = ("image_id", "split", "label", "wrong")
 
 
 @dataclass
@@ -75,3 +83,24 @@ class PredictionRow:
     def to_message(self) -> dict[str, Any]:
         """Plain values for a process queue (the preview travels as an array)."""
         return asdict(self)
+
+
+def csv_columns(faces: bool, dataset: bool = False) -> list[str]:
+    """The one column rule of a prediction CSV: path, p_male, prediction, error; then face and
+    box when faces were cropped (on every row, so the file's shape follows the request, not
+    what was found); then image_id, split, label and wrong when the files are images of the
+    open dataset."""
+    return [*BASE_COLUMNS, *(FACE_COLUMNS if faces else ()), *(DATASET_COLUMNS if dataset else ())]
+
+
+def columns_for(rows: Sequence[PredictionRow]) -> list[str]:
+    """:func:`csv_columns` for rows whose request is not known any more (the Predict panel's
+    table gathers several): faces were cropped when any row was searched for faces."""
+    return csv_columns(
+        any(row.faces is not None for row in rows), any(row.label is not None for row in rows)
+    )
+
+
+def prediction_csv(rows: Sequence[PredictionRow], columns: Sequence[str] | None = None) -> bytes:
+    """The rows as CSV bytes (text cells spreadsheet-safe, see :mod:`gender_desktop.csvsafe`)."""
+    return csvsafe.rows_csv(columns or columns_for(rows), (row.record() for row in rows))

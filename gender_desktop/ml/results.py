@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gender_desktop import csvsafe
 from gender_desktop.errors import UserError
 from gender_desktop.ml import metrics
 from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
 
 BASE_COLUMNS = ("image_id", "split", "label", "p_male", "prediction")
+TEXT_COLUMNS = ("image_id", "split", "label", "prediction")  # read as written, never as NaN
 CROSSVAL = "crossval.csv"  # out-of-fold scores of the train split (ml/crossval.py)
 CROSSVAL_META = "crossval.json"
 OUT_OF_SAMPLE = ("val", "test")
@@ -29,10 +31,11 @@ class EvaluationFailed(UserError):
 
 
 def read_predictions(run: RunFolder) -> pd.DataFrame | None:
+    """The run's predictions.csv as written (ids exactly, escapes removed), or None."""
     file = run.path / PREDICTIONS
     if not file.exists():
         return None
-    return pd.read_csv(file, dtype={"image_id": str, "split": str})
+    return csvsafe.read_csv(file, text=TEXT_COLUMNS)
 
 
 def label_vector(predictions: pd.DataFrame) -> np.ndarray:
@@ -61,7 +64,7 @@ def read_crossval(folder: RunFolder, fingerprint: str | None) -> pd.DataFrame | 
     try:
         if json.loads(meta.read_text())["dataset"]["fingerprint"] != fingerprint:
             return None
-        scores = pd.read_csv(table, dtype={"image_id": str, "split": str})
+        scores = csvsafe.read_csv(table, text=TEXT_COLUMNS)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return scores if set(BASE_COLUMNS) <= set(scores.columns) else None

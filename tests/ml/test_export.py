@@ -177,6 +177,18 @@ def test_cli_text_and_bad_run(
     assert str(tmp_path / "nope") in capsys.readouterr().err
 
 
+def test_cli_an_output_folder_that_cannot_be_made_exits_2(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: exit 1, as for a bug. A file where the output folder should be is bad input."""
+    blocker = tmp_path / "file"
+    blocker.write_text("in the way")
+    assert main(["export", "--run", str(run_dir), "--out", str(blocker / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gender-desktop export: error: ") and str(blocker) in err
+    assert err.count("\n") == 1 and blocker.read_text() == "in the way"
+
+
 @pytest.fixture
 def failing_verification(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No difference passes a zero tolerance, so every verification fails (after writing)."""

@@ -3,8 +3,6 @@ pasted images saved as files, the CSV export, and short texts for the screen."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 
@@ -13,7 +11,7 @@ from PySide6.QtGui import QImage
 
 from gender_desktop import paths as app_paths
 from gender_desktop.fileio import atomic_write_bytes
-from gender_desktop.ml.prediction_row import PredictionRow
+from gender_desktop.ml.prediction_row import PredictionRow, prediction_csv
 
 MAX_PASTED_LINES = 200  # a clipboard with more lines is not a list of files to stat
 
@@ -56,19 +54,9 @@ def device_label(name: str) -> str:
 
 
 def write_csv(rows: list[PredictionRow], path: str) -> str:
-    """The rows as CSV (path, p_male, prediction, error, then face/box and the dataset columns
-    where any row has them), written atomically: a crash never leaves half a file."""
-    records = [row.record() for row in rows]
-    columns = ["path", "p_male", "prediction", "error"]
-    for name in ("face", "box", "image_id", "split", "label", "wrong"):
-        if any(name in record for record in records):
-            columns.append(name)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow({k: "" if v is None else v for k, v in record.items()})
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+    """The rows as the CLI's ``predict --csv`` writes them (ml/prediction_row.py), written
+    atomically: a crash never leaves half a file."""
+    atomic_write_bytes(path, prediction_csv(rows))
     return path
 
 

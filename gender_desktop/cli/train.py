@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from gender_desktop.cli.guard import ctrl_c_sets
+from gender_desktop.cli.output import ProgressLine
+from gender_desktop.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
+from gender_desktop.ml.config import AugmentConfig, ModelConfig, TrainConfig
 
 DEFAULTS = {
     "backbone": "vgg16",
@@ -33,7 +36,7 @@ DEFAULTS = {
 }
 
 
-def add_train_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "train",
         help="train a classifier headless (same engine and run folder as the app)",
@@ -146,9 +149,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     r.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
 
 
-def config_from_args(args: argparse.Namespace):
-    from gender_desktop.ml.config import AugmentConfig, ModelConfig, TrainConfig
-
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
     hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
     weights = args.weights
     for prefix in ("file:", "run:"):  # saved resolved, so --resume works from anywhere
@@ -179,76 +180,99 @@ def config_from_args(args: argparse.Namespace):
     )
 
 
-class TerminalProgress:
-    """A one-line progress bar on stderr (only when it is a terminal) plus epoch lines."""
+class TrainProgress:
+    """The trainer's events on the terminal: a batch bar and the phases on the one progress
+    line (stderr, only on a terminal), and each epoch's log line on stdout (stderr with
+    ``--json``, so stdout holds nothing but the JSON object)."""
+
+    BAR = 28
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
+        self.line = ProgressLine()
 
     def __call__(self, event: Any) -> None:
         from gender_desktop.ml.events import BatchEnd, EpochEnd, LogLine, PhaseProgress
 
-        if isinstance(event, BatchEnd) and self.tty:
-            now = time.monotonic()
-            if now - self.last < 0.1 and event.batch != event.batches:
-                return
-            self.last = now
-            width = 28
-            filled = int(width * event.batch / event.batches)
-            bar = "#" * filled + "." * (width - filled)
-            sys.stderr.write(
-                f"\rep {event.epoch} [{bar}] {event.batch}/{event.batches} loss {event.loss:.4f} "
-                f"{event.images_per_second:,.0f} img/s ETA {event.eta_seconds:,.0f}s  "
+        if isinstance(event, BatchEnd):
+            filled = int(self.BAR * event.batch / event.batches)
+            bar = "#" * filled + "." * (self.BAR - filled)
+            self.line.show(
+                f"ep {event.epoch} [{bar}] {event.batch}/{event.batches} loss {event.loss:.4f} "
+                f"{event.images_per_second:,.0f} img/s ETA {event.eta_seconds:,.0f}s",
+                final=event.batch == event.batches,
+                key="batches",
             )
-            sys.stderr.flush()
-        elif isinstance(event, PhaseProgress) and self.tty:
-            sys.stderr.write(f"\r{event.message}: {event.done:,}/{event.total:,}        ")
-            if event.done >= event.total:
-                sys.stderr.write("\n")
+        elif isinstance(event, PhaseProgress):
+            self.line(event.done, event.total, event.message)
         elif isinstance(event, EpochEnd | LogLine):
-            if self.tty:
-                sys.stderr.write("\r" + " " * 100 + "\r")
+            self.line.clear()
             if isinstance(event, LogLine):
                 print(event.message, file=sys.stderr if self.quiet else sys.stdout, flush=True)
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from gender_desktop.data.errors import DatasetError
-    from gender_desktop.ml.trainer import Control, TrainConfig, Trainer, TrainingFailed
-    from gender_desktop.ml.weights import WeightsUnavailable
+def settings(args: argparse.Namespace) -> TrainConfig:
+    """The settings to run: the interrupted run's own for --resume, else the options,
+    validated before anything is written."""
+    if args.resume:
+        return resume_settings(Path(args.resume).expanduser())
+    if not args.data:
+        raise UserError("--data PATH is required (or --resume RUN_DIR)")
+    try:
+        config = config_from_args(args)
+        config.validate()
+    except ValueError as exc:  # an option out of range, or --hidden not a list of numbers
+        raise UserError(str(exc)) from exc
+    if not Path(args.data).expanduser().exists():  # before a run folder is made for it
+        raise UserError(f"{args.data}: no such file or folder")
+    return config
+
+
+def resume_settings(folder: Path) -> TrainConfig:
+    """The settings saved in ``folder``'s config.json; a folder that cannot be resumed is a
+    message naming the folder or the file."""
+    from gender_desktop.errors import user_error_from_os
+    from gender_desktop.runs.folder import CONFIG, RunFolder
+
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such run folder")
+    file = folder / CONFIG
+    if not file.is_file():
+        raise UserError(f"{folder}: not a run folder ({CONFIG} is missing)")
+    try:
+        saved = RunFolder(folder).read_config()
+    except OSError as exc:
+        raise user_error_from_os(exc, "read") from exc
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise UserError(f"cannot resume: not a valid settings file ({exc})", file) from exc
+    settings = saved.get("settings") if isinstance(saved, dict) else None
+    if not isinstance(settings, dict):
+        raise UserError("cannot resume: it holds no training settings", file)
+    try:
+        config = TrainConfig.from_dict(settings)
+        config.validate()
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"cannot resume from these settings ({exc})", file) from exc
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume) and print the summary; Ctrl+C stops after the current batch with
+    last.pt written, exit 130 and the command that continues."""
+    from gender_desktop.ml.trainer import Control, Trainer
     from gender_desktop.runs.folder import RunFolder
 
+    config = settings(args)
     if args.resume:
-        run = RunFolder(Path(args.resume))
-        config = TrainConfig.from_dict(run.read_config()["settings"])
-    elif not args.data:
-        print("error: --data PATH is required (or --resume RUN_DIR)", file=sys.stderr)
-        return 2
+        run_folder = RunFolder(Path(args.resume).expanduser())
     else:
-        try:
-            config = config_from_args(args)
-            config.validate()
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if not Path(args.data).expanduser().exists():  # before a run folder is made for it
-            print(f"error: {args.data}: no such file or folder", file=sys.stderr)
-            return 2
         name = args.name or f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
-        run = RunFolder.create(name, args.runs_dir)
+        run_folder = RunFolder.create(name, args.runs_dir)
     control = Control()
-    previous = signal.signal(signal.SIGINT, lambda *_: control.stop.set())
-    try:
+    with ctrl_c_sets(control.stop):
         summary = Trainer(
-            config, run=run, callback=TerminalProgress(args.json), control=control
+            config, run=run_folder, callback=TrainProgress(args.json), control=control
         ).run(resume=bool(args.resume))
-    except (DatasetError, TrainingFailed, WeightsUnavailable, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        signal.signal(signal.SIGINT, previous)
     summary.pop("history", None)
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -261,4 +285,4 @@ def run_train(args: argparse.Namespace) -> int:
         )
         if summary["stopped"]:
             print(f"stopped; continue with: gender-desktop train --resume {summary['run_dir']}")
-    return 130 if summary["stopped"] else 0
+    return EXIT_INTERRUPTED if summary["stopped"] else EXIT_OK

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 FORMAT_CHOICES = {
     "torchscript": ("torchscript",),
@@ -13,7 +12,7 @@ FORMAT_CHOICES = {
 }
 
 
-def add_export_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "export",
         help="export a run's model to TorchScript and/or ONNX (verified against the model)",
@@ -39,22 +38,15 @@ def add_export_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def run_export(args: argparse.Namespace) -> int:
-    """0 when every file was written and verified; 2 for a run folder that cannot give a model;
-    1 when an export failed or could not be written (nothing partial is left either way)."""
-    from gender_desktop.ml.export import ExportFailed, export_run
-    from gender_desktop.ml.runmodel import RunUnusable
+def run(args: argparse.Namespace) -> int:
+    """0 when every file was written and verified; a run folder that cannot give a model, an
+    export that failed its check and an output folder that cannot be written are exit 2 with
+    the reason (nothing partial is left in any case)."""
+    from gender_desktop.ml.export import export_run
 
-    try:
-        results = export_run(
-            args.run, formats=FORMAT_CHOICES[args.format], out_dir=args.out, which=args.checkpoint
-        )
-    except RunUnusable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (ExportFailed, OSError) as exc:  # OSError: the output folder is not writable
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    results = export_run(
+        args.run, formats=FORMAT_CHOICES[args.format], out_dir=args.out, which=args.checkpoint
+    )
     if args.json:
         print(json.dumps({"run": args.run, "exports": [r.to_dict() for r in results]}, indent=2))
         return 0
