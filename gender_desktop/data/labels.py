@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from gender_desktop import csvsafe
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.journal import (
     JOURNAL_FILE,
@@ -182,7 +183,7 @@ class LabelStore:
             }
         )
         path = self.folder / SNAPSHOT_FILE
-        atomic_write_bytes(path, frame.to_csv(index=False).encode())
+        atomic_write_bytes(path, csvsafe.frame_csv(frame))  # for people: spreadsheet-safe
         return path
 
     def close(self, snapshot: bool = True) -> None:
@@ -271,8 +272,6 @@ def export_labels(
     run as a formula (an id or value starting with ``=``, ``+``, ``-``, ``@``) are written as
     text (:mod:`gender_desktop.csvsafe`), file names that are not UTF-8 as their own bytes.
     """
-    from gender_desktop import csvsafe
-
     if coding not in ("-1/1", "0/1"):
         raise ValueError(f"coding must be '-1/1' or '0/1', not {coding!r}")
     negative = -1 if coding == "-1/1" else 0

@@ -390,3 +390,23 @@ def test_a_journal_cut_at_any_byte_replays_to_the_state_of_its_complete_lines(
         assert (len(writer.undo_stack), len(writer.redo_stack)) == (undo, redo)
         writer.close(snapshot=False)
         assert (prefix / JOURNAL_FILE).read_bytes() == raw[: ends[complete - 1] if complete else 0]
+
+
+def test_the_labels_snapshot_is_spreadsheet_safe_and_reads_back(tmp_path: Path) -> None:
+    """labels.csv is for people (and other tools): a spreadsheet must not run its ids."""
+    import hostile
+
+    from gender_desktop import csvsafe
+
+    root, _ids = hostile.dataset(tmp_path)
+    store = LabelStore(open_dataset(root / "hostile.csv"))
+    male = store.male.copy()
+    store.set_male(np.flatnonzero(male == 1), 0)  # every label flipped: every id in the file
+    store.set_male(np.flatnonzero(male == 0), 1)
+    path = store.save_snapshot()
+    store.close(snapshot=False)
+    hostile.assert_text_cells_are_safe(path.read_bytes())
+    back = csvsafe.read_csv(path, text=("image_id",))
+    edited = store.dataset.table["image_id"][store.edited].tolist()
+    assert back["image_id"].tolist() == edited
+    assert {i[0] for i in edited} >= {"=", "+", "-", "@"}
