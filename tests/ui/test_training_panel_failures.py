@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gender_desktop.runs.folder import CONFIG, RunFolder, workspace_path
+from gender_desktop.paths import data_dir
+from gender_desktop.runs.folder import CONFIG, RunFolder
 
 
 def set_tiny(form) -> None:
@@ -30,7 +31,7 @@ def test_a_failed_start_leaves_no_run_folder(make_window, qtbot, tmp_path: Path)
     message = finished.args[0]["failed"]
     assert message == f"{tmp_path / 'no-such-run'}: no such run folder (to start from)"
     assert f"Training failed: {message}" in panel.log_view.toPlainText()
-    runs = workspace_path()
+    runs = data_dir() / "runs"
     assert not runs.exists() or list(runs.iterdir()) == []
     qtbot.waitUntil(lambda: panel.start_button.isEnabled())
     assert not panel.open_button.isEnabled()  # there is no folder to open
