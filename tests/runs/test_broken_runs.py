@@ -221,3 +221,21 @@ def test_the_catalog_lists_a_damaged_run_with_its_problem(good_run, tmp_path) ->
     assert info.title() == f"{run.name} · unusable: best.pt is damaged or incomplete"
     assert info.problem.startswith(str(run / BEST))
     assert isinstance(RunUnusable("x"), UserError)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("evaluation.json", "{not json"), ("evaluation.json", "[]"), ("predictions.csv", '"a\n')],
+)
+def test_a_damaged_saved_evaluation_is_named(good_run, tmp_path, name, content) -> None:
+    from gender_desktop.ml.results import load_evaluation
+
+    run = copy_of(good_run, tmp_path)
+    (run / "evaluation.json").write_text('{"split": "test", "metrics": {"accuracy": 1.0}}')
+    (run / "predictions.csv").write_text(
+        "image_id,split,label,p_male,prediction\n1,test,Male,0.9,Male\n"
+    )
+    (run / name).write_text(content)
+    with pytest.raises(RunUnusable) as caught:
+        load_evaluation(RunFolder(run))
+    assert str(caught.value).startswith(f"{run / name}: damaged")
