@@ -3,6 +3,10 @@
 A write either lands whole or not at all: the bytes go to a temp file in the same folder, are
 flushed and fsynced, then ``os.replace`` swaps it in (atomic on POSIX and Windows). A crash or
 kill at any point leaves the previous file intact.
+
+Temp files are named ``.<target name>.<writer pid>.<random>.tmp``. A killed writer leaves its
+temp file behind; :func:`clean_stale_temps` removes those whose writer is gone (the pid in the
+name says whose it is), so a folder reopened for writing (a run resumed) does not keep them.
 """
 
 from __future__ import annotations
@@ -10,15 +14,32 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+TEMP_SUFFIX = ".tmp"
+# ".<name>.<pid>.<mkstemp's 8 random characters>.tmp"; the pid is absent in older temp files.
+_TEMP_NAME = re.compile(r"^\..+?(?:\.(?P<pid>\d+))?\.[A-Za-z0-9_]{8}\.tmp$")
+STALE_AFTER_S = 60.0  # a temp file without a pid is stale once it is this old
+
+
+def make_temp(target: Path) -> tuple[int, Path]:
+    """An open, private temp file beside ``target`` (same folder: the rename is atomic), named
+    so that :func:`clean_stale_temps` can tell whose it is."""
+    fd, name = tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=target.parent
+    )
+    return fd, Path(name)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = make_temp(target)
     try:
         os.chmod(tmp, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
@@ -26,9 +47,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename != str(target):
+            # A failed write of a temp file says nothing of which file the user was saving
+            # (os.write names none); the error names the target instead.
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
         raise
     _fsync_dir(target.parent)
 
@@ -64,3 +89,60 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def clean_stale_temps(folder: str | os.PathLike[str], now: float | None = None) -> list[Path]:
+    """Remove the temp files of atomic writes in ``folder`` whose writer is gone; return them.
+
+    Only names of this module's pattern are touched. A temp file with a pid is removed when no
+    process of that pid runs (never one of this process: another thread may be writing it);
+    one without a pid (older versions), or where processes cannot be asked (Windows), once it
+    is :data:`STALE_AFTER_S` old: no write of the app takes that long between creating and
+    renaming its temp file.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        pid = int(match["pid"]) if match["pid"] else None
+        if pid == os.getpid():
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        alive = _pid_alive(pid) if pid is not None else None
+        if alive is False or (alive is None and age > STALE_AFTER_S):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _pid_alive(pid: int) -> bool | None:
+    """Whether a process ``pid`` runs; None where that cannot be asked safely (on Windows,
+    ``os.kill`` would terminate it)."""
+    if sys.platform == "win32":
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def format_size(n: float) -> str:
+    """A byte count as people read it: ``512 bytes``, ``3.4 MB``, ``12.0 GB`` (SI units, as
+    file managers show free space), never ``0.0 GB`` for a few megabytes."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} bytes"

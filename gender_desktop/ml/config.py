@@ -2,19 +2,45 @@
 
 The GUI builds these on its thread at start-up; importing torch there would cost seconds and
 hold the GIL. The engine modules that need torch import them from here.
+
+Settings also come back from a run folder's ``config.json``, which may be damaged or crafted:
+:meth:`TrainConfig.from_dict` checks every value's type and :meth:`TrainConfig.validate` its
+range, so a hidden layer of 10^12 units or a 20,000 px input is refused before anything is
+allocated for it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from gender_desktop.errors import UserError
+
+
+class ConfigError(UserError, ValueError):
+    """A setting has the wrong type or is out of range; the message names the setting.
+    (Also a ValueError: callers that validate a form catch that.)"""
+
 
 BACKBONES = ("vgg16", "vgg16_bn", "resnet50", "resnet18", "mobilenet_v2")
 POOLINGS = ("avg", "max", "flatten")
 SCOPES = ("head", "last_block", "all")  # or "from:<block name>"
+# Upper bounds: far above any sensible run, low enough that nothing allocates absurd memory.
+MAX_INPUT_SIZE = 1024
+MAX_HIDDEN_UNITS = 65_536
+MAX_HIDDEN_LAYERS = 8
+MAX_HEAD_PARAMETERS = 300_000_000  # VGG's classic 25088-4096-4096 head is 120 million
+BACKBONE_CHANNELS = {
+    "vgg16": 512,
+    "vgg16_bn": 512,
+    "resnet50": 2048,
+    "resnet18": 512,
+    "mobilenet_v2": 1280,
+}
 
 
 @dataclass
@@ -27,20 +53,41 @@ class ModelConfig:
     input_size: int = 224
 
     def validate(self) -> None:
+        _check_types(self, "model")
         if self.backbone not in BACKBONES:
-            raise ValueError(
+            raise ConfigError(
                 f"backbone must be one of {', '.join(BACKBONES)}, not {self.backbone!r}"
             )
         if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
+            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError("dropout must be in [0, 1)")
-        if any(int(h) <= 0 for h in self.hidden):
-            raise ValueError("hidden layer sizes must be positive")
-        if self.input_size < 32:
-            raise ValueError("input size must be at least 32 pixels")
+            raise ConfigError("dropout must be in [0, 1)")
+        if len(self.hidden) > MAX_HIDDEN_LAYERS:
+            raise ConfigError(f"the head can have at most {MAX_HIDDEN_LAYERS} hidden layers")
+        if any(not 0 < h <= MAX_HIDDEN_UNITS for h in self.hidden):
+            raise ConfigError(f"hidden layer sizes must be between 1 and {MAX_HIDDEN_UNITS:,}")
+        if not 32 <= self.input_size <= MAX_INPUT_SIZE:
+            raise ConfigError(f"input size must be between 32 and {MAX_INPUT_SIZE} pixels")
         if self.scope not in SCOPES and not self.scope.startswith("from:"):
-            raise ValueError(f"scope must be one of {', '.join(SCOPES)} or from:<block>")
+            raise ConfigError(f"scope must be one of {', '.join(SCOPES)} or from:<block>")
+        if self.head_parameters() > MAX_HEAD_PARAMETERS:
+            raise ConfigError(
+                f"the head would have {self.head_parameters():,} parameters (at most "
+                f"{MAX_HEAD_PARAMETERS:,}): use smaller hidden layers, average pooling or a "
+                "smaller input size"
+            )
+
+    def head_parameters(self) -> int:
+        """The head's parameter count, from the trunk's output (flatten: channels times the
+        final feature map, which is the input size over the trunk's stride of 32)."""
+        width = BACKBONE_CHANNELS[self.backbone]
+        if self.pooling == "flatten":
+            width *= math.ceil(self.input_size / 32) ** 2
+        total = 0
+        for units in (*self.hidden, 1):
+            total += (width + 1) * units
+            width = units
+        return total
 
 
 @dataclass
@@ -84,39 +131,114 @@ class TrainConfig:
     feature_cache: bool = True  # head only, no augmentation: run the frozen trunk once
 
     def validate(self) -> None:
+        _check_types(self, "")
+        _check_types(self.augment, "augment")
         self.model.validate()
         problems = []
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
-        if not self.lr > 0:
+        if not 0 < self.lr < math.inf:
             problems.append("learning rate must be positive")
-        if self.batch_size < 1 or self.epochs < 1:
-            problems.append("batch size and epochs must be at least 1")
-        if self.step_size < 1:
+        if not 0 <= self.momentum < 1:
+            problems.append("momentum must be in [0, 1)")
+        if not 0 <= self.weight_decay <= 10:
+            problems.append("weight decay must be between 0 and 10")
+        if not (1 <= self.batch_size <= 65_536 and 1 <= self.epochs <= 100_000):
+            problems.append(
+                "batch size and epochs must be at least 1 (and at most 65,536 / 100,000)"
+            )
+        if not 1 <= self.step_size <= 100_000:
             problems.append("the step schedule's step size must be at least 1 epoch")
         if not 0 < self.gamma <= 1:
             problems.append("gamma (the learning-rate factor) must be in (0, 1]")
-        if self.patience < 0:
+        if not 0 <= self.patience <= 100_000:
             problems.append("early-stopping patience cannot be negative")
+        if not 0 <= self.seed < 2**32:
+            problems.append("the seed must be a whole number from 0 to 4,294,967,295")
+        if not 0 <= self.workers <= 1024:
+            problems.append("decode workers must be between 0 (one per core) and 1024")
+        a = self.augment
+        if not (0 <= a.rotation <= 180 and 0 <= a.zoom < 1 and 0 <= a.brightness <= 1):
+            problems.append(
+                "augmentation: rotation must be 0-180 degrees, zoom in [0, 1), brightness 0-1"
+            )
         if not (
             self.weights in ("imagenet", "random") or self.weights.startswith(("file:", "run:"))
         ):
             problems.append("weights must be imagenet, random, file:<path> or run:<run folder>")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigError("; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["model"] = ModelConfig(**data.get("model", {}))
-        values["augment"] = AugmentConfig(**data.get("augment", {}))
-        return cls(**values)
+    def from_dict(cls, data: Any) -> TrainConfig:
+        """Settings saved by :meth:`to_dict` (a run's ``config.json``), each value checked for
+        its type: a damaged or crafted file raises :class:`ConfigError` naming the setting.
+        Unknown keys are ignored and missing ones take their defaults (runs of older versions
+        lack newer settings), except ``data``, which has none."""
+        values = _known_values(cls, data, "settings")
+        if "data" not in values:
+            raise ConfigError("the settings have no data (the dataset the run trained on)")
+        values["model"] = ModelConfig(**_known_values(ModelConfig, data.get("model", {}), "model"))
+        values["augment"] = AugmentConfig(
+            **_known_values(AugmentConfig, data.get("augment", {}), "augment")
+        )
+        config = cls(**values)
+        _check_types(config, "")
+        _check_types(config.model, "model")
+        _check_types(config.augment, "augment")
+        return config
+
+
+def _known_values(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of ``cls`` (``data`` must be a JSON object)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a JSON object, not {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    values = {k: v for k, v in data.items() if k in known}
+    if "hidden" in values and isinstance(values["hidden"], list):
+        values["hidden"] = tuple(values["hidden"])
+    return values
+
+
+def _check_types(config: Any, where: str) -> None:
+    """Every field of a settings dataclass holds its declared kind of value: bool, int (not a
+    bool), a finite float (an int is fine), str, or hidden's sequence of ints. The kind is the
+    default's (``data`` has none: a str)."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        name = f"{where}.{f.name}" if where else f.name
+        default = f.default if f.default is not MISSING else None
+        if f.default_factory is not MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        if f.name == "hidden":
+            if not isinstance(value, list | tuple) or not all(_is_int(h) for h in value):
+                raise ConfigError(f"{name} must be a list of whole numbers, not {value!r:.60}")
+        elif isinstance(default, ModelConfig | AugmentConfig):
+            if not isinstance(value, type(default)):
+                raise ConfigError(f"{name} must be a JSON object")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name} must be true or false, not {value!r:.60}")
+        elif isinstance(default, int):
+            if not _is_int(value):
+                raise ConfigError(f"{name} must be a whole number, not {value!r:.60}")
+        elif isinstance(default, float):
+            if _is_int(value):
+                value = float(value)
+                setattr(config, f.name, value)
+            if not isinstance(value, float) or not math.isfinite(value):
+                raise ConfigError(f"{name} must be a number, not {value!r:.60}")
+        elif (default is None or isinstance(default, str)) and not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, not {value!r:.60}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # torchvision's ImageNet weight files (their names carry a sha256 prefix), for saying whether a

@@ -134,11 +134,7 @@ def evaluate_model(
     if run is not None:
         evaluation["run"] = str(run.path)
         evaluation["train_seconds"] = run.train_seconds()
-        try:
-            trained_on = run.read_config().get("dataset", {}).get("fingerprint")
-        except (OSError, ValueError):
-            trained_on = None
-        evaluation["same_dataset_as_training"] = trained_on == dataset.fingerprint
+        evaluation["same_dataset_as_training"] = run.trained_fingerprint() == dataset.fingerprint
         write_results(run, predictions, evaluation)
     return evaluation
 

@@ -10,6 +10,10 @@ loaded back with the runtime a user would use (``torch.jit.load``; onnxruntime o
 on a fixed random batch and compared with the original model in fp32. Only a file whose logits
 agree to within :data:`TOLERANCE` replaces the target (``os.replace``, atomic); on any failure
 the temp file is removed and a previous export at the target is left as it was.
+
+torch never writes to the disk itself: its TorchScript writer aborts the whole interpreter when
+a write fails (a full disk gave exit 134 and a stray temp file). The file is serialised in
+memory and written by Python, whose failures are an :class:`ExportFailed` naming the file.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import inspect
 import io
 import json
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -32,8 +35,14 @@ import torch
 from torch import nn
 
 from gender_desktop import __version__
-from gender_desktop.errors import UserError
-from gender_desktop.fileio import _fsync_dir, _mode_for, atomic_write_json
+from gender_desktop.errors import UserError, describe_os_error
+from gender_desktop.fileio import (
+    _fsync_dir,
+    _mode_for,
+    atomic_write_json,
+    clean_stale_temps,
+    make_temp,
+)
 from gender_desktop.ml.runmodel import RunModel, load_run_model
 from gender_desktop.runs.folder import BEST, LAST
 
@@ -175,9 +184,13 @@ def _export_torchscript(run_model: RunModel, target: Path) -> float:
             scripted = torch.jit.script(wrapper)
     except Exception as exc:  # TorchScript's frontend raises several kinds; all mean "failed"
         raise ExportFailed(f"{target}: TorchScript cannot compile the model ({exc})") from exc
+    buffer = io.BytesIO()
+    with _quiet_torchscript():
+        torch.jit.save(scripted, buffer, _extra_files={TORCHSCRIPT_METADATA: metadata})
     with _staged(target) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+        del buffer
         with _quiet_torchscript():
-            torch.jit.save(scripted, str(tmp), _extra_files={TORCHSCRIPT_METADATA: metadata})
             extra = {TORCHSCRIPT_METADATA: ""}
             # From bytes read back from disk: what was written is checked, and no open handle
             # keeps Windows from renaming the file.
@@ -270,7 +283,14 @@ def _export_onnx(run_model: RunModel, target: Path) -> float:
 
         diff = _verify(run_model, run, target)
     # The sidecar only once the model is in place: a failed export leaves no stray metadata.
-    atomic_write_json(target.with_suffix(".json"), json.loads(metadata))
+    sidecar = target.with_suffix(".json")
+    try:
+        atomic_write_json(sidecar, json.loads(metadata))
+    except OSError as exc:
+        raise ExportFailed(
+            f"{describe_os_error(exc, 'write')}; {target} was written, its metadata beside "
+            "it was not (the same metadata is inside the model file)"
+        ) from exc
     return diff
 
 
@@ -322,22 +342,36 @@ def _verify(
 @contextlib.contextmanager
 def _staged(target: Path) -> Iterator[Path]:
     """A temp path beside ``target`` (same folder, so the rename is atomic). When the block ends
-    cleanly the file is synced and replaces ``target``; on any exception it is deleted."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
+    cleanly the file is synced and replaces ``target``; on any exception it is deleted. A
+    failed write (a full disk, a read-only folder) is an :class:`ExportFailed` naming
+    ``target``; temp files of earlier exports that were killed are removed first."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(target.parent)
+        fd, tmp = make_temp(target)
+        os.close(fd)
+    except OSError as exc:
+        raise ExportFailed(_os_message(exc, target)) from exc
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, _mode_for(target))  # mkstemp's 0600 would hide the export from others
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise ExportFailed(_os_message(exc, target)) from exc
         raise
     _fsync_dir(target.parent)
+
+
+def _os_message(exc: OSError, target: Path) -> str:
+    """What a failed write of ``target`` means for the user (the target named, not the temp
+    file); nothing of it was kept."""
+    named = OSError(exc.errno, exc.strerror, str(target))
+    return f"{describe_os_error(named, 'write')}; nothing was written"
 
 
 def _decode(value: str | bytes) -> str:

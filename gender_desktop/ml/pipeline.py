@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from gender_desktop import paths
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.images import decode_chunk
-from gender_desktop.errors import Cancelled
-from gender_desktop.fileio import atomic_write_json
+from gender_desktop.errors import Cancelled, UserError
+from gender_desktop.fileio import atomic_write_json, format_size
 from gender_desktop.ml import runtime
 from gender_desktop.ml.config import AugmentConfig
 from gender_desktop.procs import die_with_parent_signal, pid_alive, watch_parent
@@ -87,13 +87,7 @@ class DecodedImages:
             if progress is not None:
                 progress(n, n, "Decoded images from cache")
             return cls(array, ok, errors)
-        needed = int(np.prod(shape))
-        free = shutil.disk_usage(folder).free
-        if free < needed * 1.05:
-            raise OSError(
-                f"decoding {n:,} images at {size} px needs {needed / 1e9:.1f} GB in {folder}, "
-                f"but only {free / 1e9:.1f} GB are free; free space or choose a smaller input size"
-            )
+        check_space(folder, int(np.prod(shape)), f"decoding {n:,} images at {size} px")
         tmp = folder / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
         target = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
         errors: dict[int, str] = {}
@@ -133,6 +127,17 @@ class DecodedImages:
             meta_path, {"shape": shape, "errors": {str(k): v for k, v in errors.items()}}
         )
         return cls.build(dataset, size, folder=folder)
+
+
+def check_space(folder: Path, needed: int, what: str) -> None:
+    """Refuse before writing ``needed`` bytes into ``folder`` when the disk has not that much
+    free (with 5 % to spare), in sizes a person reads: "needs 12.4 MB … only 3.1 MB free"."""
+    free = shutil.disk_usage(folder).free
+    if free < needed * 1.05:
+        raise UserError(
+            f"not enough disk space: {what} needs {format_size(needed)} in {folder}, but only "
+            f"{format_size(free)} is free; free some space or choose a smaller input size"
+        )
 
 
 def _init_worker(owner_pid: int) -> None:

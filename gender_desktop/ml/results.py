@@ -17,7 +17,7 @@ import pandas as pd
 from gender_desktop import csvsafe
 from gender_desktop.errors import UserError
 from gender_desktop.ml import metrics
-from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder
+from gender_desktop.runs.folder import EVALUATION, PREDICTIONS, RunFolder, RunUnusable
 
 BASE_COLUMNS = ("image_id", "split", "label", "p_male", "prediction")
 TEXT_COLUMNS = ("image_id", "split", "label", "prediction")  # read as written, never as NaN
@@ -105,21 +105,29 @@ class SavedEvaluation:
 
 
 def load_evaluation(folder: RunFolder) -> SavedEvaluation | None:
-    """The run's evaluation and predictions, or None when it has not been evaluated."""
+    """The run's evaluation and predictions, or None when it has not been evaluated. Damaged
+    files (a run folder from elsewhere) raise :class:`RunUnusable` naming them."""
     file = folder.path / EVALUATION
-    predictions = read_predictions(folder)
+    try:
+        predictions = read_predictions(folder)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise RunUnusable(f"damaged ({exc})", file=folder.path / PREDICTIONS) from exc
     if not file.exists() or predictions is None:
         return None
-    evaluation = json.loads(file.read_text())
-    part = predictions[predictions["split"] == evaluation["split"]].reset_index(drop=True)
-    attributes = [c for c in part.columns if c not in BASE_COLUMNS]
-    return SavedEvaluation(
-        evaluation,
-        predictions,
-        part,
-        metrics.SliceIndex.of(part[attributes]),
-        label_error_candidates(
+    try:
+        evaluation = json.loads(file.read_text())
+        part = predictions[predictions["split"] == evaluation["split"]].reset_index(drop=True)
+        dataset = evaluation.get("dataset")
+        fingerprint = dataset.get("fingerprint") if isinstance(dataset, dict) else None
+        attributes = [c for c in part.columns if c not in BASE_COLUMNS]
+        return SavedEvaluation(
+            evaluation,
             predictions,
-            train_scores=read_crossval(folder, evaluation.get("dataset", {}).get("fingerprint")),
-        ),
-    )
+            part,
+            metrics.SliceIndex.of(part[attributes]),
+            label_error_candidates(predictions, train_scores=read_crossval(folder, fingerprint)),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RunUnusable(
+            f"damaged or not this run's evaluation ({type(exc).__name__}: {exc})", file=file
+        ) from exc

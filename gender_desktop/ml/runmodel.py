@@ -7,7 +7,6 @@ Checkpoints are read with ``weights_only=True``: a run folder from elsewhere can
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +16,9 @@ from gender_desktop.errors import UserError
 from gender_desktop.ml.config import TrainConfig
 from gender_desktop.ml.models import GenderNet
 from gender_desktop.ml.pipeline import IMAGENET_MEAN, IMAGENET_STD
-from gender_desktop.runs.folder import BEST, CONFIG, LAST, RunFolder
+from gender_desktop.runs.folder import BEST, CONFIG, LAST, RunFolder, RunUnusable
 
-
-class RunUnusable(UserError):
-    """The run folder cannot give a model; the message names the folder and the problem."""
+__all__ = ["RunModel", "RunUnusable", "fit_state_dict", "load_run_model", "to_device"]
 
 
 @dataclass
@@ -51,56 +48,64 @@ class RunModel:
         }
 
 
-def short_reason(exc: BaseException, limit: int = 160) -> str:
-    """The first sentence of an exception's text, without terminal colour codes."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip() or type(exc).__name__
-    text = text.splitlines()[0]
-    text = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def load_run_model(path: str | Path, which: str | None = None) -> RunModel:
     """The run's model in eval mode on the CPU. ``which`` is ``best.pt``/``last.pt`` or None
-    (best where it exists)."""
+    (best where it exists). Every problem of the folder raises :class:`RunUnusable` naming the
+    file: settings checked before the model is built, the checkpoint before it is applied."""
     run = RunFolder(Path(path).expanduser())
     if not run.path.is_dir():
         raise RunUnusable(f"{run.path}: no such run folder")
-    if not (run.path / CONFIG).exists():
-        raise RunUnusable(f"{run.path}: not a run folder ({CONFIG} is missing)")
-    try:
-        settings = run.read_config()["settings"]
-        config = TrainConfig.from_dict(settings)
-        config.model.validate()
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RunUnusable(f"{run.path / CONFIG}: unreadable settings ({exc})") from exc
+    config = run.train_config()
     if which is None:
         which = BEST if run.has_checkpoint(BEST) else LAST
     if not run.has_checkpoint(which):
         if which == BEST and run.has_checkpoint(LAST):
             raise RunUnusable(f"{run.path}: has no {BEST} (use {LAST})")
         raise RunUnusable(f"{run.path}: no checkpoint yet (the run has not finished an epoch)")
-    try:
-        state = run.load_checkpoint(which)
-    except Exception as exc:
-        # torch's own text runs to paragraphs (and suggests weights_only=False, which would be
-        # wrong for a damaged or foreign file): its first line is what the user needs.
-        first = short_reason(exc)
-        raise RunUnusable(
-            f"{run.path / which}: damaged or not a gender-desktop checkpoint ({first})"
-        ) from exc
-    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
-        raise RunUnusable(f"{run.path / which}: not a gender-desktop checkpoint (no model weights)")
+    state = run.load_checkpoint(which)
     model = GenderNet(config.model)
-    result = model.load_state_dict(state["model"], strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise RunUnusable(
-            f"{run.path / which}: does not fit the run's settings "
-            f"({len(result.missing_keys)} tensors missing, {len(result.unexpected_keys)} "
-            "unexpected)"
-        )
+    fit_state_dict(model, state["model"], run.path / which, config)
     model.eval()
     epoch = state.get("epoch")
     return RunModel(model, config, run, which, epoch if isinstance(epoch, int) else None)
+
+
+def fit_state_dict(
+    model: torch.nn.Module,
+    state: dict[str, torch.Tensor],
+    file: Path,
+    config: TrainConfig,
+    error: type[UserError] = RunUnusable,
+) -> None:
+    """Load ``state`` into ``model`` if every tensor is there with its shape; otherwise raise
+    ``error`` saying that the checkpoint does not fit the run's settings (another backbone, head
+    or input size than config.json says), with the first tensor that differs."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    differ = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or differ:
+        m = config.model
+        hidden = ",".join(str(h) for h in m.hidden) or "none"
+        settings = f"{m.backbone}, {m.pooling} pooling, hidden {hidden}, {m.input_size} px"
+        if differ:
+            k = differ[0]
+            example = (
+                f"{k} is {_shape(state[k])} in the file but {_shape(own[k])} for those settings"
+            )
+        else:
+            example = f"{(missing or unexpected)[0]} is {'missing' if missing else 'unexpected'}"
+        raise error(
+            f"does not fit the run's settings in {CONFIG} ({settings}): {example}; "
+            f"{len(differ)} tensors differ in shape, {len(missing)} missing, "
+            f"{len(unexpected)} unexpected. The checkpoint belongs to another model.",
+            file=file,
+        )
+    model.load_state_dict(state)
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return "×".join(str(n) for n in tensor.shape) or "a scalar"
 
 
 def to_device(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:

@@ -6,10 +6,16 @@ Stop and pause are ``threading.Event`` s checked between batches. Every epoch wr
 ``metrics.csv`` and ``last.pt``; an improvement in validation loss writes ``best.pt``. Each epoch
 draws its shuffling, augmentation and dropout randomness from ``(seed, epoch)``, so a run
 resumed from ``last.pt`` finishes exactly as if it had not stopped (on the same device).
+
+Nothing is lost and nothing is left half-made: the run folder appears when the run writes its
+first file (the dataset, starting weights and checkpoint to resume are checked before), a run
+that fails before saving an epoch removes the folder it made, and a failed write (a full disk)
+keeps the previous epoch's files whole: the message says what is full and what is kept.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import platform
 import time
@@ -23,7 +29,7 @@ from torch import nn
 from gender_desktop import __version__
 from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.labels import labelled_table
-from gender_desktop.errors import Cancelled, UserError
+from gender_desktop.errors import Cancelled, UserError, describe_os_error
 from gender_desktop.ml import runtime
 from gender_desktop.ml import weights as weights_mod
 from gender_desktop.ml.config import TrainConfig
@@ -38,8 +44,9 @@ from gender_desktop.ml.events import (
 )
 from gender_desktop.ml.models import GenderNet, trainable_parameters
 from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches, forward_rows
+from gender_desktop.ml.runmodel import fit_state_dict
 from gender_desktop.ml.runtime import device_name
-from gender_desktop.runs.folder import BEST, LAST, RunFolder
+from gender_desktop.runs.folder import BEST, LAST, RunFolder, RunUnusable
 
 
 class TrainingFailed(UserError):
@@ -133,20 +140,38 @@ class Trainer:
         elif source.startswith("file:"):
             path = Path(source.removeprefix("file:")).expanduser()
             weights_mod.verify_file(path, cfg.model.backbone)
-            model.load_imagenet(weights_mod.load_state_dict(path))
+            try:
+                model.load_imagenet(weights_mod.load_state_dict(path))
+            except ValueError as exc:  # the tensors are not a cfg.model.backbone's
+                raise weights_mod.WeightsUnavailable(str(exc), file=path) from exc
         elif source.startswith("run:"):
-            previous = RunFolder(Path(source.removeprefix("run:")).expanduser())
-            which = BEST if previous.has_checkpoint(BEST) else LAST
-            state = previous.load_checkpoint(which)["model"]
+            state = self._run_weights(Path(source.removeprefix("run:")).expanduser())
             own = model.state_dict()
             fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
             if not any(k.startswith("trunk.") for k in fitting):
                 raise TrainingFailed(
-                    f"{previous.path}: its model does not fit {cfg.model.backbone}"
+                    f"{source.removeprefix('run:')}: its model does not fit {cfg.model.backbone}"
                 )
             model.load_state_dict(fitting, strict=False)
         model.apply_scope(cfg.model.scope)
         return model
+
+    @staticmethod
+    def _run_weights(path: Path) -> dict[str, torch.Tensor]:
+        """A previous run's best (else last) weights, to start from; any problem of that
+        folder is a :class:`WeightsUnavailable` naming its file."""
+        previous = RunFolder(path)
+        if not previous.exists():
+            raise weights_mod.WeightsUnavailable("no such run folder (to start from)", file=path)
+        which = BEST if previous.has_checkpoint(BEST) else LAST
+        if not previous.has_checkpoint(which):
+            raise weights_mod.WeightsUnavailable(
+                "has no checkpoint to start from (no epoch finished)", file=path
+            )
+        try:
+            return previous.load_checkpoint(which)["model"]
+        except RunUnusable as exc:
+            raise weights_mod.WeightsUnavailable(str(exc)) from exc
 
     def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.config
@@ -197,15 +222,68 @@ class Trainer:
         with ``stopped`` set; the last complete epoch is what ``last.pt`` holds."""
         started = time.perf_counter()
         try:
+            self._open_folder(resume)
             return self._run(resume, started)
         except Cancelled:
             self.log("stopped before training began")
             return self._summary(started, stopped=True)
+        except OSError as exc:  # mostly a write of the run (a full disk, a read-only folder)
+            kept = self._discard_unbegun()
+            writing = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+            what = describe_os_error(exc, "write" if writing else "read or write")
+            raise TrainingFailed(f"{what}. {kept}") from exc
+        except UserError as exc:
+            self._discard_unbegun()
+            if type(exc) in (UserError, RunUnusable):  # as the training's failure
+                raise TrainingFailed(str(exc)) from exc
+            raise
+        except BaseException:
+            self._discard_unbegun()
+            raise
+
+    def _open_folder(self, resume: bool) -> None:
+        """Before any work: the folder to resume must exist and the place a new run goes must
+        be writable (a read-only app folder is refused now, not after the decoding); temp
+        files that a killed write left in a resumed folder are removed."""
+        run = self.run_folder
+        if run is None:
+            return
+        if resume and not run.exists():
+            raise TrainingFailed("no such run folder to resume", file=run.path)
+        run.check_writable()
+        removed = run.clean_temps()
+        if removed:
+            self.log(f"removed {len(removed)} temp file(s) that an interrupted write left")
+
+    def _discard_unbegun(self) -> str:
+        """After a failure: remove the folder this run made if it saved no epoch, and say
+        what the run folder keeps."""
+        run = self.run_folder
+        if run is None:
+            return "Nothing was saved."
+        if run.discard() or not run.exists():
+            return "Nothing was saved (no epoch had finished), and no run folder is left."
+        if run.has_checkpoint(LAST):
+            return (
+                f"The run folder {run.path} keeps the last complete epoch (last.pt); "
+                f"resume it with: gender-desktop train --resume {run.path}"
+            )
+        if run.has_checkpoint(BEST):
+            return (
+                f"The run folder {run.path} keeps best.pt (for evaluation and prediction) but "
+                "no last.pt to resume from"
+            )
+        return f"The run folder {run.path} holds no complete epoch."
 
     def _summary(self, started: float, stopped: bool) -> dict[str, Any]:
         best = min(self.history, key=lambda r: r["val_loss"]) if self.history else None
         return {
-            "run_dir": str(self.run_folder.path) if self.run_folder else None,
+            # None when nothing was written (stopped before the run's first file)
+            "run_dir": (
+                str(self.run_folder.path)
+                if self.run_folder is not None and self.run_folder.exists()
+                else None
+            ),
             "best_val_accuracy": max(r["val_accuracy"] for r in self.history) if best else None,
             "best_val_loss": best["val_loss"] if best else None,
             "best_epoch": int(best["epoch"]) if best else None,  # the weights best.pt holds
@@ -236,15 +314,7 @@ class Trainer:
         best_state: dict[str, torch.Tensor] | None = None
         if resuming:
             assert self.run_folder is not None
-            state = self.run_folder.load_checkpoint(LAST)
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None and state.get("scheduler"):
-                scheduler.load_state_dict(state["scheduler"])
-            if state.get("scaler"):
-                scaler.load_state_dict(state["scaler"])
-            start_epoch = int(state["epoch"]) + 1
-            best_loss, bad_epochs = float(state["best_val_loss"]), int(state["bad_epochs"])
+            start_epoch, best_loss, bad_epochs = self._restore(model, optimizer, scheduler, scaler)
             self.history = [r for r in self.run_folder.read_metrics() if r["epoch"] < start_epoch]
             self.log(f"resumed after epoch {start_epoch - 1}")
         if self.run_folder is not None:
@@ -361,10 +431,13 @@ class Trainer:
                 "bad_epochs": bad_epochs,
             }
             if self.run_folder is not None:
+                # In this order, a write that fails (a full disk) leaves a consistent run:
+                # metrics.csv rows past last.pt's epoch are redone on resume, and best.pt
+                # never claims an epoch that last.pt would not redo identically.
                 self.run_folder.write_metrics(self.history)
-                self.run_folder.save_checkpoint(LAST, state)
                 if improved:
                     self.run_folder.save_checkpoint(BEST, {"model": state["model"], "epoch": epoch})
+                self.run_folder.save_checkpoint(LAST, state)
             self.emit(EpochEnd(row, improved))
             self.log(
                 f"epoch {epoch}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}"
@@ -384,6 +457,39 @@ class Trainer:
         if not stopped and self.run_folder is not None and len(self.rows["test"]):
             summary["test"] = self._evaluate_test(model)
         return summary
+
+    def _restore(self, model, optimizer, scheduler, scaler) -> tuple[int, float, int]:
+        """Load last.pt into the model and optimizer; (next epoch, best val loss, epochs
+        without improvement). A checkpoint that is damaged, of another model than config.json
+        says, or missing its training state raises :class:`TrainingFailed` naming it."""
+        assert self.run_folder is not None
+        file = self.run_folder.path / LAST
+        state = self.run_folder.load_checkpoint(LAST)
+        fit_state_dict(model, state["model"], file, self.config, TrainingFailed)
+        epoch, best, bad = state.get("epoch"), state.get("best_val_loss"), state.get("bad_epochs")
+        if not (
+            isinstance(state.get("optimizer"), dict)
+            and isinstance(epoch, int)
+            and epoch >= 0
+            and isinstance(best, int | float)
+            and isinstance(bad, int)
+        ):
+            raise TrainingFailed(
+                "not a resumable checkpoint (its optimizer state, epoch or early-stopping "
+                "state is missing or damaged)",
+                file=file,
+            )
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None and state.get("scheduler"):
+                scheduler.load_state_dict(state["scheduler"])
+            if state.get("scaler"):
+                scaler.load_state_dict(state["scaler"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise TrainingFailed(
+                f"its optimizer state does not fit the run's settings ({exc})", file=file
+            ) from exc
+        return epoch + 1, float(best), bad
 
     def _evaluate_test(self, model: GenderNet) -> dict[str, Any] | None:
         """The best weights on the test split, written to evaluation.json / predictions.csv.

@@ -141,9 +141,13 @@ def imagenet_state_dict(
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """The tensors of a weights file (a state dict, or a checkpoint holding one as ``model``).
+    A damaged, foreign or unsafe file raises :class:`WeightsUnavailable` naming it."""
+    from gender_desktop.runs.folder import is_state_dict, load_torch_file
+
+    state = load_torch_file(path, WeightsUnavailable)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
-    if not isinstance(state, dict):
-        raise WeightsUnavailable(f"{path}: not a state dict")
+    if not is_state_dict(state):
+        raise WeightsUnavailable("not a weights file (no state dict of tensors)", file=path)
     return state

@@ -1,4 +1,9 @@
-"""The runs in the workspace, newest first, with what a picker needs to tell them apart."""
+"""The runs in the workspace, newest first, with what a picker needs to tell them apart.
+
+A damaged run is listed with what is wrong with it (``RunInfo.problem``), found without torch:
+the settings are checked as loading would check them, and the checkpoint for being empty or
+cut short. What only loading can tell (a checkpoint of another model) the load reports.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from gender_desktop.errors import UserError
 from gender_desktop.runs.folder import (
     BEST,
     CONFIG,
@@ -13,6 +19,7 @@ from gender_desktop.runs.folder import (
     LAST,
     METRICS,
     RunFolder,
+    checkpoint_problem,
     workspace,
 )
 
@@ -30,9 +37,14 @@ class RunInfo:
     evaluated_accuracy: float | None = None  # of the latest evaluation
     evaluated_split: str = ""
     has_model: bool = False
+    problem: str = ""  # why the run cannot give a model (naming the file), known without loading
+    reason: str = ""  # the same, short, for a title
 
     def title(self) -> str:
-        """One line for a combo box: name, backbone, epochs and the best numbers."""
+        """One line for a combo box: name, backbone, epochs and the best numbers (or, for a
+        damaged run, what is wrong)."""
+        if self.problem:
+            return f"{self.name} · unusable: {self.reason or self.problem}"
         parts = [self.name, self.backbone, f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}"]
         if self.best_val_accuracy is not None:
             parts.append(f"val {self.best_val_accuracy:.1%}")
@@ -47,11 +59,20 @@ def run_info(path: Path) -> RunInfo | None:
     if not (path / CONFIG).exists():
         return None
     info = RunInfo(path, path.name)
+    info.has_model = folder.has_checkpoint(BEST) or folder.has_checkpoint(LAST)
     try:
-        config = folder.read_config()
-        settings = config.get("settings", {})
-        info.backbone = settings.get("model", {}).get("backbone", "?")
-        info.data = str(settings.get("data", ""))
+        settings = folder.train_config()
+        info.backbone = settings.model.backbone
+        info.data = settings.data
+    except UserError as exc:
+        info.problem, info.reason = str(exc), exc.reason if exc.file else str(exc)
+        return info
+    if info.has_model:
+        file = folder.path / (BEST if folder.has_checkpoint(BEST) else LAST)
+        info.reason = checkpoint_problem(file)
+        if info.reason:
+            info.problem = f"{file}: {info.reason.removeprefix(file.name + ' ')}"
+    try:
         rows = folder.read_metrics()
         info.epochs = len(rows)
         if rows:
@@ -63,9 +84,8 @@ def run_info(path: Path) -> RunInfo | None:
             info.evaluated_split = saved.get("split", "test")
             if saved.get("same_dataset_as_training") is False:
                 info.evaluated_split += " (other data)"
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # a damaged run is still listed; loading it says what is wrong
-    info.has_model = folder.has_checkpoint(BEST) or folder.has_checkpoint(LAST)
+    except (UserError, OSError, ValueError, KeyError, TypeError):
+        pass  # damaged metrics or evaluation: the model is still usable
     return info
 
 
@@ -97,8 +117,15 @@ def cached_run_info(path: Path) -> RunInfo | None:
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
-    root = root or workspace()
-    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    """The run folders under ``root`` (default: the workspace), newest first; an unreadable or
+    uncreatable workspace has none."""
+    try:
+        root = root or workspace()
+        folders = sorted(
+            (p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True
+        )
+    except (OSError, UserError):
+        return []
     out = []
     for path in folders[:MAX_RUNS]:
         info = cached_run_info(path)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.runs.catalog import list_runs, run_info
-from gender_desktop.runs.folder import workspace
+from gender_desktop.runs.folder import workspace_path
 
 
 class RunPicker(QWidget):
@@ -52,7 +52,7 @@ class RunPicker(QWidget):
         extra = [
             self.combo.itemData(i)
             for i in range(self.combo.count())
-            if self.combo.itemData(i) and Path(self.combo.itemData(i)).parent != workspace()
+            if self.combo.itemData(i) and Path(self.combo.itemData(i)).parent != workspace_path()
         ]
         self.combo.blockSignals(True)
         self.combo.clear()
@@ -84,7 +84,9 @@ class RunPicker(QWidget):
             self.combo.addItem(info.title(), str(info.path))
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(workspace()))
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose a run folder", str(workspace_path())
+        )
         if folder:
             if run_info(Path(folder)) is None:
                 QMessageBox.warning(

@@ -34,8 +34,10 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.labels import LabelStore
+from gender_desktop.errors import UserError
 from gender_desktop.ml import metrics
 from gender_desktop.ml.results import SavedEvaluation, label_vector, load_evaluation
+from gender_desktop.runs.catalog import cached_run_info
 from gender_desktop.runs.folder import RunFolder
 from gender_desktop.ui.engine import EngineClient
 from gender_desktop.ui.evaluation.gallery import Gallery, overlay
@@ -249,14 +251,21 @@ class EvaluationPanel(QWidget):
         self.run = run
         self.cams.forget()
         self._update_dataset_choices()
-        self.evaluate_button.setEnabled(bool(run) and self._request is None)
-        self.crossval_button.setEnabled(bool(run) and self._request is None)
-        self.export_button.setEnabled(bool(run))
+        # A damaged run (settings, an empty or cut-short checkpoint) says so at once instead
+        # of failing later in the engine; what only loading finds, evaluating reports.
+        info = cached_run_info(Path(run)) if run else None
+        usable = bool(run) and not (info is not None and info.problem)
+        self.evaluate_button.setEnabled(usable and self._request is None)
+        self.crossval_button.setEnabled(usable and self._request is None)
+        self.export_button.setEnabled(usable)
         if not run:
             self._show_empty(
                 "No trained run yet.\nTrain one in the Train tab; it is evaluated on its test "
                 "split when it finishes."
             )
+            return
+        if info is not None and info.problem:
+            self._show_empty(f"This run cannot be used: {info.problem}")
             return
         self._show_empty("Loading the saved evaluation…")
 
@@ -436,8 +445,8 @@ class EvaluationPanel(QWidget):
         if not self.run:
             return ""
         try:
-            return str(RunFolder(Path(self.run)).read_config()["settings"]["data"])
-        except (OSError, ValueError, KeyError):
+            return RunFolder(Path(self.run)).train_config().data
+        except UserError:  # a damaged run: the picker and the summary say what is wrong
             return ""
 
     # -- showing ----------------------------------------------------------------------------------

@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.data.dataset import Dataset
-from gender_desktop.ml.config import TrainConfig, hub_checkpoint
+from gender_desktop.errors import UserError
+from gender_desktop.ml.config import hub_checkpoint
 from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
-from gender_desktop.runs.folder import RunFolder, workspace
+from gender_desktop.runs.folder import RunFolder, workspace_path
 from gender_desktop.ui.engine import ProcessClient
 from gender_desktop.ui.plots import style_plot
 from gender_desktop.ui.training.form import TrainingForm
@@ -204,14 +205,17 @@ class TrainingPanel(QWidget):
             return None
         try:
             if resume_run is not None:
-                config = TrainConfig.from_dict(resume_run.read_config()["settings"])
+                config = resume_run.train_config()
+                rows = resume_run.read_metrics()
             else:
                 config = self.form.config(str(self.dataset.root))
-        except (ValueError, OSError, KeyError) as exc:
+        except (UserError, ValueError, OSError) as exc:
             self._append_log(f"Cannot start: {exc}")
             return None
         self._reset_series()
         name = f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
+        # The name only: the folder appears when the run writes its first file, so a run that
+        # fails while preparing leaves none behind.
         self.run = resume_run or RunFolder.create(name)
         self.worker = TrainingWorker(
             self.client, config, self.run, resume=resume_run is not None, parent=self
@@ -225,7 +229,7 @@ class TrainingPanel(QWidget):
         self.worker.ended.connect(self._on_run_ended)
         self._append_log(f"Run folder: {self.run.path}")
         if resume_run is not None:  # show the epochs already done
-            for row in resume_run.read_metrics():
+            for row in rows:
                 self._on_epoch(EpochEnd(row, False))
         self._set_running(True)
         self.worker.start()
@@ -295,6 +299,8 @@ class TrainingPanel(QWidget):
                 line.show()
 
     def _on_done(self, summary: dict) -> None:
+        # The child may have taken the next free name; None: it wrote nothing (stopped early).
+        self.run = RunFolder(Path(summary["run_dir"])) if summary.get("run_dir") else None
         acc = summary.get("best_val_accuracy")
         state = "Stopped" if summary.get("stopped") else "Finished"
         text = f"{state}: {summary['epochs']} epoch(s) in {summary['train_seconds']:.1f} s"
@@ -308,6 +314,8 @@ class TrainingPanel(QWidget):
         self.run_finished.emit(summary)
 
     def _on_failed(self, message: str) -> None:
+        if self.run is not None and not self.run.exists():  # the failed run left no folder
+            self.run = None
         self.progress.setFormat("Failed")
         self._append_log(f"Training failed: {message}")
         self.run_finished.emit({"failed": message})
@@ -320,7 +328,7 @@ class TrainingPanel(QWidget):
         self.log_view.appendPlainText(message)
 
     def _choose_run_to_resume(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Resume a run", str(workspace()))
+        folder = QFileDialog.getExistingDirectory(self, "Resume a run", str(workspace_path()))
         if folder:
             self.start(resume_run=RunFolder(Path(folder)))
 
