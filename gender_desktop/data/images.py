@@ -94,7 +94,28 @@ def quick_check(head: bytes, tail: bytes, size: int) -> str | None:
         return "truncated PNG (no IEND chunk)"
     if kind == "webp" and head[8:12] != b"WEBP":
         return "not an image (RIFF but not WebP)"
-    return None
+    return too_many_pixels(head)
+
+
+def too_many_pixels(head: bytes) -> str | None:
+    """The decode's decompression-bomb refusal, told from the header alone: a small file that
+    claims more pixels than :data:`MAX_PIXELS` is flagged before anything tries to decode it.
+    None when the size is fine or not in ``head`` (the decode still refuses it later)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(head)) as img:
+                width, height = img.size
+    except Image.DecompressionBombError as exc:  # over twice the limit: Pillow refuses to open
+        return f"refused: too many pixels (decompression bomb guard): {exc}"
+    except Exception:  # noqa: BLE001 - a header cut short or unknown: nothing to tell from it
+        return None
+    if width * height <= MAX_PIXELS:
+        return None
+    return (
+        f"refused: too many pixels ({width:,} x {height:,}; at most {MAX_PIXELS:,} are decoded, "
+        "a decompression bomb guard)"
+    )
 
 
 # Used by the training cache's decode workers: kept here, away from torch, so a worker process
