@@ -174,11 +174,9 @@ def _header_line(source: Source, rel: str) -> str:
 
 
 def has_male_column(source: Source, rel: str) -> bool:
-    """Cheap check of a table's header line, used by layout detection."""
-    try:
-        header = _header_line(source, rel)
-    except DatasetError:  # unreadable (a FIFO, no permission...): simply not the dataset
-        return False
+    """Cheap check of a table's header line, used by layout detection. Raises the
+    :class:`DatasetError` of a file that cannot be read (the caller decides if it matters)."""
+    header = _header_line(source, rel)
     return any(c.strip().strip('"').lower() == "male" for c in header.split(delimiter(header)))
 
 

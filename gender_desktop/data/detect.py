@@ -51,11 +51,11 @@ def parse(path: str | Path) -> Parsed:
 def _parse_folder(p: Path) -> Parsed:
     src = FolderSource(p)
     zips, unusable = _zips_in(src)
-    found = _detect(src, [src, *zips], annotations_only=False)
+    found = _detect(src, [src, *zips], annotations_only=False, unreadable=unusable)
     for archive in zips:  # a folder holding just the downloaded archive (Kaggle's archive.zip)
         if found is not None:
             break
-        found = _detect(archive, [archive], annotations_only=False)
+        found = _detect(archive, [archive], annotations_only=False, unreadable=unusable)
     if found is None:
         why = "".join(f"; {u}" for u in unusable)
         raise DatasetError(f"no supported dataset found. Expected {SUPPORTED}{why}.", str(p))
@@ -68,10 +68,13 @@ def _parse_zip(p: Path) -> Parsed:
     folders around it are never searched: an unrelated labels file further away must not be
     paired with it."""
     archive = ZipSource(p)
-    found = _detect(archive, [archive], annotations_only=False)
+    unreadable: list[str] = []
+    found = _detect(archive, [archive], annotations_only=False, unreadable=unreadable)
     if found is None:
-        found = _detect(_beside(p), [archive], annotations_only=True)
+        found = _detect(_beside(p), [archive], annotations_only=True, unreadable=unreadable)
     if found is None:
+        if unreadable:  # e.g. the annotations are in the zip but encrypted: say that, not "none"
+            raise DatasetError(unreadable[0])
         raise DatasetError(
             f"no annotations inside the archive or beside it in {printable(str(p.parent))}. "
             f"Expected {SUPPORTED}.",
@@ -154,7 +157,15 @@ def _zips_in(src: FolderSource) -> tuple[list[Source], list[str]]:
     return usable, unusable
 
 
-def _detect(src: Source, candidates: list[Source], *, annotations_only: bool) -> Parsed | None:
+def _detect(
+    src: Source,
+    candidates: list[Source],
+    *,
+    annotations_only: bool,
+    unreadable: list[str] | None = None,
+) -> Parsed | None:
+    """The first layout ``src`` holds, or None; candidate annotation files that cannot be read
+    (encrypted, a FIFO, no permission) are skipped and their reasons added to ``unreadable``."""
     readers: list[tuple[Callable[[], str | None], Callable[[str], Parsed]]] = [
         (
             lambda: celeba.find_file(src, celeba.ATTR_TXT),
@@ -164,7 +175,10 @@ def _detect(src: Source, candidates: list[Source], *, annotations_only: bool) ->
             lambda: celeba.find_file(src, celeba.ATTR_CSV),
             lambda rel: celeba.read_kaggle(src, rel, candidates),
         ),
-        (lambda: _male_csv(src), lambda rel: celeba.read_subset(src, rel, candidates)),
+        (
+            lambda: _male_csv(src, unreadable if unreadable is not None else []),
+            lambda rel: celeba.read_subset(src, rel, candidates),
+        ),
     ]
     for find, read in readers:
         rel = find()
@@ -181,11 +195,17 @@ def _detect(src: Source, candidates: list[Source], *, annotations_only: bool) ->
     return None
 
 
-def _male_csv(src: Source) -> str | None:
+def _male_csv(src: Source, unreadable: list[str]) -> str | None:
     csvs = [
         f
         for f in src.other_files()
         if f.lower().endswith((".csv", ".tsv")) and f.count("/") <= _MAX_CSV_DEPTH
     ]
     csvs.sort(key=lambda f: (f.count("/"), f))
-    return next((f for f in csvs if celeba.has_male_column(src, f)), None)
+    for f in csvs:
+        try:
+            if celeba.has_male_column(src, f):
+                return f
+        except DatasetError as exc:
+            unreadable.append(str(exc))
+    return None
