@@ -20,6 +20,7 @@ from gender_desktop.data.tables import (
     check_unique_ids,
     coded_flags,
     find_column,
+    header_names,
     line_of,
     read_table,
 )
@@ -137,9 +138,11 @@ def read_official(source: Source, attr_rel: str, candidates: list[Source]) -> Pa
 
 def read_kaggle(source: Source, attr_rel: str, candidates: list[Source]) -> Parsed:
     display = source.display(attr_rel)
-    frame = read_table(source.read_bytes(attr_rel), display, dtype={0: str})
+    data = source.read_bytes(attr_rel)
+    check_shape(data, display, ",")
+    check_header(header_names(data, ","), display, 1)
+    frame = read_table(data, display, dtype={0: str})
     frame.columns = [str(c).strip() for c in frame.columns]
-    check_header(list(frame.columns), display, 1)
     id_col = frame.columns[0]
     if "Male" not in frame.columns[1:]:
         raise DatasetError("no 'Male' column in the header", display, 1)
@@ -184,9 +187,10 @@ def read_subset(source: Source, csv_rel: str, candidates: list[Source]) -> Parse
     display = source.display(csv_rel)
     data = source.read_bytes(csv_rel)
     sep = delimiter(data[:4096].decode("utf-8-sig", "replace").split("\n", 1)[0])
+    check_shape(data, display, sep)
+    check_header(header_names(data, sep), display, 1)
     frame = read_table(data, display, sep=sep, dtype=str, keep_default_na=False)
     frame.columns = [str(c).strip() for c in frame.columns]
-    check_header(list(frame.columns), display, 1)
     male_col = find_column(frame, "Male")
     if male_col is None:
         raise DatasetError(

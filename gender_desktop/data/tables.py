@@ -3,6 +3,7 @@ file and line, and the -1/1 or 0/1 attribute coding check."""
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -92,6 +93,13 @@ def attribute_names(
             f"it is kept as {new!r}"
         )
     return mapping, warnings
+
+
+def header_names(data: bytes, sep: str) -> list[str]:
+    """The column names of a delimited table's first line, stripped, as written (pandas would
+    rename a repeated name to ``name.1`` and hide the repetition)."""
+    first = data.removeprefix(BOM).split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    return [name.strip() for name in next(csv.reader([first], delimiter=sep), [])]
 
 
 def check_header(names: list[str], display: str, line: int) -> None:

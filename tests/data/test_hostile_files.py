@@ -19,11 +19,14 @@ from pathlib import Path
 
 import builders
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from gender_desktop.data import DatasetError, open_dataset
 from gender_desktop.data.dataset import fingerprint_of
 from gender_desktop.data.images import MAX_PIXELS
+from gender_desktop.data.tables import RESERVED
 from gender_desktop.data.thumbcache import ThumbnailCache
 
 pytestmark = pytest.mark.timeout(120)  # a regression here is a hang: fail it, don't wait
@@ -442,3 +445,64 @@ def test_info_prints_one_clear_message(tmp_path: Path, case: str) -> None:
     assert "Traceback" not in done.stderr + done.stdout
     assert done.returncode == code, done.stderr
     assert message in (done.stdout if code == 0 else done.stderr)
+
+
+# -- any header: a clear refusal or a table whose columns never collide -------------------------
+NAMES = st.sampled_from(
+    [
+        *RESERVED,
+        "male",
+        "MALE",
+        " Male",
+        "Image_ID",
+        "Split",
+        "partition",
+        "identity",
+        "Path",
+        "path (attribute)",
+        "Smiling",
+        "Eyeglasses",
+        "age",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(extra=st.lists(NAMES, max_size=6))
+def test_any_header_opens_without_collisions_or_is_refused_clearly(
+    tmp_path_factory: pytest.TempPathFactory, extra: list[str]
+) -> None:
+    root = tmp_path_factory.mktemp("header")
+    builders.write_images(root / "images", builders.celeba_names(3))
+    split_like = [n for n in extra if n.strip().lower() in ("split", "partition")]
+    values = ["train" if n in split_like else "1" for n in extra]
+    rows = [
+        f"{name},{int(builders.is_male(i))}," for i, name in enumerate(builders.celeba_names(3))
+    ]
+    text = "image_id,Male," + ",".join(extra) + "\n"
+    text += "".join(row + ",".join(values) + "\n" for row in rows)
+    (root / "labels.csv").write_text(text)
+    stripped = ["image_id", "Male", *(n.strip() for n in extra)]
+    try:
+        dataset = open_dataset(root / "labels.csv")
+    except DatasetError as exc:
+        message = str(exc)
+        assert message.startswith(f"{root / 'labels.csv'}, line 1: ")
+        if len(set(stripped)) < len(stripped):
+            assert "the header repeats the column name" in message
+        else:
+            assert sum(n.lower() == "male" for n in stripped) > 1
+            assert "more than one column could be the label" in message
+        return
+    assert len(set(stripped)) == len(stripped)
+    assert len(dataset) == 3 and not dataset.report.missing
+    assert dataset.table["Male"].tolist() == [1, 1, 0]
+    columns = list(dataset.table.columns)
+    assert len(set(columns)) == len(columns)
+    assert not set(dataset.attributes) & set(RESERVED)
+    origin = dataset.report.split_origin  # "'Split' column" when one gave the split
+    used = origin.split("'")[1] if split_like else None
+    assert (used is not None) == bool(split_like)
+    kept = [n.strip() for n in extra if n.strip() != used]
+    for name in kept:
+        assert name in dataset.attributes or f"{name} (attribute)" in dataset.attributes
