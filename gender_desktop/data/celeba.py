@@ -13,6 +13,7 @@ from gender_desktop.data.parsed import PARTITION_CODES, SPLITS, Parsed
 from gender_desktop.data.sources import Source
 from gender_desktop.data.tables import (
     BOM,
+    MAX_COLUMNS,
     RESERVED,
     attribute_names,
     check_header,
@@ -93,6 +94,12 @@ def read_official(source: Source, attr_rel: str, candidates: list[Source]) -> Pa
     names = names_line.decode("utf-8", "replace").split()
     if not names:
         raise DatasetError("line 2 should list the attribute names", display, 2)
+    if len(names) > MAX_COLUMNS:
+        raise DatasetError(
+            f"{len(names):,} attribute names; at most {MAX_COLUMNS:,} are supported",
+            display,
+            2,
+        )
     check_header(names, display, 2)
     if "Male" not in names:
         raise DatasetError(

@@ -174,6 +174,15 @@ def test_a_header_of_200k_columns_is_refused_quickly(tmp_path: Path, layout: str
     )
 
 
+def test_an_official_header_of_5000_short_names_is_refused(tmp_path: Path) -> None:
+    builders.write_images(tmp_path / "images", builders.celeba_names(2))
+    attr = tmp_path / "list_attr_celeba.txt"
+    names = " ".join(["Male", *(f"a{i}" for i in range(5000))])
+    attr.write_text(f"1\n{names}\n000001.jpg 1" + " 1" * 5000 + "\n")
+    err = error_of(tmp_path)
+    assert str(err) == f"{attr}, line 2: 5,001 attribute names; at most 1,000 are supported"
+
+
 def test_a_line_of_megabytes_is_refused_before_parsing(tmp_path: Path) -> None:
     csv = tmp_path / "labels.csv"
     builders.write_images(tmp_path / "images", builders.celeba_names(2))
