@@ -515,3 +515,24 @@ def test_any_header_opens_without_collisions_or_is_refused_clearly(
     kept = [n.strip() for n in extra if n.strip() != used]
     for name in kept:
         assert name in dataset.attributes or f"{name} (attribute)" in dataset.attributes
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    fmt=st.sampled_from(["JPEG", "PNG", "BMP", "WEBP"]),
+    width=st.integers(1, 1500),
+    height=st.integers(1, 1500),
+    lossless=st.booleans(),
+)
+def test_the_integrity_check_reads_the_same_size_as_pillow(
+    fmt: str, width: int, height: int, lossless: bool
+) -> None:
+    """The header parser behind the pixel-bomb flag agrees with Pillow on every format."""
+    from gender_desktop.data.images import header_size
+
+    buf = io.BytesIO()
+    extra = {"lossless": lossless} if fmt == "WEBP" else {}
+    Image.new("RGB", (width, height), (width % 255, 0, 0)).save(buf, fmt, **extra)
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data)) as img:
+        assert header_size(data[: 64 * 1024]) == img.size
