@@ -58,7 +58,9 @@ def _parse_folder(p: Path) -> Parsed:
         found = _detect(archive, [archive], annotations_only=False, unreadable=unusable)
     if found is None:
         why = "".join(f"; {u}" for u in unusable)
-        raise DatasetError(f"no supported dataset found. Expected {SUPPORTED}{why}.", str(p))
+        raise DatasetError(
+            f"no supported dataset found. Expected {SUPPORTED}{why}.", printable(str(p))
+        )
     return _with_unusable(found, unusable)
 
 

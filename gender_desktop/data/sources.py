@@ -58,7 +58,7 @@ def printable(text: str) -> str:
 
 
 def kind_of(mode: int) -> str:
-    """What a non-regular file is, for a message ("a FIFO (named pipe)")."""
+    """What a non-regular file is, for a message ("a FIFO", "a character device")."""
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
