@@ -94,3 +94,23 @@ def test_a_zip_bomb_member_is_shown_as_a_problem_without_inflating_it(
     fifo_path, fifo_id = fifo_dataset(tmp_path / "faces")
     open_dataset_in(window, fifo_path)
     shows_the_problem(window, qtbot, fifo_id, "not a regular file (a FIFO)")
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_readably_with_its_thumbnail(
+    make_window, open_dataset_in, qtbot, tmp_path
+) -> None:
+    root = builders.folder_per_class(tmp_path / "faces", 10)
+    raw = os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes: not UTF-8
+    (root / "male" / raw).write_bytes(builders.jpeg_bytes(0))
+    window = make_window()
+    open_dataset_in(window, root)
+    assert not window.problems_button.isVisible()
+    row = int(window.dataset.position([f"male/{raw}"])[0])
+    browser = window.browser
+    index = browser.model.model_index(row)
+    assert index.data() == "male/caf\ufffd.jpg"
+    browser.loader.pixmap(row)
+    qtbot.waitUntil(lambda: browser.loader._memory.get(row) is not None, timeout=10_000)
+    assert browser.loader.broken(row) is None
+    browser.select_rows([row])
+    assert browser.detail.title.text() == "male/caf\ufffd.jpg"
