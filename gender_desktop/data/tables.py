@@ -35,8 +35,8 @@ def check_shape(data: bytes, display: str, sep: str | None = None) -> None:
     header = data if first < 0 else data[:first]
     if len(header) > MAX_LINE_BYTES:
         raise DatasetError(
-            f"the first line is {len(header):,} bytes long (at most {MAX_LINE_BYTES:,} are "
-            "read); this is not an annotation table",
+            f"the first line is {len(header):,} bytes long; lines of at most "
+            f"{MAX_LINE_BYTES:,} bytes are read (is this the right file?)",
             display,
             1,
         )
@@ -54,14 +54,15 @@ def check_shape(data: bytes, display: str, sep: str | None = None) -> None:
         last = len(data) - int(ends[-1]) - 1
         if lengths[longest] > MAX_LINE_BYTES:
             raise DatasetError(
-                f"line {longest + 1:,} is {int(lengths[longest]):,} bytes long (at most "
-                f"{MAX_LINE_BYTES:,}); this is not an annotation table",
+                f"line {longest + 1:,} is {int(lengths[longest]):,} bytes long; lines of at "
+                f"most {MAX_LINE_BYTES:,} bytes are read (is this the right file?)",
                 display,
                 longest + 1,
             )
         if last > MAX_LINE_BYTES:
             raise DatasetError(
-                f"the last line is {last:,} bytes long (at most {MAX_LINE_BYTES:,})",
+                f"the last line is {last:,} bytes long; lines of at most {MAX_LINE_BYTES:,} "
+                "bytes are read (is this the right file?)",
                 display,
                 len(ends) + 1,
             )
