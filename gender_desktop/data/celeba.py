@@ -13,9 +13,15 @@ from gender_desktop.data.parsed import PARTITION_CODES, SPLITS, Parsed
 from gender_desktop.data.sources import Source
 from gender_desktop.data.tables import (
     BOM,
+    MAX_COLUMNS,
+    RESERVED,
+    attribute_names,
+    check_header,
+    check_shape,
     check_unique_ids,
     coded_flags,
     find_column,
+    header_names,
     line_of,
     read_table,
 )
@@ -43,7 +49,21 @@ ATTR_CSV = "list_attr_celeba.csv"
 PARTITION_TXT = "list_eval_partition.txt"
 PARTITION_CSV = "list_eval_partition.csv"
 IDENTITY_TXT = "identity_CelebA.txt"
-ID_COLUMNS = ("image_id", "filename", "file_name", "file", "image", "img", "image_name", "name")
+ID_COLUMNS = (
+    "image_id",
+    "filename",
+    "file_name",
+    "file",
+    "image",
+    "img",
+    "image_name",
+    "name",
+    "path",
+    "file_path",
+    "filepath",
+)
+# The official reader adds the identity file's column, so an attribute must not take its name.
+OFFICIAL_RESERVED = (*RESERVED, "identity")
 SPLIT_COLUMNS = ("split", "partition")
 
 
@@ -69,16 +89,26 @@ def read_official(source: Source, attr_rel: str, candidates: list[Source]) -> Pa
     data = source.read_bytes(attr_rel).removeprefix(BOM)
     if not data.strip():
         raise DatasetError("the file is empty", display)
+    check_shape(data, display)
     count_line, names_line = _header_lines(data)
     names = names_line.decode("utf-8", "replace").split()
     if not names:
         raise DatasetError("line 2 should list the attribute names", display, 2)
+    if len(names) > MAX_COLUMNS:
+        raise DatasetError(
+            f"{len(names):,} attribute names; at most {MAX_COLUMNS:,} are supported",
+            display,
+            2,
+        )
+    check_header(names, display, 2)
     if "Male" not in names:
         raise DatasetError(
             f"no 'Male' attribute among the {len(names)} names on line 2", display, 2
         )
-    if len(set(names)) != len(names):
-        raise DatasetError("line 2 repeats an attribute name", display, 2)
+    mapping, warnings = attribute_names(
+        [n for n in names if n != "Male"], display, OFFICIAL_RESERVED
+    )
+    names = [mapping.get(n, n) for n in names]
     frame = read_table(
         data,
         display,
@@ -89,7 +119,6 @@ def read_official(source: Source, attr_rel: str, candidates: list[Source]) -> Pa
         dtype={"image_id": str},
         engine="c",
     )
-    warnings: list[str] = []
     try:
         declared = int(count_line.strip())
         if declared != len(frame):
@@ -116,15 +145,20 @@ def read_official(source: Source, attr_rel: str, candidates: list[Source]) -> Pa
 
 def read_kaggle(source: Source, attr_rel: str, candidates: list[Source]) -> Parsed:
     display = source.display(attr_rel)
-    frame = read_table(source.read_bytes(attr_rel), display, dtype={0: str})
+    data = source.read_bytes(attr_rel)
+    check_shape(data, display, ",")
+    check_header(header_names(data, ","), display, 1)
+    frame = read_table(data, display, dtype={0: str})
     frame.columns = [str(c).strip() for c in frame.columns]
     id_col = frame.columns[0]
-    if "Male" not in frame.columns:
+    if "Male" not in frame.columns[1:]:
         raise DatasetError("no 'Male' column in the header", display, 1)
-    frame = frame.rename(columns={id_col: "image_id"})
+    mapping, warnings = attribute_names(
+        [c for c in frame.columns[1:] if c != "Male"], display, RESERVED
+    )
+    frame = frame.rename(columns={**mapping, id_col: "image_id"})
     names = [c for c in frame.columns if c != "image_id"]
     table = _attribute_table(frame, names, display, first_row_line=2)
-    warnings: list[str] = []
     table = _with_partition(table, source, attr_rel, warnings)
     return Parsed(
         layout="celeba-kaggle",
@@ -145,16 +179,14 @@ def delimiter(header: str) -> str:
 
 
 def _header_line(source: Source, rel: str) -> str:
-    head = source.read_bytes(rel)[:4096].decode("utf-8-sig", "replace").splitlines()
+    head = source.read_head(rel).decode("utf-8-sig", "replace").splitlines()
     return head[0] if head else ""
 
 
 def has_male_column(source: Source, rel: str) -> bool:
-    """Cheap check of a table's header line, used by layout detection."""
-    try:
-        header = _header_line(source, rel)
-    except Exception:  # noqa: BLE001 - an unreadable candidate is simply not the dataset
-        return False
+    """Cheap check of a table's header line, used by layout detection. Raises the
+    :class:`DatasetError` of a file that cannot be read (the caller decides if it matters)."""
+    header = _header_line(source, rel)
     return any(c.strip().strip('"').lower() == "male" for c in header.split(delimiter(header)))
 
 
@@ -162,6 +194,8 @@ def read_subset(source: Source, csv_rel: str, candidates: list[Source]) -> Parse
     display = source.display(csv_rel)
     data = source.read_bytes(csv_rel)
     sep = delimiter(data[:4096].decode("utf-8-sig", "replace").split("\n", 1)[0])
+    check_shape(data, display, sep)
+    check_header(header_names(data, sep), display, 1)
     frame = read_table(data, display, sep=sep, dtype=str, keep_default_na=False)
     frame.columns = [str(c).strip() for c in frame.columns]
     male_col = find_column(frame, "Male")
@@ -172,19 +206,16 @@ def read_subset(source: Source, csv_rel: str, candidates: list[Source]) -> Parse
     id_col = find_column(frame, *ID_COLUMNS) or frame.columns[0]
     if id_col == male_col:
         raise DatasetError("the first column should name the image file", display, 1)
-    frame = frame.rename(columns={id_col: "image_id", male_col: "Male"})
-    frame["image_id"] = frame["image_id"].str.strip()
     split_col = find_column(frame, *SPLIT_COLUMNS)
-    flags = [
-        c
-        for c in frame.columns
-        if c not in ("image_id", split_col)
-        and (c == "Male" or frame[c].str.strip().isin(("-1", "0", "1")).all())
-    ]
-    table = _attribute_table(frame, flags, display, first_row_line=2, keep_names=True)
-    extra = [c for c in frame.columns if c not in flags and c not in ("image_id", split_col)]
-    for col in extra:
-        table[col] = frame[col].to_numpy()
+    chosen = (id_col, male_col, split_col)
+    mapping, warnings = attribute_names([c for c in frame.columns if c not in chosen], display)
+    frame = frame.rename(columns={**mapping, id_col: "image_id", male_col: "Male"})
+    split_col = mapping.get(split_col, split_col) if split_col is not None else None
+    frame["image_id"] = frame["image_id"].str.strip()
+    others = [c for c in frame.columns if c not in ("image_id", split_col)]
+    flags = [c for c in others if c == "Male" or frame[c].str.strip().isin(("-1", "0", "1")).all()]
+    extra = {c: frame[c].to_numpy() for c in others if c not in flags}
+    table = _attribute_table(frame, flags, display, first_row_line=2, keep_names=True, extra=extra)
     split_origin = None
     if split_col is not None:
         table["split"] = _split_values(frame[split_col], display)
@@ -196,6 +227,7 @@ def read_subset(source: Source, csv_rel: str, candidates: list[Source]) -> Parse
         annotation=display,
         image_candidates=candidates,
         split_origin=split_origin,
+        warnings=warnings,
     )
 
 
@@ -205,21 +237,22 @@ def _attribute_table(
     display: str,
     first_row_line: int,
     keep_names: bool = False,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
+    """The reader's table: ids, the file name to locate, Male, the flag attributes as booleans,
+    then ``extra`` columns as they are. Built in one go: adding columns one by one costs
+    quadratic time in their number."""
     ids = frame["image_id"].astype(str)
     check_unique_ids(ids, display, first_row_line)
     flags = coded_flags(frame, names, display, first_row_line)
-    table = pd.DataFrame(
-        {
-            "image_id": ids.to_numpy(dtype=object),
-            "name": [i.rsplit("/", 1)[-1] for i in ids] if keep_names else ids.to_numpy(),
-            "Male": flags["Male"].to_numpy().astype(np.int8),
-        }
-    )
-    for col in names:
-        if col != "Male":
-            table[col] = flags[col].to_numpy()
-    return table
+    columns: dict[str, object] = {
+        "image_id": ids.to_numpy(dtype=object),
+        "name": [i.rsplit("/", 1)[-1] for i in ids] if keep_names else ids.to_numpy(),
+        "Male": flags["Male"].to_numpy().astype(np.int8),
+    }
+    columns.update({col: flags[col].to_numpy() for col in names if col != "Male"})
+    columns.update(extra or {})
+    return pd.DataFrame(columns)
 
 
 def _split_values(values: pd.Series, display: str) -> np.ndarray:

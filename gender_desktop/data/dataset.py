@@ -27,11 +27,14 @@ from gender_desktop.data.images import quick_check
 from gender_desktop.data.locate import locate
 from gender_desktop.data.parsed import SPLITS, Parsed
 from gender_desktop.data.sources import Source
-from gender_desktop.errors import Cancelled
+from gender_desktop.errors import Cancelled, UserError, describe_os_error
 from gender_desktop.fileio import atomic_write_json
 
 Progress = Callable[[int, int, str], None]
 CORE_COLUMNS = ("image_id", "path", "Male", "split", "fold")
+# Enough of each file for the integrity check to read an image header (its size in pixels:
+# decompression bombs are flagged by ``info`` too) and a JPEG's end marker.
+HEAD_BYTES = 64 * 1024
 
 
 @dataclass
@@ -113,7 +116,9 @@ class Dataset:
         return self._positions.get_indexer(pd.Index(image_ids))
 
     def read_bytes(self, row: int) -> bytes:
-        return self.images.read_bytes(self.table["path"].iat[row])
+        """The row's image file, with the image bounds (never a FIFO, a device or a zip bomb:
+        those raise a :class:`DatasetError` naming the file)."""
+        return self.images.read_image(self.table["path"].iat[row])
 
     def display_path(self, row: int) -> str:
         return self.images.display(self.table["path"].iat[row])
@@ -162,7 +167,9 @@ class Dataset:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             try:
-                reason = quick_check(*self.images.head_tail(rel))
+                reason = quick_check(*self.images.head_tail(rel, HEAD_BYTES))
+            except UserError as exc:  # a FIFO, a zip bomb, an encrypted or damaged member
+                reason = exc.reason
             except Exception as exc:  # noqa: BLE001 - OSError, KeyError, BadZipFile, zlib.error...
                 reason = f"unreadable ({exc})"
             if reason:
@@ -194,8 +201,18 @@ def fingerprint_of(family: str, ids: pd.Series) -> str:
     """A content key for the sidecar folder: the same images give the same key wherever the
     dataset is moved, so label edits and splits follow it."""
     digest = hashlib.sha256(family.encode())
-    digest.update(pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy().tobytes())
+    text = ids.astype(str)
+    try:
+        hashed = pd.util.hash_pandas_object(text, index=False)
+    except UnicodeEncodeError:  # a file name that is not UTF-8 (kept as surrogates): its bytes
+        hashed = pd.util.hash_pandas_object(text.map(_escaped), index=False)
+    digest.update(hashed.to_numpy().tobytes())
     return digest.hexdigest()[:20]
+
+
+def _escaped(text: str) -> str:
+    """Valid text unchanged; a name's undecodable bytes as ``\\xff`` escapes (hashable)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 SIDECAR_META = "dataset.json"
@@ -245,13 +262,18 @@ def open_dataset(
     step(1, "Locating images")
     images, table, missing = _locate_images(parsed, root)
     fingerprint = fingerprint_of(parsed.family, parsed.table["image_id"])
-    sidecar = resolve_sidecar(fingerprint, str(root), parsed.family)
+    warnings = list(parsed.warnings)
+    sidecar: Path | None
+    try:
+        sidecar = resolve_sidecar(fingerprint, _escaped(str(root)), parsed.family)
+    except OSError as exc:  # a read-only or full app folder: the dataset still opens
+        sidecar = None
+        warnings.append(f"{describe_os_error(exc, 'create')}; the split is not remembered")
     step(2, "Assigning splits")
-    origin = _assign_splits(parsed, table, sidecar, split_spec)
+    origin = _assign_splits(parsed, table, sidecar, split_spec, warnings)
     keep = table["path"].notna().to_numpy()
     table = table.loc[keep].reset_index(drop=True)
     table, duplicates = _drop_shared_files(table, images)
-    warnings = list(parsed.warnings)
     for name in SPLITS:
         if not (table["split"] == name).any():
             warnings.append(f"the {name} split has no images")
@@ -275,8 +297,8 @@ def open_dataset(
 
 def _locate_images(parsed: Parsed, root: Path) -> tuple[Source, pd.DataFrame, list[str]]:
     table = parsed.table
-    if "path" in table:
-        assert parsed.images is not None
+    unusable = "".join(f"; {u}" for u in parsed.unusable)
+    if parsed.images is not None:  # the reader gave each row's exact path in its own source
         present = set(parsed.images.files())
         found = table["path"].isin(present).to_numpy()
         images = parsed.images
@@ -287,14 +309,17 @@ def _locate_images(parsed: Parsed, root: Path) -> tuple[Source, pd.DataFrame, li
         if source is None or all(p is None for p in located):
             where = ", ".join(c.display() for c in parsed.image_candidates) or str(root)
             raise DatasetError(
-                f"none of the {len(table):,} images it lists were found (looked in {where})",
+                f"none of the {len(table):,} images it lists were found (looked in {where})"
+                + unusable,
                 parsed.annotation,
             )
         images = source
         table = table.assign(path=located)
     missing = table.loc[table["path"].isna(), "image_id"].astype(str).tolist()
     if len(missing) == len(table):
-        raise DatasetError("none of the listed images exist", parsed.annotation or str(root))
+        raise DatasetError(
+            "none of the listed images exist" + unusable, parsed.annotation or str(root)
+        )
     return images, table, missing
 
 
@@ -315,17 +340,26 @@ def _drop_shared_files(
 
 
 def _assign_splits(
-    parsed: Parsed, table: pd.DataFrame, folder: Path, spec: splits.SplitSpec | None
+    parsed: Parsed,
+    table: pd.DataFrame,
+    folder: Path | None,
+    spec: splits.SplitSpec | None,
+    warnings: list[str],
 ) -> str:
-    """Fill ``table['split']`` in place and say where it came from."""
+    """Fill ``table['split']`` in place and say where it came from. A split that cannot be
+    stored (a read-only app folder) is still used, with a warning."""
     if "split" in table and spec is None:
         return parsed.split_origin or "given"
-    stored = splits.load_stored(folder, table["image_id"])
+    stored = splits.load_stored(folder, table["image_id"]) if folder is not None else None
     chosen = spec or (stored[0] if stored else splits.SplitSpec())
     if stored is not None and stored[1] is not None and stored[0] == chosen:
         table["split"] = stored[1]
     else:
         assignment = splits.stratified_split(table["Male"].to_numpy(), chosen)
-        splits.store(folder, chosen, table["image_id"], assignment)
+        try:
+            if folder is not None:
+                splits.store(folder, chosen, table["image_id"], assignment)
+        except OSError as exc:
+            warnings.append(f"{describe_os_error(exc)}; the split is not remembered")
         table["split"] = assignment
     return chosen.describe()

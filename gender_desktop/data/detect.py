@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import zipfile
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +12,14 @@ from gender_desktop.data.adience import FOLD_RE, FRONTAL_RE, fold_files, read_ad
 from gender_desktop.data.errors import DatasetError
 from gender_desktop.data.folders import looks_like_folders, read_folders
 from gender_desktop.data.parsed import Parsed
-from gender_desktop.data.sources import FolderSource, Source, ZipSource
+from gender_desktop.data.sources import (
+    FolderSource,
+    Source,
+    ZipSource,
+    is_zip_archive,
+    open_regular,
+    printable,
+)
 from gender_desktop.data.utkface import looks_like_utkface, read_utkface
 
 SUPPORTED = (
@@ -27,30 +34,88 @@ def parse(path: str | Path) -> Parsed:
     """Detect the layout at ``path`` and read its annotations (images are located later)."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise DatasetError("no such file or folder", str(p))
+        raise DatasetError("no such file or folder", printable(str(p)))
     if p.is_dir():
-        src = FolderSource(p)
-        zips = _zips_in(src)
-        found = _detect(src, [src, *zips], annotations_only=False)
-        for archive in zips:  # a folder holding just the downloaded archive (Kaggle's archive.zip)
-            if found is not None:
-                break
-            found = _detect(archive, [archive], annotations_only=False)
-        if found is None:
-            raise DatasetError(f"no supported dataset found. Expected {SUPPORTED}.", str(p))
-        return found
-    if zipfile.is_zipfile(p):
-        archive = ZipSource(p)
-        found = _detect(archive, [archive], annotations_only=False)
-        if found is None:
-            beside = FolderSource(p.parent)
-            found = _detect(beside, [archive], annotations_only=True)
-        if found is None:
-            raise DatasetError(
-                f"no annotations inside the archive or beside it. Expected {SUPPORTED}.", str(p)
-            )
-        return found
+        return _parse_folder(p)
+    open_regular(p).close()  # a FIFO or a device: refused here, with its name, never read
+    if is_zip_archive(p):
+        return _parse_zip(p)
+    if p.suffix.lower() == ".zip":
+        raise DatasetError(
+            "not a readable zip archive: damaged or incomplete (is the download complete?)",
+            printable(str(p)),
+        )
     return _parse_annotation_file(p)
+
+
+def _parse_folder(p: Path) -> Parsed:
+    src = FolderSource(p)
+    zips, unusable = _zips_in(src)
+    found = _detect(src, [src, *zips], annotations_only=False, unreadable=unusable)
+    for archive in zips:  # a folder holding just the downloaded archive (Kaggle's archive.zip)
+        if found is not None:
+            break
+        found = _detect(archive, [archive], annotations_only=False, unreadable=unusable)
+    if found is None:
+        why = "".join(f"; {u}" for u in unusable)
+        raise DatasetError(
+            f"no supported dataset found. Expected {SUPPORTED}{why}.", printable(str(p))
+        )
+    return _with_unusable(found, unusable)
+
+
+def _parse_zip(p: Path) -> Parsed:
+    """A picked zip: its own annotations, else the annotation files the layouts put beside it
+    (the same folder; ``Anno/`` and ``Eval/`` when it sits in the release's ``Img/``). The
+    folders around it are never searched: an unrelated labels file further away must not be
+    paired with it."""
+    archive = ZipSource(p)
+    unreadable: list[str] = []
+    found = _detect(archive, [archive], annotations_only=False, unreadable=unreadable)
+    if found is None:
+        found = _detect(_beside(p), [archive], annotations_only=True, unreadable=unreadable)
+    if found is None:
+        if unreadable:  # e.g. the annotations are in the zip but encrypted: say that, not "none"
+            raise DatasetError(unreadable[0])
+        raise DatasetError(
+            f"no annotations inside the archive or beside it in {printable(str(p.parent))}. "
+            f"Expected {SUPPORTED}.",
+            printable(str(p)),
+        )
+    return found
+
+
+def _beside(archive: Path) -> FolderSource:
+    """The files a layout may keep next to an image zip, and nothing further away."""
+    folder = archive.parent
+    if folder.name.lower() == "img":  # the official release: Img/, Anno/, Eval/ side by side
+        root = folder.parent
+        subfolders = [d for d in _entries(root) if d.is_dir()]
+        wanted = [d for d in subfolders if d.name.lower() in ("img", "anno", "eval")]
+        only = [f"{d.name}/{f.name}" for d in wanted for f in _entries(Path(d.path)) if _file(f)]
+        return FolderSource(root, only=only)
+    return FolderSource(folder, depth=0)
+
+
+def _entries(folder: Path | str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except OSError:
+        return []
+
+
+def _file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return not entry.is_dir()
+    except OSError:
+        return False
+
+
+def _with_unusable(parsed: Parsed, unusable: list[str]) -> Parsed:
+    parsed.unusable.extend(unusable)
+    parsed.warnings.extend(f"{u}; its files are not used" for u in unusable)
+    return parsed
 
 
 def _parse_annotation_file(p: Path) -> Parsed:
@@ -62,25 +127,47 @@ def _parse_annotation_file(p: Path) -> Parsed:
         return parse(root)
     src = FolderSource(root)
     rel = p.relative_to(root).as_posix()
-    candidates: list[Source] = [src, *_zips_in(src)]
+    zips, unusable = _zips_in(src)
+    candidates: list[Source] = [src, *zips]
     if name == celeba.ATTR_TXT:
-        return celeba.read_official(src, rel, candidates)
-    if name == celeba.ATTR_CSV:
-        return celeba.read_kaggle(src, rel, candidates)
-    if name.endswith((".csv", ".txt", ".tsv")):
-        return celeba.read_subset(src, rel, candidates)
-    raise DatasetError(f"not a dataset file. Expected {SUPPORTED}.", str(p))
+        parsed = celeba.read_official(src, rel, candidates)
+    elif name == celeba.ATTR_CSV:
+        parsed = celeba.read_kaggle(src, rel, candidates)
+    elif name.endswith((".csv", ".txt", ".tsv")):
+        parsed = celeba.read_subset(src, rel, candidates)
+    else:
+        raise DatasetError(f"not a dataset file. Expected {SUPPORTED}.", printable(str(p)))
+    return _with_unusable(parsed, unusable)
 
 
-def _zips_in(src: FolderSource) -> list[Source]:
-    return [
-        ZipSource(src.path(f))
-        for f in src.other_files()
-        if f.lower().endswith(".zip") and f.count("/") <= _MAX_CSV_DEPTH
-    ]
+def _zips_in(src: FolderSource) -> tuple[list[Source], list[str]]:
+    """The zips near the annotations that can hold images, and why the others cannot (a damaged
+    or cut download, a FIFO named .zip): those are reported, never fatal."""
+    usable: list[Source] = []
+    unusable: list[str] = []
+    for f in src.other_files():
+        if not f.lower().endswith(".zip") or f.count("/") > _MAX_CSV_DEPTH:
+            continue
+        archive = ZipSource(src.path(f))
+        try:
+            archive.files()
+        except DatasetError as exc:
+            archive.close()
+            unusable.append(str(exc))
+            continue
+        usable.append(archive)
+    return usable, unusable
 
 
-def _detect(src: Source, candidates: list[Source], *, annotations_only: bool) -> Parsed | None:
+def _detect(
+    src: Source,
+    candidates: list[Source],
+    *,
+    annotations_only: bool,
+    unreadable: list[str] | None = None,
+) -> Parsed | None:
+    """The first layout ``src`` holds, or None; candidate annotation files that cannot be read
+    (encrypted, a FIFO, no permission) are skipped and their reasons added to ``unreadable``."""
     readers: list[tuple[Callable[[], str | None], Callable[[str], Parsed]]] = [
         (
             lambda: celeba.find_file(src, celeba.ATTR_TXT),
@@ -90,7 +177,10 @@ def _detect(src: Source, candidates: list[Source], *, annotations_only: bool) ->
             lambda: celeba.find_file(src, celeba.ATTR_CSV),
             lambda rel: celeba.read_kaggle(src, rel, candidates),
         ),
-        (lambda: _male_csv(src), lambda rel: celeba.read_subset(src, rel, candidates)),
+        (
+            lambda: _male_csv(src, unreadable if unreadable is not None else []),
+            lambda rel: celeba.read_subset(src, rel, candidates),
+        ),
     ]
     for find, read in readers:
         rel = find()
@@ -107,11 +197,17 @@ def _detect(src: Source, candidates: list[Source], *, annotations_only: bool) ->
     return None
 
 
-def _male_csv(src: Source) -> str | None:
+def _male_csv(src: Source, unreadable: list[str]) -> str | None:
     csvs = [
         f
         for f in src.other_files()
         if f.lower().endswith((".csv", ".tsv")) and f.count("/") <= _MAX_CSV_DEPTH
     ]
     csvs.sort(key=lambda f: (f.count("/"), f))
-    return next((f for f in csvs if celeba.has_male_column(src, f)), None)
+    for f in csvs:
+        try:
+            if celeba.has_male_column(src, f):
+                return f
+        except DatasetError as exc:
+            unreadable.append(str(exc))
+    return None

@@ -30,3 +30,6 @@ class Parsed:
     split_origin: str | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Containers that could hold images but cannot be read (a damaged zip): named when no
+    # image is found, so the message says where they probably were.
+    unusable: list[str] = field(default_factory=list)

@@ -66,7 +66,14 @@ def load_stored(folder: Path, ids: pd.Series) -> tuple[SplitSpec, np.ndarray | N
     table_file = folder / SPLIT_TABLE_FILE
     if not table_file.exists():
         return spec, None
-    stored = pd.read_csv(table_file, dtype=str, keep_default_na=False)
+    try:  # ids of files whose names are not UTF-8 were written with their raw bytes
+        stored = pd.read_csv(
+            table_file, dtype=str, keep_default_na=False, encoding_errors="surrogateescape"
+        )
+    except (OSError, ValueError):  # damaged or unreadable: draw the split again
+        return spec, None
+    if not {"image_id", "split"} <= set(stored.columns):
+        return spec, None
     if len(stored) != len(ids):
         return spec, None
     lookup = pd.Series(stored["split"].to_numpy(), index=stored["image_id"].to_numpy())
@@ -81,4 +88,6 @@ def load_stored(folder: Path, ids: pd.Series) -> tuple[SplitSpec, np.ndarray | N
 def store(folder: Path, spec: SplitSpec, ids: pd.Series, splits: np.ndarray) -> None:
     atomic_write_json(folder / SPLIT_SPEC_FILE, asdict(spec))
     frame = pd.DataFrame({"image_id": ids.to_numpy(), "split": splits})
-    atomic_write_bytes(folder / SPLIT_TABLE_FILE, frame.to_csv(index=False).encode())
+    # surrogateescape: a file name that is not valid UTF-8 is written back as its own bytes
+    text = frame.to_csv(index=False)
+    atomic_write_bytes(folder / SPLIT_TABLE_FILE, text.encode("utf-8", "surrogateescape"))

@@ -3,6 +3,7 @@ file and line, and the -1/1 or 0/1 attribute coding check."""
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -15,6 +16,116 @@ _LINE_RE = re.compile(r"line (\d+)")
 
 
 BOM = b"\xef\xbb\xbf"
+# Bounds that keep a hostile or wrong file cheap to refuse: CelebA has 41 columns and lines of
+# about 130 bytes. A 200,000-column header once cost minutes and gigabytes before failing.
+MAX_COLUMNS = 1000
+MAX_LINE_BYTES = 256 * 1024
+# The names the app gives its own columns (the dataset table and predictions.csv). A source
+# column spelled the same is kept under another name (see :func:`attribute_names`).
+RESERVED = ("image_id", "path", "name", "Male", "split", "fold", "label", "p_male", "prediction")
+RENAMED = "{} (attribute)"
+
+
+def check_shape(data: bytes, display: str, sep: str | None = None) -> None:
+    """Refuse, before parsing, a table whose lines or header are far beyond any dataset's.
+
+    ``sep`` is the field separator (None: runs of whitespace). Costs one pass over the bytes.
+    """
+    first = data.find(b"\n")
+    header = data if first < 0 else data[:first]
+    if len(header) > MAX_LINE_BYTES:
+        raise DatasetError(
+            f"the first line is {len(header):,} bytes long; lines of at most "
+            f"{MAX_LINE_BYTES:,} bytes are read (is this the right file?)",
+            display,
+            1,
+        )
+    fields = len(header.split()) if sep is None else header.count(sep.encode()) + 1
+    if fields > MAX_COLUMNS:
+        raise DatasetError(
+            f"the header has {fields:,} columns; at most {MAX_COLUMNS:,} are supported",
+            display,
+            1,
+        )
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    if len(ends):
+        lengths = np.diff(ends, prepend=-1)
+        longest = int(lengths.argmax())
+        last = len(data) - int(ends[-1]) - 1
+        if lengths[longest] > MAX_LINE_BYTES:
+            raise DatasetError(
+                f"line {longest + 1:,} is {int(lengths[longest]):,} bytes long; lines of at "
+                f"most {MAX_LINE_BYTES:,} bytes are read (is this the right file?)",
+                display,
+                longest + 1,
+            )
+        if last > MAX_LINE_BYTES:
+            raise DatasetError(
+                f"the last line is {last:,} bytes long; lines of at most {MAX_LINE_BYTES:,} "
+                "bytes are read (is this the right file?)",
+                display,
+                len(ends) + 1,
+            )
+
+
+def attribute_names(
+    names: list[str], display: str, reserved: tuple[str, ...] = RESERVED
+) -> tuple[dict[str, str], list[str]]:
+    """Table names for a source's attribute columns, so none collides with the app's own.
+
+    An attribute spelled like an internal column (``path``, ``name``, ``split``...) keeps its
+    values and stays visible in the filters under ``"<name> (attribute)"``; a warning says so.
+    Returns the mapping (only the renamed ones) and the warnings.
+    """
+    taken = set(names) | set(reserved)
+    mapping: dict[str, str] = {}
+    warnings: list[str] = []
+    for name in names:
+        if name not in reserved:
+            continue
+        new = RENAMED.format(name)
+        k = 2
+        while new in taken:
+            new, k = f"{RENAMED.format(name)} {k}", k + 1
+        taken.add(new)
+        mapping[name] = new
+        warnings.append(
+            f"{display}: the column {name!r} has the name of one of the app's own columns; "
+            f"it is kept as {new!r}"
+        )
+    return mapping, warnings
+
+
+def header_names(data: bytes, sep: str) -> list[str]:
+    """The column names of a delimited table's first line, stripped, as written (pandas would
+    rename a repeated name to ``name.1`` and hide the repetition)."""
+    first = data.removeprefix(BOM).split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    return [name.strip() for name in next(csv.reader([first], delimiter=sep), [])]
+
+
+def check_header(names: list[str], display: str, line: int) -> None:
+    """Refuse a header that repeats a name, or has more than one candidate for the label.
+
+    ``Male`` and ``male`` side by side would leave it to chance which one is trained on.
+    """
+    seen: dict[str, int] = {}
+    for pos, name in enumerate(names, 1):
+        if name in seen:
+            raise DatasetError(
+                f"the header repeats the column name {name!r} (columns {seen[name]} and {pos})",
+                display,
+                line,
+            )
+        seen[name] = pos
+    males = [n for n in names if n.strip().lower() == "male"]
+    if len(males) > 1:
+        shown = " and ".join(repr(m) for m in males)
+        raise DatasetError(
+            f"more than one column could be the label: {shown} (names are matched "
+            "case-insensitively); rename or remove all but one",
+            display,
+            line,
+        )
 
 
 def read_table(data: bytes, display: str, **kwargs: object) -> pd.DataFrame:
@@ -28,6 +139,8 @@ def read_table(data: bytes, display: str, **kwargs: object) -> pd.DataFrame:
         raise DatasetError("the file is empty", display)
     if b"\x00" in data[:4096]:
         raise DatasetError("this is not a text table (it contains binary data)", display)
+    sep = kwargs.get("sep", ",")
+    check_shape(data, display, None if sep == r"\s+" else str(sep))
     try:
         frame = pd.read_csv(io.BytesIO(data), skip_blank_lines=False, **kwargs)  # type: ignore[call-overload]
     except pd.errors.EmptyDataError as exc:
@@ -111,9 +224,15 @@ def coded_flags(
 
 
 def find_column(frame: pd.DataFrame, *names: str) -> str | None:
-    """The first column whose name matches one of ``names`` case-insensitively."""
-    lower = {str(c).strip().lower(): c for c in frame.columns}
+    """The first column whose name matches one of ``names``: exactly if one does, else
+    case-insensitively (the leftmost such column)."""
+    columns = [str(c) for c in frame.columns]
+    lower: dict[str, str] = {}
+    for c in columns:
+        lower.setdefault(c.strip().lower(), c)
     for name in names:
+        if name in columns:
+            return name
         if name.lower() in lower:
-            return str(lower[name.lower()])
+            return lower[name.lower()]
     return None

@@ -17,6 +17,16 @@ from PIL import Image
 from gender_desktop import paths
 
 
+def _storable(key: str) -> str:
+    """SQLite text must be UTF-8: an id from a file name that is not (kept as surrogates) is
+    stored with its raw bytes escaped (``\\xff``); every other id as it is."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return key
+
+
 class ThumbnailCache:
     def __init__(self, fingerprint: str, size: int, folder: Path | None = None) -> None:
         root = folder or paths.cache_dir() / "thumbnails"
@@ -40,6 +50,7 @@ class ThumbnailCache:
         return db
 
     def get(self, key: str) -> Image.Image | None:
+        key = _storable(key)
         try:
             row = self._connect().execute("SELECT jpeg FROM thumbs WHERE key=?", (key,)).fetchone()
         except sqlite3.Error:
@@ -54,6 +65,7 @@ class ThumbnailCache:
             return None
 
     def put(self, key: str, img: Image.Image) -> None:
+        key = _storable(key)
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=88)
         try:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from gender_desktop import __version__
 from gender_desktop.data.dataset import ImportReport
+from gender_desktop.data.sources import printable
 from gender_desktop.data.splits import SplitSpec
 from gender_desktop.errors import explain
 
@@ -123,6 +124,7 @@ class ProblemsDialog(QDialog):
         lines += [f"corrupt  {name}  ({reason})" for name, reason in report.corrupt]
         lines += [f"skipped  {name}  ({reason})" for name, reason in report.skipped]
         lines += [f"warning  {w}" for w in report.warnings]
+        lines = [printable(line) for line in lines]  # Qt would drop a name's undecodable bytes
         text = QPlainTextEdit("\n".join(lines) or "No problems found.")
         text.setReadOnly(True)
         summary = QLabel(

@@ -18,6 +18,7 @@ from PySide6.QtGui import QImage, QPixmap
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.images import ImageError, thumbnail
 from gender_desktop.data.thumbcache import ThumbnailCache
+from gender_desktop.errors import UserError
 
 MEMORY_ITEMS = 4000
 MAX_PENDING = 600
@@ -53,7 +54,7 @@ class _Drain(QRunnable):
                     img = thumbnail(dataset.read_bytes(row), dataset.display_path(row), loader.size)
                     cache.put(image_id, img)
                 loader._signals.ready.emit(generation, row, pil_to_qimage(img))
-            except ImageError as exc:
+            except (ImageError, UserError) as exc:  # a FIFO, a zip bomb, an encrypted member
                 loader._signals.failed.emit(generation, row, exc.reason)
             except Exception as exc:  # noqa: BLE001 - a damaged zip member (BadZipFile, zlib.error)
                 # must mark this one cell broken, never end the worker

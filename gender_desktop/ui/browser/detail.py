@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.images import ImageError, decode
+from gender_desktop.data.sources import printable
+from gender_desktop.errors import UserError
 from gender_desktop.ui.browser.filters import attribute_label
 from gender_desktop.ui.thumbnails import pil_to_qimage
 
@@ -38,7 +40,7 @@ class _LoadImage(QRunnable):
                 self.dataset.read_bytes(self.row), self.dataset.display_path(self.row), PREVIEW_SIDE
             )
             self.signals.done.emit(self.token, pil_to_qimage(img), "")
-        except ImageError as exc:
+        except (ImageError, UserError) as exc:  # a FIFO, a zip bomb: the reason, no path
             self.signals.done.emit(self.token, QImage(), exc.reason)
         except Exception as exc:  # noqa: BLE001 - any read failure is shown, never raised
             self.signals.done.emit(self.token, QImage(), f"unreadable ({exc})")
@@ -119,7 +121,7 @@ class DetailPane(QWidget):
 
     def show_row(self, dataset: Dataset, row: int, male: int, source_male: int) -> None:
         table = dataset.table
-        self.title.setText(str(table["image_id"].iat[row]))
+        self.title.setText(printable(str(table["image_id"].iat[row])))
         self.show_label(male, source_male)
         skip = {"image_id", "Male"}
         columns = [c for c in table.columns if c not in skip]

@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.labels import LabelStore
+from gender_desktop.data.sources import printable
 from gender_desktop.ui.thumbnails import ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
@@ -81,7 +82,7 @@ class ThumbnailModel(QAbstractListModel):
             return None
         row = int(self.rows[index.row()])
         if role == Qt.ItemDataRole.DisplayRole:
-            return str(self.dataset.table["image_id"].iat[row])
+            return printable(str(self.dataset.table["image_id"].iat[row]))
         if role == Qt.ItemDataRole.DecorationRole:
             return self.loader.pixmap(row)
         if role == Role.ROW:
@@ -95,7 +96,7 @@ class ThumbnailModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             label = "male" if self.store.male[row] else "female"
             edited = self.store.male[row] != self.store.original[row]
-            tip = f"{self.dataset.table['image_id'].iat[row]} · {label}"
+            tip = f"{printable(str(self.dataset.table['image_id'].iat[row]))} · {label}"
             tip += " (edited)" if edited else ""
             broken = self.loader.broken(row)
             return tip + (f"\n{broken}" if broken else "")
