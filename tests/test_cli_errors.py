@@ -86,8 +86,12 @@ def broken_run_folder(tmp_path: Path, config: str | None) -> str:
     [
         ("no images", "gender-desktop train: error: "),
         ("resume: no config", "gender-desktop train: error: {run}: not a run folder (config.json"),
-        ("resume: not JSON", "gender-desktop train: error: {run}/config.json: cannot resume"),
-        ("resume: no settings", "gender-desktop train: error: {run}/config.json: cannot resume"),
+        ("resume: not JSON", "gender-desktop train: error: {run}/config.json: is not valid JSON"),
+        (
+            "resume: a list",
+            "gender-desktop train: error: {run}/config.json: must hold a JSON object",
+        ),
+        ("resume: no settings", "gender-desktop train: error: {run}/config.json: has no settings"),
         ("resume: no folder", "gender-desktop train: error: {tmp}/gone: no such run folder"),
     ],
 )
@@ -102,7 +106,8 @@ def test_bad_input_to_train_exits_2_with_one_line(tmp_path: Path, case: str, mes
         config = {
             "resume: no config": None,
             "resume: not JSON": "{not json",
-            "resume: no settings": "[]",
+            "resume: a list": "[]",
+            "resume: no settings": "{}",
         }
         run = broken_run_folder(tmp_path, config.get(case)) if case != "resume: no folder" else ""
         args = ["--resume", run or str(tmp_path / "gone")]

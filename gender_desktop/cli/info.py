@@ -32,6 +32,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gender_desktop.data import open_dataset
+    from gender_desktop.data.sources import printable
 
     progress, cancel = ProgressLine(), threading.Event()
     with ctrl_c_sets(cancel):  # Ctrl+C: Cancelled at the next step, exit 130
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             ("skipped", report.skipped),
         ):
             for name, reason in rows:
-                print(f"{title}: {name}: {reason}")
+                print(f"{title}: {printable(name)}: {printable(reason)}")  # names not UTF-8 too
     return 0
 
 

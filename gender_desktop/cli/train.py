@@ -229,31 +229,12 @@ def settings(args: argparse.Namespace) -> TrainConfig:
 
 
 def resume_settings(folder: Path) -> TrainConfig:
-    """The settings saved in ``folder``'s config.json; a folder that cannot be resumed is a
-    message naming the folder or the file."""
-    from gender_desktop.errors import user_error_from_os
-    from gender_desktop.runs.folder import CONFIG, RunFolder
+    """The settings saved in ``folder``'s config.json, checked by the run folder itself (the
+    one reader every command and panel uses): a folder that cannot be resumed is a message
+    naming the folder or the file."""
+    from gender_desktop.runs.folder import RunFolder
 
-    if not folder.is_dir():
-        raise UserError(f"{folder}: no such run folder")
-    file = folder / CONFIG
-    if not file.is_file():
-        raise UserError(f"{folder}: not a run folder ({CONFIG} is missing)")
-    try:
-        saved = RunFolder(folder).read_config()
-    except OSError as exc:
-        raise user_error_from_os(exc, "read") from exc
-    except ValueError as exc:  # not JSON, or not UTF-8
-        raise UserError(f"cannot resume: not a valid settings file ({exc})", file) from exc
-    settings = saved.get("settings") if isinstance(saved, dict) else None
-    if not isinstance(settings, dict):
-        raise UserError("cannot resume: it holds no training settings", file)
-    try:
-        config = TrainConfig.from_dict(settings)
-        config.validate()
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UserError(f"cannot resume from these settings ({exc})", file) from exc
-    return config
+    return RunFolder(folder).train_config()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -277,12 +258,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        acc = summary["best_val_accuracy"]
-        print(f"run folder: {summary['run_dir']}")
+        acc, folder = summary["best_val_accuracy"], summary["run_dir"]
+        print(f"run folder: {folder}" if folder else "no run folder (stopped before it was made)")
         print(f"best val accuracy: {acc:.4f}" if acc is not None else "no complete epoch")
         print(
             f"epochs: {summary['epochs']} · {summary['train_seconds']:.1f} s on {summary['device']}"
         )
-        if summary["stopped"]:
-            print(f"stopped; continue with: gender-desktop train --resume {summary['run_dir']}")
+        if summary["stopped"] and folder:
+            print(f"stopped; continue with: gender-desktop train --resume {folder}")
+        elif summary["stopped"]:
+            print("stopped before the first epoch: nothing to resume")
     return EXIT_INTERRUPTED if summary["stopped"] else EXIT_OK

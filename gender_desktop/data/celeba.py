@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
+from gender_desktop import csvsafe
 from gender_desktop.data.errors import DatasetError
 from gender_desktop.data.parsed import PARTITION_CODES, SPLITS, Parsed
 from gender_desktop.data.sources import Source
@@ -196,7 +197,12 @@ def read_subset(source: Source, csv_rel: str, candidates: list[Source]) -> Parse
     sep = delimiter(data[:4096].decode("utf-8-sig", "replace").split("\n", 1)[0])
     check_shape(data, display, sep)
     check_header(header_names(data, sep), display, 1)
-    frame = read_table(data, display, sep=sep, dtype=str, keep_default_na=False)
+    frame = read_table(
+        data, display, sep=sep, dtype=str, keep_default_na=False, encoding_errors="surrogateescape"
+    )
+    # The app's own label exports write formula-like ids as text ('=x.jpg): read them back as
+    # the ids they are (csvsafe's unescape only strips a quote the app would have added).
+    frame = csvsafe.unescape_frame(frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     male_col = find_column(frame, "Male")
     if male_col is None:

@@ -56,7 +56,7 @@ class DecodedImages:
         CRC in a zip): a different dataset or an edited image never reuses stale pixels."""
         rels = dataset.table["path"].astype(str).tolist()
         digest = hashlib.sha256(f"{dataset.images.display()}:{size}:v2".encode())
-        digest.update("\n".join(rels).encode())
+        digest.update("\n".join(rels).encode("utf-8", "surrogateescape"))  # names not UTF-8
         digest.update(dataset.images.signature(rels))
         return digest.hexdigest()[:24]
 
@@ -248,8 +248,14 @@ def _decoded_chunks(
 
 
 def batches(indices: np.ndarray, batch_size: int, shuffle: bool, seed: int) -> list[np.ndarray]:
+    """``indices`` in batches of ``batch_size``. Shuffled (training) batches never end in a
+    batch of one image: BatchNorm cannot train on it ("Expected more than 1 value per channel"
+    with 33 images at batch 16), so that image joins the batch before."""
     order = np.random.default_rng(seed).permutation(indices) if shuffle else np.asarray(indices)
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    parts = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle and len(parts) > 1 and len(parts[-1]) == 1:
+        parts[-2:] = [np.concatenate(parts[-2:])]
+    return parts
 
 
 def forward_rows(

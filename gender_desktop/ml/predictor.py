@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gender_desktop.data.images import ImageError, decode, square
+from gender_desktop.data.sources import read_regular
+from gender_desktop.errors import UserError
 from gender_desktop.ml import runtime
 from gender_desktop.ml.pipeline import Normaliser
 from gender_desktop.ml.prediction_row import PredictionRow
@@ -61,12 +63,10 @@ def _read(path: str) -> bytes:
         raise ImageError(path, "file not found")
     if p.is_dir():
         raise ImageError(path, "a folder, not an image")
-    if p.stat().st_size > MAX_FILE_BYTES:
-        raise ImageError(path, f"file too large ({p.stat().st_size / 1e6:.0f} MB)")
-    try:
-        return p.read_bytes()
-    except OSError as exc:
-        raise ImageError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    try:  # regular files only, bounded: a FIFO or a device would block or read forever
+        return read_regular(p, MAX_FILE_BYTES)
+    except UserError as exc:
+        raise ImageError(path, exc.reason) from exc
 
 
 def prepare_file(

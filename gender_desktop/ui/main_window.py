@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 from gender_desktop import APP_NAME
 from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.demo import ensure_demo
-from gender_desktop.data.labels import LabelsInUse, LabelStore, export_labels
+from gender_desktop.data.labels import LabelStore, export_labels
 from gender_desktop.data.splits import SplitSpec, load_stored
+from gender_desktop.errors import UserError, explain
 from gender_desktop.ml.device import probe_device
 from gender_desktop.ui import settings as app_settings_mod
 from gender_desktop.ui.browser.panel import BrowserPanel
@@ -419,9 +420,9 @@ class MainWindow(QMainWindow):
             self.browser.close_store()  # the same dataset again: hand its lock over
         try:
             store = LabelStore(dataset)
-        except LabelsInUse as exc:
+        except (UserError, OSError) as exc:  # in use elsewhere, or the app folder is not writable
             dataset.images.close()
-            self._on_open_failed(str(exc))
+            self._on_open_failed(explain(exc).message)
             return
         checking = self._tasks.get("verify")
         if checking is not None:  # still reading the previous dataset's files: stop it first

@@ -40,3 +40,21 @@ def test_exported_labels_of_a_name_that_is_not_utf8(tmp_path: Path) -> None:
     out = export_labels(dataset, dataset.table["Male"].to_numpy(), tmp_path / "export.csv")
     assert b"\ncaf\xe9.jpg," in out.read_bytes()
     assert csvsafe.read_csv(out, text=("image_id",))["image_id"].iloc[0] == odd
+
+
+def test_an_export_opens_again_as_a_dataset_with_the_same_ids_and_labels(tmp_path: Path) -> None:
+    """The export beside the images is a dataset of its own: formula-like ids, escaped in the
+    file, find their images again."""
+    import shutil
+
+    root, ids = hostile.dataset(tmp_path / "hostile")
+    dataset = open_dataset(root)
+    male = 1 - dataset.table["Male"].to_numpy()
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "images", copy / "images")
+    export_labels(dataset, male, copy / "fixed.csv", coding="0/1")
+    reopened = open_dataset(copy / "fixed.csv")
+    assert sorted(reopened.table["image_id"]) == sorted(ids)
+    assert not reopened.report.missing
+    by_id = dict(zip(reopened.table["image_id"], reopened.table["Male"], strict=True))
+    assert [by_id[i] for i in dataset.table["image_id"]] == male.tolist()

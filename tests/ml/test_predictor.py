@@ -275,3 +275,16 @@ def test_the_same_photos_give_the_same_face_rows_however_many_requests_run_at_on
     assert [r[4] for r in first] == [""] * 4 + ["no face found"] * 2
     with ThreadPoolExecutor(3) as pool:
         assert list(pool.map(answer, range(3))) == [first] * 3
+
+
+def test_a_fifo_or_a_device_dropped_for_prediction_is_a_row_not_a_hang(
+    predictor: Predictor, tmp_path: Path
+) -> None:
+    import os
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)  # opening it to read would wait for a writer forever
+    rows = rows_of(predictor, [str(fifo), "/dev/zero"])
+    assert [r.p_male for r in rows] == [None, None]
+    assert "not a regular file (a FIFO)" in rows[0].error
+    assert "not a regular file (a character device)" in rows[1].error

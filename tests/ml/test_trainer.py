@@ -198,3 +198,18 @@ def test_old_decoded_caches_are_evicted_least_recently_used_first(tmp_path: Path
     removed = evict(tmp_path, keep=tmp_path / "new.u8", limit=150)
     assert [p.name for p in removed] == ["old.u8", "mid.u8"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.json", "new.u8"]
+
+
+def test_a_last_training_batch_of_one_image_trains(colour_data) -> None:
+    """33 train images at batch 16 ended in a batch of one, and BatchNorm refused it
+    ("Expected more than 1 value per channel when training"): that image joins the batch
+    before, so no image is dropped."""
+    from gender_desktop.data import open_dataset
+
+    train = int((open_dataset(colour_data).table["split"] == "train").sum())
+    batches = []
+    config = tiny_config(colour_data, batch_size=train - 1, epochs=1)
+    summary = Trainer(
+        config, callback=lambda e: batches.append(e) if isinstance(e, BatchEnd) else 0
+    ).run()
+    assert summary["epochs"] == 1 and batches[-1].batches == 1
