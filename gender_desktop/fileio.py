@@ -117,7 +117,7 @@ def clean_stale_temps(folder: str | os.PathLike[str], now: float | None = None) 
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        alive = _pid_alive(pid) if pid is not None else None
+        alive = pid_alive(pid) if pid is not None else None
         if alive is False or (alive is None and age > STALE_AFTER_S):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
@@ -125,9 +125,11 @@ def clean_stale_temps(folder: str | os.PathLike[str], now: float | None = None) 
     return removed
 
 
-def _pid_alive(pid: int) -> bool | None:
-    """Whether a process ``pid`` runs; None where that cannot be asked safely (on Windows,
-    ``os.kill`` would terminate it)."""
+def pid_alive(pid: int) -> bool | None:
+    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped, does not); None
+    where that cannot be asked safely (on Windows, ``os.kill`` would terminate it). The one
+    answer for every "is the writer of this file gone?" (temp files here, decode-cache
+    ``.partial`` files, the process layer's tests)."""
     if sys.platform == "win32":
         return None
     try:
@@ -135,6 +137,11 @@ def _pid_alive(pid: int) -> bool | None:
     except ProcessLookupError:
         return False
     except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (macOS): kill(pid, 0) said it is there
         return True
     return True
 

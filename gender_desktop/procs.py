@@ -135,24 +135,6 @@ def die_with_parent_signal() -> None:
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped, does not).
-    Windows has no harmless probe (``os.kill`` there terminates): it answers True."""
-    if sys.platform == "win32":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def watch_parent(
     parent_pid: int, on_gone: Callable[[], None] | None = None, grace_s: float = ORPHAN_GRACE_S
 ) -> threading.Thread:

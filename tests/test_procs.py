@@ -12,7 +12,8 @@ import time
 import pytest
 
 from gender_desktop.errors import Failure
-from gender_desktop.procs import DONE, FAILED, PROGRESS, Child, ChildDied, Reply, call, pid_alive
+from gender_desktop.fileio import pid_alive
+from gender_desktop.procs import DONE, FAILED, PROGRESS, Child, ChildDied, Reply, call
 
 TOY = "procs_services:Toy"
 

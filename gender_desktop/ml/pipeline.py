@@ -31,10 +31,10 @@ from gender_desktop import paths
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.images import decode_chunk
 from gender_desktop.errors import Cancelled, UserError
-from gender_desktop.fileio import atomic_write_json, format_size
+from gender_desktop.fileio import atomic_write_json, format_size, pid_alive
 from gender_desktop.ml import runtime
 from gender_desktop.ml.config import AugmentConfig
-from gender_desktop.procs import die_with_parent_signal, pid_alive, watch_parent
+from gender_desktop.procs import die_with_parent_signal, watch_parent
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -166,7 +166,7 @@ def remove_stale_partials(folder: Path) -> list[Path]:
             old = now - path.stat().st_mtime > STALE_PARTIAL_AGE_S
         except (IndexError, ValueError, OSError):
             continue
-        if writer != os.getpid() and (old or not pid_alive(writer)):
+        if writer != os.getpid() and (old or pid_alive(writer) is False):
             try:
                 path.unlink()
             except OSError:
