@@ -162,6 +162,7 @@ class InternalErrorDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
+        self.setMinimumWidth(560)  # the log file's path reads on one or two lines, not four
 
     def _set_text(self, message: str) -> None:
         self.text = message
@@ -171,12 +172,14 @@ class InternalErrorDialog(QDialog):
         self.message.setText(
             "Something went wrong inside the app; the window keeps working.\n\n" + message + note
         )
+        self.adjustSize()  # a note added later must not be cut off
 
     def add(self, message: str, details: str) -> None:
         """Another internal error while this one is still open: one dialog, not a pile."""
         self.more += 1
         self.details += "\n" + details
         self._set_text(self.text)
+        self.copy_button.setText("Copy details")  # what was copied no longer holds it all
 
     def copy_details(self) -> None:
         QGuiApplication.clipboard().setText(f"{self.text}\n\n{self.details}")

@@ -53,6 +53,7 @@ class _ScaledImage(QLabel):
         super().__init__()
         self._pixmap = QPixmap()
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWordWrap(True)  # "Cannot show this image: <a long reason>" wraps, never clips
         self.setMinimumSize(QSize(160, 180))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 

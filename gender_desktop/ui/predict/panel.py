@@ -161,9 +161,10 @@ class PredictPanel(QWidget):
         sp = QStyle.StandardPixmap
         self.runs = RunPicker()
         self.model_label = QLabel()
-        # Long texts (a load error naming a path) are clipped here and whole in the tooltip,
-        # instead of widening the window.
+        # Long texts (a load error naming a path) wrap in the width the picker leaves, instead
+        # of widening the window; the tooltip has them whole too.
         self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.model_label.setWordWrap(True)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top = QHBoxLayout()
         top.addWidget(self.runs, 3)
