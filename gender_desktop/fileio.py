@@ -15,11 +15,14 @@ import contextlib
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from gender_desktop.errors import UserError
 
 TEMP_SUFFIX = ".tmp"
 # ".<name>.<pid>.<mkstemp's 8 random characters>.tmp"; the pid is absent in older temp files.
@@ -37,7 +40,7 @@ def make_temp(target: Path) -> tuple[int, Path]:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    target = Path(path)
+    target = _regular_target(Path(path))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = make_temp(target)
     try:
@@ -64,6 +67,21 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def _regular_target(target: Path) -> Path:
+    """Where the bytes really go: through a symbolic link to its file (the rename would
+    replace the link itself), and never over something that is not a regular file (the
+    rename would replace a device such as /dev/full, a FIFO or a folder with a plain file)."""
+    real = Path(os.path.realpath(target))
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        return real  # a new file
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device or a FIFO)"
+        raise UserError(f"{kind}: only regular files are written, choose a file name", target)
+    return real
 
 
 def _mode_for(target: Path) -> int:

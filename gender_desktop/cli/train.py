@@ -154,7 +154,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     weights = args.weights
     for prefix in ("file:", "run:"):  # saved resolved, so --resume works from anywhere
         if weights.startswith(prefix):
-            weights = prefix + str(Path(weights.removeprefix(prefix)).expanduser().resolve())
+            given = weights.removeprefix(prefix)
+            try:
+                weights = prefix + str(Path(given).expanduser().resolve())
+            except (RuntimeError, OSError) as exc:  # a symbolic link loop
+                raise UserError(f"--weights: cannot follow this path ({exc})", given) from exc
     return TrainConfig(
         data=str(Path(args.data).expanduser().resolve()),
         model=ModelConfig(

@@ -20,6 +20,8 @@ from typing import Any
 
 from gender_desktop.errors import UserError
 
+MAX_LR = 1e6  # far above any useful rate; 1e308 overflowed inside the optimizer
+
 
 class ConfigError(UserError, ValueError):
     """A setting has the wrong type or is out of range; the message names the setting.
@@ -139,8 +141,8 @@ class TrainConfig:
             problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
-        if not 0 < self.lr < math.inf:
-            problems.append("learning rate must be positive")
+        if not 0 < self.lr <= MAX_LR:
+            problems.append(f"learning rate must be positive and at most {MAX_LR:g}")
         if not 0 <= self.momentum < 1:
             problems.append("momentum must be in [0, 1)")
         if not 0 <= self.weight_decay <= 10:

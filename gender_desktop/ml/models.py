@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from gender_desktop.ml.config import BACKBONES, POOLINGS, SCOPES, ModelConfig
+from gender_desktop.ml.config import BACKBONES, POOLINGS, SCOPES, ConfigError, ModelConfig
 
 __all__ = ["BACKBONES", "POOLINGS", "SCOPES", "GenderNet", "ModelConfig"]
 
@@ -122,7 +122,10 @@ class GenderNet(nn.Module):
             return []
         name = scope.removeprefix("from:")
         if name not in self.block_names:
-            raise ValueError(f"no block {name!r}; blocks are {', '.join(self.block_names)}")
+            raise ConfigError(
+                f"scope: {self.config.backbone} has no block {name!r}; its blocks are "
+                f"{', '.join(self.block_names)}"
+            )
         return self.block_names[: self.block_names.index(name)]
 
     def apply_scope(self, scope: str) -> None:

@@ -237,6 +237,17 @@ class Trainer:
             if type(exc) in (UserError, RunUnusable):  # as the training's failure
                 raise TrainingFailed(str(exc)) from exc
             raise
+        except ValueError as exc:
+            kept = self._discard_unbegun()
+            if "Expected more than 1 value per channel" not in str(exc):
+                raise
+            # BatchNorm cannot train on one value per channel: a batch of one image whose
+            # feature map is 1x1 (batch size 1, or a one-image train split) at this input size.
+            raise TrainingFailed(
+                "a batch of one image cannot train this network's BatchNorm layers at this input "
+                "size; use a batch size of 2 or more (and a train split of at least 2 images), a "
+                f"larger input size, or train the head only. {kept}"
+            ) from exc
         except BaseException:
             self._discard_unbegun()
             raise
@@ -250,6 +261,12 @@ class Trainer:
             return
         if resume and not run.exists():
             raise TrainingFailed("no such run folder to resume", file=run.path)
+        if resume and not run.has_checkpoint(LAST):  # retraining would overwrite its best.pt
+            raise TrainingFailed(
+                "nothing to resume: last.pt is missing (it is written after every complete "
+                "epoch); start a new run instead, with --weights run:<this folder> to build on it",
+                file=run.path,
+            )
         run.check_writable()
         removed = run.clean_temps()
         if removed:

@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 import time
 import warnings
@@ -79,10 +80,19 @@ def workspace() -> Path:
     return path
 
 
+def safe_name(name: str) -> str:
+    """A run name as one folder name: path separators, ``..`` and control characters become
+    ``-`` (``--name ../../x`` wrote a run outside the runs folder), at most 80 characters."""
+    cleaned = re.sub(r"[\x00-\x1f/\\:]+", "-", name).strip(" .-")
+    cleaned = re.sub(r"\.{2,}", "-", cleaned)[:80]
+    return cleaned or "run"
+
+
 class RunFolder:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.created = False  # this object made the folder (a new run, not a resumed one)
+        self.fresh = False  # a new run's name: its folder must be one this object makes
         self._pending_log: list[str] = []
 
     @classmethod
@@ -90,7 +100,9 @@ class RunFolder:
         """A new run folder's name under ``root`` (default: the workspace). Nothing is created
         yet: the folder appears with the run's first file (:meth:`make`)."""
         root = Path(root) if root is not None else workspace_path()
-        return cls(_free_name(root, f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"))
+        run = cls(_free_name(root, f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(name)}"))
+        run.fresh = True
+        return run
 
     def exists(self) -> bool:
         return self.path.is_dir()
@@ -98,9 +110,9 @@ class RunFolder:
     def make(self) -> None:
         """Create the folder (once). If another run took the name meanwhile, the next free
         name is used. Log lines written before are flushed into ``log.txt``."""
-        if self.created or (self.exists() and not self._pending_log):
+        if self.created or (not self.fresh and self.exists() and not self._pending_log):
             return
-        if not self.exists():
+        if self.fresh or not self.exists():  # a new run never writes into another's folder
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 while True:
@@ -168,7 +180,7 @@ class RunFolder:
             raise RunUnusable("is empty: the run's settings are lost", file=file)
         try:
             config = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # nested too deep counts as not JSON
             raise RunUnusable(f"is not valid JSON ({exc})", file=file) from exc
         if not isinstance(config, dict):
             raise RunUnusable(f"must hold a JSON object, not a {type(config).__name__}", file=file)

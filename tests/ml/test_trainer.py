@@ -141,7 +141,7 @@ def test_early_stopping_restores_the_best_weights(colour_data, tmp_path) -> None
 
 
 def test_a_nan_loss_stops_with_a_clear_message(colour_data) -> None:
-    config = tiny_config(colour_data, optimizer="sgd", lr=1e12, epochs=3)
+    config = tiny_config(colour_data, optimizer="sgd", lr=1e6, epochs=3)
     with pytest.raises(TrainingFailed, match="lower learning rate"):
         Trainer(config).run()
 
