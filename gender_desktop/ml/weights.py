@@ -72,14 +72,25 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 def verify_file(path: Path, backbone: str) -> None:
     """Refuse a weights file whose sha256 does not start with the prefix in its name (or, for a
     renamed file, with the prefix of torchvision's file for ``backbone``)."""
-    if not path.is_file():
+    if not path.exists():
         raise WeightsUnavailable(f"{path}: no such weights file")
-    prefix = expected_prefix(path.name) or expected_prefix(imagenet_url(backbone))
+    if not path.is_file():
+        raise WeightsUnavailable(f"{path}: not a regular file (a folder, FIFO or device)")
+    if path.stat().st_size == 0:
+        raise WeightsUnavailable(f"{path}: is empty (0 bytes)")
+    named = expected_prefix(path.name)
+    prefix = named or expected_prefix(imagenet_url(backbone))
     actual = sha256_of(path)
     if prefix and not actual.startswith(prefix):
+        if named:
+            raise WeightsUnavailable(
+                f"{path}: sha256 {actual[:12]}… does not match the expected prefix {prefix}; "
+                "the file is corrupt or not the weights it claims to be"
+            )
         raise WeightsUnavailable(
-            f"{path}: sha256 {actual[:12]}… does not match the expected prefix {prefix}; the file "
-            "is corrupt or not the weights it claims to be"
+            f"{path}: not torchvision's ImageNet weights for {backbone} (its sha256 "
+            f"{actual[:12]}… does not match the expected prefix {prefix}). To start from a "
+            "gender-desktop run's checkpoint (best.pt, last.pt), use run:<its run folder>"
         )
 
 

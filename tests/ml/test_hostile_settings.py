@@ -114,3 +114,23 @@ def test_weights_behind_a_symbolic_link_loop_are_a_clear_message(tmp_path: Path)
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
     assert f"{loop}: --weights: cannot follow this path" in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_checkpoint_given_as_a_weights_file_points_to_run(tmp_path: Path) -> None:
+    """A best.pt given as file: was told only that its hash did not match."""
+    from gender_desktop.ml.weights import WeightsUnavailable, verify_file
+
+    best = tmp_path / "best.pt"
+    best.write_bytes(b"a checkpoint of another kind")
+    with pytest.raises(
+        WeightsUnavailable, match=r"not torchvision's ImageNet weights for resnet18"
+    ):
+        verify_file(best, "resnet18")
+    with pytest.raises(WeightsUnavailable, match=r"use run:<its run folder>"):
+        verify_file(best, "resnet18")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(WeightsUnavailable, match=r"empty\.pth: is empty \(0 bytes\)"):
+        verify_file(tmp_path / "empty.pth", "resnet18")
+    os.mkfifo(tmp_path / "pipe.pth")
+    with pytest.raises(WeightsUnavailable, match="not a regular file"):
+        verify_file(tmp_path / "pipe.pth", "resnet18")
