@@ -112,6 +112,14 @@ def evaluate_model(
         raise EvaluationFailed(f"{dataset.report.source}: the {split} split has no readable images")
     batcher = DeviceBatcher(decoded, device, device.type == "cuda")
     p_male = predict_rows(model, batcher, chosen, batch_size, amp, progress, cancel)
+    broken = int(np.count_nonzero(~np.isfinite(np.asarray(p_male, dtype=np.float64))))
+    if broken:  # NaN scores would still give an accuracy and an AUC, quietly wrong
+        where = f" of {run.path}" if run is not None else ""
+        raise EvaluationFailed(
+            f"the model{where} gave no number (NaN) for {broken:,} of {len(chosen):,} images: "
+            "its weights are damaged (a run whose loss became NaN); retrain it, or evaluate "
+            "another run"
+        )
     predictions = predictions_table(table, chosen, p_male, dataset.attributes)
     summary = summarize(predictions, split)
     skipped = int(np.count_nonzero((split_of == split) & ~decoded.ok))

@@ -11,6 +11,7 @@ Grad-CAM shows which regions drove a prediction, from the gradients at the trunk
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import threading
 from collections import deque
@@ -220,9 +221,13 @@ class Predictor:
         if arrays:
             probs = iter(self.predict_arrays(np.stack(arrays)).tolist())
             for row, arr in items:
-                if arr is not None:
-                    # Rounded as every CSV holds it, so a row's prediction and its file agree.
-                    row.p_male = round(float(next(probs)), 6)
+                if arr is None:
+                    continue
+                p = float(next(probs))
+                if math.isfinite(p):  # rounded as every CSV holds it: row and file agree
+                    row.p_male = round(p, 6)
+                else:  # NaN weights gave NaN, which read as a blank p_male and "Female"
+                    row.error = "the model gave no number (NaN): its weights are damaged"
         return [row for row, _a in items]
 
     def grad_cam(self, square_image: np.ndarray) -> tuple[float, np.ndarray]:

@@ -185,3 +185,27 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path: Path) -> None:
         evaluate_run(tmp_path / "missing")
     with pytest.raises(RunUnusable, match=r"config\.json is missing"):
         evaluate_run(tmp_path)
+
+
+def test_a_model_with_nan_weights_is_refused_instead_of_scored(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """All-NaN weights gave an accuracy and an AUC of 0.75 from NaN scores, without a word."""
+    import shutil
+
+    import torch
+
+    copy = tmp_path / "nan-run"
+    shutil.copytree(trained.run.path, copy)
+
+    def poison(value):
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            return torch.full_like(value, float("nan"))
+        if isinstance(value, dict):
+            return {k: poison(v) for k, v in value.items()}
+        return value
+
+    checkpoint = torch.load(copy / "best.pt", weights_only=True)
+    torch.save(poison(checkpoint), copy / "best.pt")
+    with pytest.raises(EvaluationFailed, match=r"gave no number \(NaN\) for 16 of 16 images"):
+        evaluate_run(copy, device="cpu")

@@ -288,3 +288,20 @@ def test_a_fifo_or_a_device_dropped_for_prediction_is_a_row_not_a_hang(
     assert [r.p_male for r in rows] == [None, None]
     assert "not a regular file (a FIFO)" in rows[0].error
     assert "not a regular file (a character device)" in rows[1].error
+
+
+def test_nan_weights_give_error_rows_not_a_blank_female(trained: Trained, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+
+    copy = tmp_path / "nan-run"
+    shutil.copytree(trained.run, copy)
+    checkpoint = torch.load(copy / "best.pt", weights_only=True)
+    checkpoint["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                           for k, v in checkpoint["model"].items()}  # fmt: skip
+    torch.save(checkpoint, copy / "best.pt")
+    broken = Predictor.from_run(copy, "cpu", batch_size=3)
+    (row,) = rows_of(broken, [str(trained.images / "000001.jpg")])
+    assert row.p_male is None and row.prediction == ""
+    assert row.error == "the model gave no number (NaN): its weights are damaged"
