@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gender_desktop import paths
+from gender_desktop.data.sources import read_regular
 from gender_desktop.errors import UserError, describe_os_error, user_error_from_os
 from gender_desktop.fileio import (
     atomic_write_bytes,
@@ -376,19 +377,15 @@ def _is_zip(file: Path) -> bool:
 
 
 def _read_small(file: Path, limit: int, missing: str) -> str:
-    """The text of a regular file of at most ``limit`` bytes, or :class:`RunUnusable`."""
+    """The text of a regular file of at most ``limit`` bytes, or :class:`RunUnusable`. Read by
+    the data layer's one reader of untrusted files (regular files only, never blocking on a
+    FIFO, bounded), so a run's files get the same checks as a dataset's."""
+    if not file.exists() and not file.is_symlink():
+        raise RunUnusable(missing, file=file if missing == "missing" else file.parent)
     try:
-        info = file.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise RunUnusable("not a regular file", file=file)
-        if info.st_size > limit:
-            raise RunUnusable(f"too big ({info.st_size:,} bytes) for a run's file", file=file)
-        with open(file, "rb") as handle:
-            data = handle.read(limit + 1)
-    except FileNotFoundError as exc:
-        raise RunUnusable(missing, file=file if missing == "missing" else file.parent) from exc
-    except OSError as exc:
-        raise RunUnusable(describe_os_error(exc, "read")) from exc
+        data = read_regular(file, limit)
+    except UserError as exc:
+        raise RunUnusable(exc.reason, file=file) from exc
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
