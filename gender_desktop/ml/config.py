@@ -12,13 +12,13 @@ allocated for it.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from gender_desktop.errors import UserError
+from gender_desktop.ml import backbones
 
 MAX_LR = 1e6  # far above any useful rate; 1e308 overflowed inside the optimizer
 
@@ -28,7 +28,7 @@ class ConfigError(UserError, ValueError):
     (Also a ValueError: callers that validate a form catch that.)"""
 
 
-BACKBONES = ("vgg16", "vgg16_bn", "resnet50", "resnet18", "mobilenet_v2")
+BACKBONES = backbones.NAMES
 POOLINGS = ("avg", "max", "flatten")
 SCOPES = ("head", "last_block", "all")  # or "from:<block name>"
 # Upper bounds: far above any sensible run, low enough that nothing allocates absurd memory.
@@ -36,13 +36,6 @@ MAX_INPUT_SIZE = 1024
 MAX_HIDDEN_UNITS = 65_536
 MAX_HIDDEN_LAYERS = 8
 MAX_HEAD_PARAMETERS = 300_000_000  # VGG's classic 25088-4096-4096 head is 120 million
-BACKBONE_CHANNELS = {
-    "vgg16": 512,
-    "vgg16_bn": 512,
-    "resnet50": 2048,
-    "resnet18": 512,
-    "mobilenet_v2": 1280,
-}
 
 
 @dataclass
@@ -68,8 +61,11 @@ class ModelConfig:
             raise ConfigError(f"the head can have at most {MAX_HIDDEN_LAYERS} hidden layers")
         if any(not 0 < h <= MAX_HIDDEN_UNITS for h in self.hidden):
             raise ConfigError(f"hidden layer sizes must be between 1 and {MAX_HIDDEN_UNITS:,}")
-        if not 32 <= self.input_size <= MAX_INPUT_SIZE:
-            raise ConfigError(f"input size must be between 32 and {MAX_INPUT_SIZE} pixels")
+        low = backbones.get(self.backbone).min_input_size
+        if not low <= self.input_size <= MAX_INPUT_SIZE:
+            raise ConfigError(
+                f"input size must be between {low} and {MAX_INPUT_SIZE} pixels for {self.backbone}"
+            )
         if self.scope not in SCOPES and not self.scope.startswith("from:"):
             raise ConfigError(f"scope must be one of {', '.join(SCOPES)} or from:<block>")
         if self.head_parameters() > MAX_HEAD_PARAMETERS:
@@ -81,10 +77,11 @@ class ModelConfig:
 
     def head_parameters(self) -> int:
         """The head's parameter count, from the trunk's output (flatten: channels times the
-        final feature map, which is the input size over the trunk's stride of 32)."""
-        width = BACKBONE_CHANNELS[self.backbone]
+        final feature map's area, from the backbone table)."""
+        entry = backbones.get(self.backbone)
+        width = entry.feature_size
         if self.pooling == "flatten":
-            width *= math.ceil(self.input_size / 32) ** 2
+            width = entry.flat_features(self.input_size)
         total = 0
         for units in (*self.hidden, 1):
             total += (width + 1) * units
@@ -170,6 +167,12 @@ class TrainConfig:
             self.weights in ("imagenet", "random") or self.weights.startswith(("file:", "run:"))
         ):
             problems.append("weights must be imagenet, random, file:<path> or run:<run folder>")
+        entry = backbones.get(self.model.backbone)
+        if self.weights == "imagenet" and not entry.pretrained:
+            problems.append(
+                f"{entry.title} has no ImageNet weights: start it from random weights (or from "
+                "a previous run of it, run:<run folder>)"
+            )
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -243,20 +246,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-# torchvision's ImageNet weight files (their names carry a sha256 prefix), for saying whether a
-# download is needed without importing torch.
-IMAGENET_FILES = {
-    "vgg16": "vgg16-397923af.pth",
-    "vgg16_bn": "vgg16_bn-6c64b313.pth",
-    "resnet50": "resnet50-11ad3fa6.pth",
-    "resnet18": "resnet18-f37072fd.pth",
-    "mobilenet_v2": "mobilenet_v2-7ebf99e0.pth",
-}
-
-
-def hub_checkpoint(backbone: str) -> Path:
-    """Where torch hub keeps ``backbone``'s ImageNet file (torch.hub.get_dir's rules)."""
-    home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch"
-    )
-    return Path(home) / "hub" / "checkpoints" / IMAGENET_FILES[backbone]
+def hub_checkpoint(backbone: str) -> Path | None:
+    """Where torch hub keeps ``backbone``'s ImageNet file (None: it has none)."""
+    return backbones.hub_checkpoint(backbone)

@@ -1,7 +1,8 @@
 """Backbones, the classification head, and which parameters train.
 
-A :class:`GenderNet` is a convolutional trunk (torchvision VGG16, VGG16-BN, ResNet50, ResNet18
-or MobileNetV2, split into named blocks) followed by pooling or flattening and a small head that
+A :class:`GenderNet` is a convolutional trunk (a backbone of :mod:`gender_desktop.ml.backbones`:
+torchvision's VGG16, VGG16-BN, ResNet50, ResNet18, MobileNetV2, or Levi & Hassner's small CNN,
+split into named blocks) followed by pooling or flattening and a small head that
 ends in one logit for ``Male`` (sigmoid + binary cross-entropy). The trainable scope freezes
 whole blocks: frozen parameters get ``requires_grad=False`` and frozen BatchNorm layers are kept
 in eval mode, so neither their weights nor their running statistics drift.
@@ -9,10 +10,13 @@ in eval mode, so neither their weights nor their running statistics drift.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torchvision import models as tvm
 
+from gender_desktop.ml import backbones
 from gender_desktop.ml.config import BACKBONES, POOLINGS, SCOPES, ConfigError, ModelConfig
 
 __all__ = ["BACKBONES", "POOLINGS", "SCOPES", "GenderNet", "ModelConfig"]
@@ -29,28 +33,66 @@ def _vgg_blocks(features: nn.Sequential) -> list[tuple[str, nn.Module]]:
     return blocks
 
 
+def _vgg(name: str) -> list[tuple[str, nn.Module]]:
+    return _vgg_blocks(getattr(tvm, name)(weights=None).features)
+
+
+def _resnet(name: str) -> list[tuple[str, nn.Module]]:
+    net = getattr(tvm, name)(weights=None)
+    stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+    return [("stem", stem)] + [(f"layer{i}", getattr(net, f"layer{i}")) for i in range(1, 5)]
+
+
+# MobileNetV2's stages by resolution; the last one ends in the 1280-channel 1x1 conv.
+_MOBILENET_CUTS = {"stage1": (0, 2), "stage2": (2, 4), "stage3": (4, 7), "stage4": (7, 14)}
+_MOBILENET_CUTS["stage5"] = (14, 19)
+
+
+def _mobilenet_v2(_name: str) -> list[tuple[str, nn.Module]]:
+    f = tvm.mobilenet_v2(weights=None).features
+    return [(name, nn.Sequential(*f[a:b])) for name, (a, b) in _MOBILENET_CUTS.items()]
+
+
+def _levi_hassner(_name: str) -> list[tuple[str, nn.Module]]:
+    """Levi & Hassner, "Age and Gender Classification using Convolutional Neural Networks"
+    (CVPR workshops 2015): 96 7x7 filters at stride 4, 256 5x5 and 384 3x3, each followed by
+    ReLU and a 3x3 stride-2 max pool, the first two by local response normalisation (size 5,
+    alpha 1e-4, beta 0.75). Its two 512-unit fully connected layers with dropout are this app's
+    head (``hidden=512,512``, ``pooling=flatten``, dropout 0.5 reproduce the paper)."""
+
+    def pool() -> nn.Module:
+        return nn.MaxPool2d(3, 2, ceil_mode=True)  # the Caffe model's rounding
+
+    def lrn() -> nn.Module:
+        return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)
+
+    relu = nn.ReLU  # a fresh module per use: inplace ReLUs must not be shared
+    return [
+        ("conv1", nn.Sequential(nn.Conv2d(3, 96, 7, stride=4), relu(inplace=True), pool(), lrn())),
+        (
+            "conv2",
+            nn.Sequential(nn.Conv2d(96, 256, 5, padding=2), relu(inplace=True), pool(), lrn()),
+        ),
+        ("conv3", nn.Sequential(nn.Conv2d(256, 384, 3, padding=1), relu(inplace=True), pool())),
+    ]
+
+
+# One builder per entry of the backbone table (gender_desktop.ml.backbones).
+BUILDERS: dict[str, Callable[[str], list[tuple[str, nn.Module]]]] = {
+    "vgg16": _vgg,
+    "vgg16_bn": _vgg,
+    "resnet50": _resnet,
+    "resnet18": _resnet,
+    "mobilenet_v2": _mobilenet_v2,
+    "levi_hassner": _levi_hassner,
+}
+
+
 def build_trunk(backbone: str) -> tuple[list[tuple[str, nn.Module]], int]:
     """The backbone's convolutional blocks (random weights) and its output channel count."""
-    if backbone in ("vgg16", "vgg16_bn"):
-        net = getattr(tvm, backbone)(weights=None)
-        return _vgg_blocks(net.features), 512
-    if backbone in ("resnet18", "resnet50"):
-        net = getattr(tvm, backbone)(weights=None)
-        stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
-        blocks = [("stem", stem)] + [(f"layer{i}", getattr(net, f"layer{i}")) for i in range(1, 5)]
-        return blocks, net.fc.in_features
-    if backbone == "mobilenet_v2":
-        f = tvm.mobilenet_v2(weights=None).features
-        # MobileNetV2's stages by resolution; the last one ends in the 1280-channel 1x1 conv.
-        cuts = [
-            ("stage1", 0, 2),
-            ("stage2", 2, 4),
-            ("stage3", 4, 7),
-            ("stage4", 7, 14),
-            ("stage5", 14, 19),
-        ]
-        return [(name, nn.Sequential(*f[a:b])) for name, a, b in cuts], 1280
-    raise ValueError(f"unknown backbone {backbone!r}")
+    if backbone not in BUILDERS:
+        raise ValueError(f"unknown backbone {backbone!r}")
+    return BUILDERS[backbone](backbone), backbones.get(backbone).feature_size
 
 
 def torchvision_key_map(backbone: str) -> dict[str, str]:
@@ -68,11 +110,10 @@ def torchvision_key_map(backbone: str) -> dict[str, str]:
             mapping[f"{part}."] = f"trunk.stem.{j if part == 'conv1' else 1}."
         for i in range(1, 5):
             mapping[f"layer{i}."] = f"trunk.layer{i}."
-    else:
-        cuts = {"stage1": 0, "stage2": 2, "stage3": 4, "stage4": 7, "stage5": 14}
+    elif backbone == "mobilenet_v2":
         for name, block in blocks:
             for j in range(len(block)):
-                mapping[f"features.{cuts[name] + j}."] = f"trunk.{name}.{j}."
+                mapping[f"features.{_MOBILENET_CUTS[name][0] + j}."] = f"trunk.{name}.{j}."
     return mapping
 
 

@@ -41,11 +41,15 @@ from gender_desktop.ml.events import (
     Event,
     LogLine,
     PhaseProgress,
+    RunEnded,
+    RunStarted,
 )
+from gender_desktop.ml.inputs import SharedInputs
 from gender_desktop.ml.models import GenderNet, trainable_parameters
 from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches, forward_rows
 from gender_desktop.ml.runmodel import fit_state_dict
 from gender_desktop.ml.runtime import device_name
+from gender_desktop.runs import meta
 from gender_desktop.runs.folder import BEST, LAST, RunFolder, RunUnusable
 
 
@@ -68,8 +72,10 @@ class Trainer:
         callback: Callback | None = None,
         control: Control | None = None,
         dataset: Dataset | None = None,
+        shared: SharedInputs | None = None,
     ) -> None:
         config.validate()
+        self.shared = shared
         self.config = config
         self.run_folder = run
         self.callback = callback or (lambda event: None)
@@ -103,7 +109,9 @@ class Trainer:
     # -- setup ------------------------------------------------------------------------------------
     def _prepare_data(self) -> None:
         cfg = self.config
-        if self.dataset is None:
+        if self.dataset is None and self.shared is not None:
+            self.dataset = self.shared.dataset(cfg.data, self._progress, self.control.stop)
+        elif self.dataset is None:
             self.dataset = open_dataset(cfg.data, progress=self._progress, cancel=self.control.stop)
         table = labelled_table(self.dataset)
         self.decoded = DecodedImages.build(
@@ -222,11 +230,49 @@ class Trainer:
         with ``stopped`` set; the last complete epoch is what ``last.pt`` holds."""
         started = time.perf_counter()
         try:
+            summary = self._run_translating_errors(resume, started)
+        except Cancelled:
+            self.log("stopped before training began")
+            summary = self._summary(started, stopped=True)
+        except BaseException as exc:
+            self._record_failure(exc)
+            raise
+        state = (
+            (meta.PRUNED if self.control.reason == "pruned" else meta.STOPPED)
+            if summary["stopped"]
+            else meta.FINISHED
+        )
+        summary["state"] = state
+        self._record_state(state)
+        self.emit(RunEnded(summary["run_dir"], state, summary))
+        return summary
+
+    def _record_state(self, state: str, message: str = "") -> None:
+        """status.json, where the run has a folder (a record: a failed write is not fatal)."""
+        if self.run_folder is not None and self.run_folder.exists():
+            try:
+                meta.write_status(self.run_folder.path, state, message)
+            except OSError as exc:
+                self.emit(LogLine(f"could not record the run's status ({exc})"))
+
+    def _record_failure(self, exc: BaseException) -> None:
+        """A run that keeps a folder after failing says so in status.json, and how."""
+        state = meta.STOPPED if isinstance(exc, KeyboardInterrupt) else meta.FAILED
+        message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        self._record_state(state, message[:2000])
+        run_dir = (
+            str(self.run_folder.path) if self.run_folder and self.run_folder.exists() else None
+        )
+        self.emit(RunEnded(run_dir, state, {}))
+
+    def _run_translating_errors(self, resume: bool, started: float) -> dict[str, Any]:
+        """Open the folder and train; an expected failure becomes a :class:`TrainingFailed`
+        that says what the run folder keeps (a folder with no epoch is removed)."""
+        try:
             self._open_folder(resume)
             return self._run(resume, started)
         except Cancelled:
-            self.log("stopped before training began")
-            return self._summary(started, stopped=True)
+            raise
         except OSError as exc:  # mostly a write of the run (a full disk, a read-only folder)
             kept = self._discard_unbegun()
             writing = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
@@ -336,9 +382,17 @@ class Trainer:
             self.log(f"resumed after epoch {start_epoch - 1}")
         if self.run_folder is not None:
             self.run_folder.write_config(self.describe())
+            meta.write_status(self.run_folder.path, meta.RUNNING)
+        self.emit(
+            RunStarted(
+                str(self.run_folder.path) if self.run_folder is not None else None,
+                self.describe(),
+                start_epoch,
+            )
+        )
         features = None
         if self._use_feature_cache():
-            features = self._cached_features(model, batcher)
+            features = self._shared_features(model, batcher, resuming)
         self.log(
             f"training {cfg.model.backbone} ({cfg.model.scope}) on {device_name(self.device)}: "
             f"{len(self.rows['train']):,} train / {len(self.rows['val']):,} val images"
@@ -554,6 +608,46 @@ class Trainer:
             and model_cfg.scope == "head"
             and not self.config.augment.active
         )
+
+    def _shared_features(
+        self, model: GenderNet, batcher: DeviceBatcher, resuming: bool
+    ) -> CachedFeatures:
+        """The frozen trunk's features, from the shared inputs when another run in this
+        process computed them for the same trunk and images (a head-only sweep)."""
+        if self.shared is None or resuming:  # a resumed trunk is last.pt's: not shareable
+            return self._cached_features(model, batcher)
+        cfg = self.config
+        assert self.dataset is not None
+        rows = np.concatenate([self.rows["train"], self.rows["val"]])
+        key = (
+            self.dataset.fingerprint,
+            DecodedImages.cache_key(self.dataset, cfg.model.input_size),
+            cfg.model.backbone,
+            cfg.model.pooling,
+            cfg.model.input_size,
+            cfg.weights,
+            cfg.seed if cfg.weights == "random" else None,  # random trunks differ by seed
+            self._weights_stamp(),
+            rows.tobytes(),
+            str(self.device),
+            cfg.amp,
+        )
+        return self.shared.features(key, lambda: self._cached_features(model, batcher))
+
+    def _weights_stamp(self) -> tuple[int, int] | None:
+        """A local weights file's (or a run's best checkpoint's) size and mtime: the same path
+        with new contents is another trunk."""
+        source = self.config.weights
+        if not source.startswith(("file:", "run:")):
+            return None
+        path = Path(source.split(":", 1)[1]).expanduser()
+        if source.startswith("run:"):
+            path = path / (BEST if (path / BEST).exists() else LAST)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_size, st.st_mtime_ns)
 
     def _cached_features(self, model: GenderNet, batcher: DeviceBatcher) -> CachedFeatures:
         """The frozen trunk's features for the train and val images, computed once (fp16 on

@@ -28,15 +28,8 @@ import torch
 
 from gender_desktop.errors import Cancelled, UserError
 from gender_desktop.fileio import atomic_write_bytes
+from gender_desktop.ml import backbones
 
-# torchvision's ImageNet weights per backbone (the enum member names of torchvision.models).
-IMAGENET = {
-    "vgg16": "VGG16_Weights.IMAGENET1K_V1",
-    "vgg16_bn": "VGG16_BN_Weights.IMAGENET1K_V1",
-    "resnet50": "ResNet50_Weights.IMAGENET1K_V2",
-    "resnet18": "ResNet18_Weights.IMAGENET1K_V1",
-    "mobilenet_v2": "MobileNet_V2_Weights.IMAGENET1K_V2",
-}
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.pth?$")
 Progress = Callable[[int, int, str], None]
 
@@ -46,9 +39,16 @@ class WeightsUnavailable(UserError):
 
 
 def imagenet_url(backbone: str) -> str:
+    """torchvision's download address of ``backbone``'s ImageNet weights (from the backbone
+    table's enum name, so torchvision stays the one source of the address)."""
     from torchvision.models import get_weight
 
-    return get_weight(IMAGENET[backbone]).url
+    entry = backbones.get(backbone)
+    if entry.imagenet_weights is None:
+        raise WeightsUnavailable(
+            f"{entry.title} has no ImageNet weights; start it from random weights or a run"
+        )
+    return get_weight(entry.imagenet_weights).url
 
 
 def hub_path(url: str) -> Path:

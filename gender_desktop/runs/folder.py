@@ -37,6 +37,7 @@ from gender_desktop.fileio import (
     clean_stale_temps,
     make_temp,
 )
+from gender_desktop.runs.meta import STATUS
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -47,7 +48,7 @@ EVALUATION = "evaluation.json"
 PREDICTIONS = "predictions.csv"
 MAX_CONFIG_BYTES = 16 * 2**20  # config.json is a few KB; a huge one is not a run's
 # The files a run writes; only these (and temp files) are removed with a run that never began.
-RUN_FILES = (CONFIG, METRICS, LOG, BEST, LAST)
+RUN_FILES = (CONFIG, METRICS, LOG, BEST, LAST, STATUS)
 METRIC_COLUMNS = (
     "epoch",
     "train_loss",

@@ -70,11 +70,19 @@ def test_fine_tuning_starts_from_a_previous_run(colour_data, tmp_path) -> None:
     )
 
 
-def test_the_torch_free_hub_path_matches_torch_hub() -> None:
-    from gender_desktop.ml.config import IMAGENET_FILES, hub_checkpoint
+def test_the_backbone_table_names_torchvisions_own_files_and_hub_paths() -> None:
+    """The torch-free table's file names (and so their sha256 prefixes) are torchvision's."""
+    from gender_desktop.ml import backbones
 
-    for backbone in IMAGENET_FILES:
-        assert hub_checkpoint(backbone) == weights.hub_path(weights.imagenet_url(backbone))
+    pretrained = [b for b in backbones.BACKBONES.values() if b.pretrained]
+    assert len(pretrained) == 5
+    for entry in pretrained:
+        url = weights.imagenet_url(entry.name)
+        assert url.rsplit("/", 1)[-1] == entry.imagenet_file
+        assert backbones.hub_checkpoint(entry.name) == weights.hub_path(url)
+    assert backbones.hub_checkpoint("levi_hassner") is None
+    with pytest.raises(weights.WeightsUnavailable, match="no ImageNet weights"):
+        weights.imagenet_url("levi_hassner")
 
 
 class SlowDownload:
