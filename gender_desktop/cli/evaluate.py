@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gender_desktop.cli.guard import ctrl_c_sets
-from gender_desktop.cli.options import add_device
+from gender_desktop.cli.options import DefaultsHelp, add_device
 from gender_desktop.cli.output import ProgressLine
 from gender_desktop.errors import Cancelled, UserError
 
@@ -31,7 +31,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "evaluation.json (always at the 0.5 threshold) into the run folder; the val and test "
         "images are predicted whichever split is evaluated, for the label-error finder. "
         "Exit status: 0 done, 2 error (run folder, dataset, empty split), 130 Ctrl+C.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="the run folder to evaluate")
     p.add_argument(

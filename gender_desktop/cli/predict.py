@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from gender_desktop import csvsafe
 from gender_desktop.cli.guard import ctrl_c_sets
-from gender_desktop.cli.options import add_device
+from gender_desktop.cli.options import DefaultsHelp, add_device
 from gender_desktop.cli.output import ProgressLine, note, plural
 from gender_desktop.errors import EXIT_OK, Cancelled, UserError
 from gender_desktop.ml.prediction_row import csv_columns
@@ -39,7 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "you press Ctrl+C). A summary line goes to stderr. Exit status: 0 when the rows were "
         "produced (error rows included), 2 when the run cannot be loaded or there is nothing "
         "to predict (no given path exists, or no image files in them), 1 internal error, 130 Ctrl+C.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="the run folder to use")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")

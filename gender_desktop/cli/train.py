@@ -9,30 +9,24 @@ from pathlib import Path
 from typing import Any
 
 from gender_desktop.cli.guard import ctrl_c_sets
+from gender_desktop.cli.options import DefaultsHelp
 from gender_desktop.cli.output import ProgressLine
 from gender_desktop.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
-from gender_desktop.ml.config import AugmentConfig, ModelConfig, TrainConfig
+from gender_desktop.ml import backbones
+from gender_desktop.ml.config import (
+    OPTIMIZERS,
+    POOLINGS,
+    SCHEDULES,
+    AugmentConfig,
+    ModelConfig,
+    TrainConfig,
+)
 
+_D = TrainConfig(data="")  # the engine's own defaults: the CLI and the form show the same
 DEFAULTS = {
-    "backbone": "vgg16",
-    "scope": "last_block",
-    "pooling": "avg",
-    "hidden": "128",
-    "dropout": 0.5,
-    "input_size": 224,
-    "weights": "imagenet",
-    "optimizer": "sgd",
-    "lr": 1e-3,
-    "momentum": 0.9,
-    "weight_decay": 0.0,
-    "batch_size": 32,
-    "epochs": 10,
-    "schedule": "none",
-    "step_size": 5,
-    "gamma": 0.1,
-    "patience": 0,
-    "seed": 0,
-    "device": "auto",
+    **{k: v for k, v in _D.to_dict().items() if not isinstance(v, dict)},
+    **{k: v for k, v in _D.model.__dict__.items() if k != "hidden"},
+    "hidden": ",".join(str(h) for h in _D.model.hidden),
 }
 
 
@@ -43,7 +37,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Train a Male/Female classifier on a dataset and write a run folder "
         "(config.json, metrics.csv, best.pt, last.pt, log.txt). Ctrl+C stops after the "
         "current batch; --resume continues an interrupted run exactly.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     p.add_argument("--data", help="dataset folder, annotation file or .zip (any supported layout)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from last.pt")
@@ -51,18 +45,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     m.add_argument(
         "--backbone",
         default=DEFAULTS["backbone"],
-        choices=["vgg16", "vgg16_bn", "resnet50", "resnet18", "mobilenet_v2"],
-        help="the pretrained network under the head (resnet18 and mobilenet_v2 suit CPUs)",
+        choices=backbones.NAMES,
+        help="the network under the head (resnet18 and mobilenet_v2 suit CPUs; levi_hassner "
+        "is Levi & Hassner's small CNN, random weights only)",
     )
     m.add_argument(
         "--scope",
-        default=DEFAULTS["scope"],
-        help="what trains: head, last_block, all, or from:<block> (e.g. from:block4)",
+        help="what trains: head, last_block, all, or from:<block> (e.g. from:block4) "
+        f"(default: {DEFAULTS['scope']}; all for a backbone without ImageNet weights)",
     )
     m.add_argument(
         "--pooling",
         default=DEFAULTS["pooling"],
-        choices=["avg", "max", "flatten"],
+        choices=POOLINGS,
         help="how the last feature map becomes a vector: average, max, or flattened",
     )
     m.add_argument(
@@ -76,17 +71,22 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=DEFAULTS["dropout"],
         help="dropout after each hidden layer of the head",
     )
-    m.add_argument("--input-size", type=int, default=DEFAULTS["input_size"], help="pixels")
+    m.add_argument(
+        "--input-size",
+        type=int,
+        help=f"pixels (default: the backbone's own, {DEFAULTS['input_size']} for most, 227 "
+        "for levi_hassner)",
+    )
     m.add_argument(
         "--weights",
-        default=DEFAULTS["weights"],
-        help="imagenet, random, file:<path.pth> or run:<run folder>",
+        help="imagenet, random, file:<path.pth> or run:<run folder> "
+        f"(default: {DEFAULTS['weights']}; random for a backbone without ImageNet weights)",
     )
     o = p.add_argument_group("optimisation")
     o.add_argument(
         "--optimizer",
         default=DEFAULTS["optimizer"],
-        choices=["sgd", "adam", "adamw"],
+        choices=OPTIMIZERS,
         help="SGD with momentum, Adam or AdamW",
     )
     o.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="learning rate")
@@ -106,7 +106,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     o.add_argument(
         "--schedule",
         default=DEFAULTS["schedule"],
-        choices=["none", "step", "cosine", "plateau"],
+        choices=SCHEDULES,
         help="learning-rate schedule: none, step (every --step-size epochs), cosine, or reduce on val-loss plateau",
     )
     o.add_argument("--step-size", type=int, default=DEFAULTS["step_size"], help="epochs per step")
@@ -127,9 +127,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     a = p.add_argument_group("augmentation (train split only)")
     a.add_argument("--no-flip", action="store_true", help="no horizontal flips")
-    a.add_argument("--rotation", type=float, default=0.0, help="max rotation in degrees")
-    a.add_argument("--zoom", type=float, default=0.0, help="max zoom in/out as a fraction")
-    a.add_argument("--brightness", type=float, default=0.0, help="max brightness change, fraction")
+    aug = _D.augment
+    a.add_argument("--rotation", type=float, default=aug.rotation, help="max rotation, degrees")
+    a.add_argument("--zoom", type=float, default=aug.zoom, help="max zoom in/out as a fraction")
+    a.add_argument(
+        "--brightness", type=float, default=aug.brightness, help="max brightness change, fraction"
+    )
     r = p.add_argument_group("running")
     r.add_argument(
         "--device",
@@ -138,7 +141,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="auto picks CUDA, then Apple MPS, then CPU",
     )
     r.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
-    r.add_argument("--workers", type=int, default=0, help="decode processes (0: one per core)")
+    r.add_argument(
+        "--workers", type=int, default=_D.workers, help="decode processes (0: one per core)"
+    )
     r.add_argument(
         "--no-feature-cache",
         action="store_true",
@@ -151,7 +156,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
-    weights = args.weights
+    entry = backbones.get(args.backbone)  # its own defaults for what was not given
+    weights = args.weights or entry.default_weights
+    scope = args.scope or entry.default_scope
+    input_size = args.input_size or entry.default_input_size
     for prefix in ("file:", "run:"):  # saved resolved, so --resume works from anywhere
         if weights.startswith(prefix):
             given = weights.removeprefix(prefix)
@@ -161,9 +169,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                 raise UserError(f"--weights: cannot follow this path ({exc})", given) from exc
     return TrainConfig(
         data=str(Path(args.data).expanduser().resolve()),
-        model=ModelConfig(
-            args.backbone, args.pooling, hidden, args.dropout, args.scope, args.input_size
-        ),
+        model=ModelConfig(args.backbone, args.pooling, hidden, args.dropout, scope, input_size),
         augment=AugmentConfig(not args.no_flip, args.rotation, args.zoom, args.brightness),
         weights=weights,
         optimizer=args.optimizer,

@@ -14,7 +14,7 @@ def trained_window(make_window, qtbot):
     with qtbot.waitSignal(window.dataset_opened, timeout=60_000):
         window.open_demo()
     form = window.training.form
-    form.backbone.setCurrentText("resnet18")
+    form.backbone.setCurrentIndex(form.backbone.findData("resnet18"))
     form.scope.setCurrentIndex(form.scope.findData("all"))
     form.input_size.setValue(32)
     form.weights.setCurrentIndex(form.weights.findData("random"))
@@ -36,7 +36,7 @@ def test_a_run_on_the_demo_data_draws_curves_and_fills_its_folder(trained_window
     ticker.timeout.connect(lambda: gaps.append(clock.restart()))
     ticker.start()
     plan = panel.plan.text()
-    assert "resnet18" in plan and "on <b>cpu</b>" in plan and "random initialisation" in plan
+    assert "ResNet18" in plan and "on <b>cpu</b>" in plan and "random initialisation" in plan
     panel.form.weights.setCurrentIndex(panel.form.weights.findData("imagenet"))
     assert "cached" in panel.plan.text()
     panel.form.weights.setCurrentIndex(panel.form.weights.findData("random"))

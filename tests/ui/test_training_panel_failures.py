@@ -10,7 +10,7 @@ from gender_desktop.runs.folder import CONFIG, RunFolder
 
 
 def set_tiny(form) -> None:
-    form.backbone.setCurrentText("resnet18")
+    form.backbone.setCurrentIndex(form.backbone.findData("resnet18"))
     form.input_size.setValue(32)
     form.optimizer.setCurrentText("adam")
     form.hidden.setText("16")

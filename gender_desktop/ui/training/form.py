@@ -1,11 +1,13 @@
 """The training settings form: every engine option, with the usual recipe as defaults and a
-tooltip that explains each. It only builds a :class:`TrainConfig`."""
+tooltip that explains each. It builds a :class:`TrainConfig` and shows one (``set_config``:
+"Train again with these settings"). Its defaults are the config's own defaults and its
+backbones the backbone table's, so the form, the CLI and the engine cannot disagree."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,20 +23,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gender_desktop.ml.config import BACKBONES, AugmentConfig, ModelConfig, TrainConfig
+from gender_desktop.ml import backbones
+from gender_desktop.ml.config import (
+    OPTIMIZERS,
+    POOLINGS,
+    SCHEDULES,
+    AugmentConfig,
+    ModelConfig,
+    TrainConfig,
+)
 
-BLOCKS = {
-    "vgg16": ["block1", "block2", "block3", "block4", "block5"],
-    "vgg16_bn": ["block1", "block2", "block3", "block4", "block5"],
-    "resnet50": ["stem", "layer1", "layer2", "layer3", "layer4"],
-    "resnet18": ["stem", "layer1", "layer2", "layer3", "layer4"],
-    "mobilenet_v2": ["stage1", "stage2", "stage3", "stage4", "stage5"],
+SCOPE_TITLES = {
+    "head": "Head only (backbone frozen)",
+    "last_block": "Last block + head (fine-tune)",
+    "all": "Whole network",
 }
-SCOPES = [
-    ("Head only (backbone frozen)", "head"),
-    ("Last block + head (fine-tune)", "last_block"),
-    ("Whole network", "all"),
-]
+DEFAULTS = TrainConfig(data="")
 WEIGHTS = [
     ("ImageNet (torchvision)", "imagenet"),
     ("Random initialisation", "random"),
@@ -57,28 +61,36 @@ class TrainingForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        d, m, a = DEFAULTS, DEFAULTS.model, DEFAULTS.augment
         self.backbone = QComboBox()
-        self.backbone.addItems(BACKBONES)
+        for entry in backbones.BACKBONES.values():
+            self.backbone.addItem(entry.title, entry.name)
+            self.backbone.setItemData(
+                self.backbone.count() - 1, entry.note, Qt.ItemDataRole.ToolTipRole
+            )
+        self.backbone.setCurrentIndex(self.backbone.findData(m.backbone))
         self.backbone.setToolTip(
-            "The ImageNet network under the new head. VGG16 is the classic "
-            "recipe; ResNet18 and MobileNetV2 make CPU training practical."
+            "The network under the new head. VGG16 is the classic recipe; ResNet18 and "
+            "MobileNetV2 make CPU training practical; Levi & Hassner's CNN trains from scratch."
         )
         self.scope = QComboBox()
         self.scope.setToolTip(
             "Which layers train. Frozen layers keep their weights and BatchNorm statistics exactly."
         )
         self.pooling = QComboBox()
-        self.pooling.addItems(["avg", "max", "flatten"])
+        self.pooling.addItems(POOLINGS)
+        self.pooling.setCurrentText(m.pooling)
         self.pooling.setToolTip("How the last feature map becomes a vector for the head")
-        self.hidden = QLineEdit("128")
+        self.hidden = QLineEdit(",".join(str(h) for h in m.hidden))
         self.hidden.setToolTip("Hidden layer sizes of the head, comma-separated; empty for none")
-        self.dropout = _spin(0, 0.95, 0.5, 2, 0.05)
+        self.dropout = _spin(0, 0.95, m.dropout, 2, 0.05)
         self.dropout.setToolTip("Dropout after each hidden layer")
-        self.input_size = _spin(32, 512, 224, 0, 16)
+        self.input_size = _spin(32, 512, m.input_size, 0, 16)
         self.input_size.setToolTip("Images are resized (shorter side) and centre-cropped to this")
         self.weights = QComboBox()
         for text, value in WEIGHTS:
             self.weights.addItem(text, value)
+        self.weights.setCurrentIndex(self.weights.findData(d.weights))
         self.weights.setToolTip(
             "Where training starts. Nothing falls back silently: ImageNet "
             "weights that cannot be had give a clear message."
@@ -86,45 +98,60 @@ class TrainingForm(QWidget):
         self.weights_path = QLineEdit(placeholderText="path to a .pth file or a run folder")
         self.browse = QPushButton("Browse…")
         self.optimizer = QComboBox()
-        self.optimizer.addItems(["sgd", "adam", "adamw"])
+        self.optimizer.addItems(OPTIMIZERS)
+        self.optimizer.setCurrentText(d.optimizer)
         self.optimizer.setToolTip("SGD with momentum (the usual recipe), Adam or AdamW")
-        self.lr = _spin(1e-6, 1.0, 1e-3, 6, 1e-4)
+        self.lr = _spin(1e-6, 1.0, d.lr, 6, 1e-4)
         self.lr.setToolTip("Learning rate")
-        self.momentum = _spin(0, 0.999, 0.9, 3, 0.05)
+        self.momentum = _spin(0, 0.999, d.momentum, 3, 0.05)
         self.momentum.setToolTip("SGD momentum")
-        self.weight_decay = _spin(0, 1, 0, 6, 1e-4)
+        self.weight_decay = _spin(0, 1, d.weight_decay, 6, 1e-4)
         self.weight_decay.setToolTip("L2 penalty on the trained weights")
-        self.batch_size = _spin(1, 4096, 32)
+        self.batch_size = _spin(1, 4096, d.batch_size)
         self.batch_size.setToolTip("Images per step. Lower it if the GPU runs out of memory.")
-        self.epochs = _spin(1, 1000, 10)
+        self.epochs = _spin(1, 1000, d.epochs)
         self.epochs.setToolTip("Passes over the train split")
         self.schedule = QComboBox()
-        self.schedule.addItems(["none", "step", "cosine", "plateau"])
+        self.schedule.addItems(SCHEDULES)
+        self.schedule.setCurrentText(d.schedule)
         self.schedule.setToolTip(
-            "Learning-rate schedule: step (x0.1 every 5 epochs), cosine, or "
-            "reduce when the validation loss stops improving"
+            "Learning-rate schedule: step (times gamma every step size epochs), cosine, or "
+            "times gamma when the validation loss stops improving (plateau)"
         )
-        self.patience = _spin(0, 100, 0)
+        self.step_size = _spin(1, 1000, d.step_size)
+        self.step_size.setToolTip("Step schedule: epochs between learning-rate steps")
+        self.gamma = _spin(0.01, 1, d.gamma, 2, 0.05)
+        self.gamma.setToolTip("Step and plateau schedules: the learning-rate factor")
+        self.patience = _spin(0, 100, d.patience)
         self.patience.setToolTip(
             "Early stopping: stop after this many epochs without a better "
             "validation loss and restore the best weights (0: off)"
         )
-        self.seed = _spin(0, 2**31 - 1, 0)
+        self.seed = _spin(0, 2**31 - 1, d.seed)
         self.seed.setToolTip("The same seed gives the same run on the same device")
         self.flip = QCheckBox("Horizontal flip")
-        self.flip.setChecked(True)
-        self.rotation = _spin(0, 45, 0, 1, 1)
+        self.flip.setChecked(a.flip)
+        self.rotation = _spin(0, 45, a.rotation, 1, 1)
         self.rotation.setToolTip("Random rotation up to ± this many degrees (train split only)")
-        self.zoom = _spin(0, 0.5, 0, 2, 0.05)
+        self.zoom = _spin(0, 0.5, a.zoom, 2, 0.05)
         self.zoom.setToolTip("Random zoom in or out by up to this fraction (train split only)")
-        self.brightness = _spin(0, 0.9, 0, 2, 0.05)
+        self.brightness = _spin(0, 0.9, a.brightness, 2, 0.05)
         self.brightness.setToolTip("Random brightness change up to this fraction")
         self.device = QComboBox()
         self.device.addItems(["auto", "cuda", "cpu", "mps"])
+        self.device.setCurrentText(d.device)
         self.device.setToolTip("auto uses CUDA when present, then Apple MPS, then the CPU")
         self.amp = QCheckBox("Mixed precision (CUDA)")
-        self.amp.setChecked(True)
+        self.amp.setChecked(d.amp)
         self.amp.setToolTip("bf16 (or fp16 with a grad scaler) autocast and channels-last on CUDA")
+        self.workers = _spin(0, 256, d.workers)
+        self.workers.setToolTip("Processes that decode the images once (0: one per CPU core)")
+        self.feature_cache = QCheckBox("Compute frozen-backbone features once")
+        self.feature_cache.setChecked(d.feature_cache)
+        self.feature_cache.setToolTip(
+            "Head only, without augmentation: run the frozen backbone once instead of every "
+            "epoch (the same result, many times faster)"
+        )
 
         def group(title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
             box = QGroupBox(title)
@@ -164,6 +191,8 @@ class TrainingForm(QWidget):
                     ("Batch size", self.batch_size),
                     ("Epochs", self.epochs),
                     ("Schedule", self.schedule),
+                    ("Step size", self.step_size),
+                    ("Gamma", self.gamma),
                     ("Early stopping", self.patience),
                     ("Seed", self.seed),
                 ],
@@ -180,13 +209,24 @@ class TrainingForm(QWidget):
                 ],
             )
         )
-        layout.addWidget(group("Device", [("Device", self.device), ("", self.amp)]))
+        layout.addWidget(
+            group(
+                "Running",
+                [
+                    ("Device", self.device),
+                    ("", self.amp),
+                    ("Decode workers", self.workers),
+                    ("", self.feature_cache),
+                ],
+            )
+        )
         layout.addStretch(1)
 
-        self.backbone.currentTextChanged.connect(self._fill_scopes)
+        self._backbone_shown = self.backbone_name()
+        self.backbone.currentIndexChanged.connect(self._backbone_changed)
         self.weights.currentIndexChanged.connect(self._weights_changed)
         self.browse.clicked.connect(self._browse)
-        self._fill_scopes(self.backbone.currentText())
+        self._fill_scopes(self.backbone_name())
         self._weights_changed()
         for combo in self.findChildren(QComboBox):
             combo.currentIndexChanged.connect(self.changed)
@@ -197,16 +237,41 @@ class TrainingForm(QWidget):
         self.weights_path.textChanged.connect(self.changed)
         self.hidden.textChanged.connect(self.changed)
 
-    def _fill_scopes(self, backbone: str) -> None:
-        current = self.scope.currentData()
+    def backbone_name(self) -> str:
+        return self.backbone.currentData()
+
+    def _backbone_changed(self) -> None:
+        """New backbone: its blocks as scopes; its own input size where the user kept the
+        previous backbone's; random weights for one that has no ImageNet weights."""
+        previous = backbones.get(self._backbone_shown)
+        entry = backbones.get(self.backbone_name())
+        self._backbone_shown = entry.name
+        if self.input_size.value() == previous.default_input_size:
+            self.input_size.setValue(entry.default_input_size)
+        self.input_size.setMinimum(entry.min_input_size)
+        imagenet = self.weights.model().item(self.weights.findData("imagenet"))
+        imagenet.setEnabled(entry.pretrained)
+        if not entry.pretrained and self.weights.currentData() == "imagenet":
+            self.weights.setCurrentIndex(self.weights.findData("random"))
+        elif (
+            entry.pretrained and not previous.pretrained and self.weights.currentData() == "random"
+        ):
+            self.weights.setCurrentIndex(self.weights.findData("imagenet"))
+        # Switching between a pretrained and a from-scratch backbone: that one's usual scope.
+        changed_kind = previous.pretrained != entry.pretrained
+        self._fill_scopes(entry.name, default=entry.default_scope if changed_kind else None)
+
+    def _fill_scopes(self, backbone: str, default: str | None = None) -> None:
+        entry = backbones.get(backbone)
+        current = default or self.scope.currentData()
         self.scope.blockSignals(True)
         self.scope.clear()
-        for text, value in SCOPES:
-            self.scope.addItem(text, value)
-        for block in BLOCKS[backbone][1:-1]:
+        for value in ("head", "last_block", "all"):
+            self.scope.addItem(SCOPE_TITLES[value], value)
+        for block in entry.blocks[1:-1]:
             self.scope.addItem(f"From {block} on", f"from:{block}")
-        index = self.scope.findData(current if current else "last_block")
-        self.scope.setCurrentIndex(max(index, 1 if current is None else 0))
+        index = self.scope.findData(current if current else DEFAULTS.model.scope)
+        self.scope.setCurrentIndex(max(index, 0))
         self.scope.blockSignals(False)
 
     def _weights_changed(self) -> None:
@@ -239,7 +304,7 @@ class TrainingForm(QWidget):
         config = TrainConfig(
             data=data,
             model=ModelConfig(
-                self.backbone.currentText(),
+                self.backbone_name(),
                 self.pooling.currentText(),
                 hidden,
                 self.dropout.value(),
@@ -260,10 +325,44 @@ class TrainingForm(QWidget):
             batch_size=self.batch_size.value(),
             epochs=self.epochs.value(),
             schedule=self.schedule.currentText(),
+            step_size=self.step_size.value(),
+            gamma=self.gamma.value(),
             patience=self.patience.value(),
             seed=self.seed.value(),
             device=self.device.currentText(),
             amp=self.amp.isChecked(),
+            workers=self.workers.value(),
+            feature_cache=self.feature_cache.isChecked(),
         )
         config.validate()
         return config
+
+    def set_config(self, config: TrainConfig) -> None:
+        """Show ``config``'s settings ("Train again with these settings"); its dataset is
+        not the form's business (the panel trains on the open dataset)."""
+        m, a = config.model, config.augment
+        self.backbone.setCurrentIndex(max(self.backbone.findData(m.backbone), 0))
+        self._fill_scopes(m.backbone, default=m.scope)
+        if self.scope.findData(m.scope) < 0:  # from:<block> of another backbone's names
+            self.scope.addItem(m.scope, m.scope)
+        self.scope.setCurrentIndex(self.scope.findData(m.scope))
+        self.pooling.setCurrentText(m.pooling)
+        self.hidden.setText(",".join(str(h) for h in m.hidden))
+        self.dropout.setValue(m.dropout)
+        self.input_size.setValue(m.input_size)
+        kind, _, path = config.weights.partition(":")
+        self.weights.setCurrentIndex(max(self.weights.findData(kind), 0))
+        self.weights_path.setText(path)
+        for name in ("lr", "momentum", "weight_decay", "batch_size", "epochs", "step_size"):
+            getattr(self, name).setValue(getattr(config, name))
+        for name in ("gamma", "patience", "seed", "workers"):
+            getattr(self, name).setValue(getattr(config, name))
+        self.optimizer.setCurrentText(config.optimizer)
+        self.schedule.setCurrentText(config.schedule)
+        self.device.setCurrentText(config.device)
+        self.amp.setChecked(config.amp)
+        self.feature_cache.setChecked(config.feature_cache)
+        self.flip.setChecked(a.flip)
+        self.rotation.setValue(a.rotation)
+        self.zoom.setValue(a.zoom)
+        self.brightness.setValue(a.brightness)

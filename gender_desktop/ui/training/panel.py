@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.errors import UserError
-from gender_desktop.ml.config import hub_checkpoint
+from gender_desktop.ml.backbones import hub_checkpoint
 from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
 from gender_desktop.runs.folder import RunFolder, workspace_path
 from gender_desktop.ui.engine import ProcessClient
@@ -183,7 +183,8 @@ class TrainingPanel(QWidget):
         if form.weights.currentData() in ("file", "run") and form.weights_path.text():
             text += f" ({form.weights_path.text()})"
         if form.weights.currentData() == "imagenet":
-            cached = hub_checkpoint(form.backbone.currentText()).exists()
+            file = hub_checkpoint(form.backbone_name())
+            cached = file is not None and file.exists()
             text += " (in the torch hub cache)" if cached else " (not cached: downloaded at start)"
         text += f" · dataset: {self.dataset.name} ({len(self.dataset):,} images)"
         self.plan.setText(text)

@@ -1,0 +1,59 @@
+"""The Train form reads the backbone table and the config's defaults, and shows a saved config."""
+
+from __future__ import annotations
+
+from gender_desktop.ml.backbones import BACKBONES
+from gender_desktop.ml.config import AugmentConfig, ModelConfig, TrainConfig
+from gender_desktop.ui.training.form import TrainingForm
+
+
+def test_the_form_starts_at_the_engines_defaults_and_lists_every_backbone(qtbot) -> None:
+    form = TrainingForm()
+    qtbot.addWidget(form)
+    assert [form.backbone.itemData(i) for i in range(form.backbone.count())] == list(BACKBONES)
+    assert form.config("data").to_dict() == TrainConfig(data="data").to_dict()
+
+
+def test_choosing_levi_hassner_switches_to_random_weights_its_size_and_whole_network(qtbot):
+    form = TrainingForm()
+    qtbot.addWidget(form)
+    form.backbone.setCurrentIndex(form.backbone.findData("levi_hassner"))
+    config = form.config("data")
+    assert (config.weights, config.model.scope, config.model.input_size) == ("random", "all", 227)
+    imagenet = form.weights.model().item(form.weights.findData("imagenet"))
+    assert not imagenet.isEnabled()
+    form.backbone.setCurrentIndex(form.backbone.findData("resnet18"))
+    config = form.config("data")
+    assert (config.weights, config.model.scope, config.model.input_size) == (
+        "imagenet",
+        "last_block",
+        224,
+    )
+
+
+def test_set_config_shows_every_setting_of_a_saved_run(qtbot) -> None:
+    form = TrainingForm()
+    qtbot.addWidget(form)
+    saved = TrainConfig(
+        data="data",
+        model=ModelConfig("mobilenet_v2", "max", (64, 32), 0.25, "from:stage3", 160),
+        augment=AugmentConfig(False, 10.0, 0.1, 0.2),
+        weights="run:/somewhere/run",
+        optimizer="adamw",
+        lr=3e-4,
+        momentum=0.8,
+        weight_decay=1e-4,
+        batch_size=64,
+        epochs=7,
+        schedule="step",
+        step_size=3,
+        gamma=0.5,
+        patience=2,
+        seed=11,
+        device="cpu",
+        amp=False,
+        workers=3,
+        feature_cache=False,
+    )
+    form.set_config(saved)
+    assert form.config("data").to_dict() == saved.to_dict()
