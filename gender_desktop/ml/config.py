@@ -105,6 +105,7 @@ class AugmentConfig:
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine", "plateau")
+FIT_ON = ("train", "train+val")
 
 
 @dataclass
@@ -128,6 +129,10 @@ class TrainConfig:
     amp: bool = True  # mixed precision where the device supports it (CUDA)
     workers: int = 0  # decode processes; 0 = one per CPU core
     feature_cache: bool = True  # head only, no augmentation: run the frozen trunk once
+    # "train": fit on the train split, pick the best epoch on val. "train+val": fit on both
+    # (a sweep's winner retrained for its one test evaluation): val is no longer held out, so
+    # the last epoch is the one kept and early stopping is off.
+    fit_on: str = "train"
 
     def validate(self) -> None:
         _check_types(self, "")
@@ -156,6 +161,8 @@ class TrainConfig:
             problems.append("early-stopping patience cannot be negative")
         if not 0 <= self.seed < 2**32:
             problems.append("the seed must be a whole number from 0 to 4,294,967,295")
+        if self.fit_on not in FIT_ON:
+            problems.append(f"fit_on must be one of {', '.join(FIT_ON)}")
         if not 0 <= self.workers <= 1024:
             problems.append("decode workers must be between 0 (one per core) and 1024")
         a = self.augment

@@ -132,6 +132,8 @@ class Trainer:
         self.rows = {s: np.flatnonzero((split == s) & ok) for s in ("train", "val", "test")}
         if len(self.rows["train"]) == 0 or len(self.rows["val"]) == 0:
             raise TrainingFailed("the dataset needs images in both its train and val splits")
+        if cfg.fit_on == "train+val":  # val still reported, but trained on: not held out
+            self.rows["train"] = np.sort(np.concatenate([self.rows["train"], self.rows["val"]]))
 
     def _build_model(self, resuming: bool = False) -> GenderNet:
         cfg = self.config
