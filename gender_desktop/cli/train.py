@@ -14,6 +14,8 @@ from gender_desktop.cli.output import ProgressLine
 from gender_desktop.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
 from gender_desktop.ml import backbones
 from gender_desktop.ml.config import (
+    BEST_METRICS,
+    FIT_ON,
     OPTIMIZERS,
     POOLINGS,
     SCHEDULES,
@@ -117,7 +119,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--patience",
         type=int,
         default=DEFAULTS["patience"],
-        help="early stopping on val loss after this many epochs without improvement (0: off)",
+        help="early stopping after this many epochs without a better --best-metric (0: off)",
+    )
+    o.add_argument(
+        "--best-metric",
+        default=DEFAULTS["best_metric"],
+        choices=BEST_METRICS,
+        help="which epoch best.pt keeps (and early stopping watches): the lowest val loss or "
+        "the highest val accuracy",
+    )
+    o.add_argument(
+        "--fit-on",
+        default=DEFAULTS["fit_on"],
+        choices=FIT_ON,
+        help="train+val: also train on the val split (a final model; the last epoch is kept)",
     )
     o.add_argument(
         "--seed",
@@ -182,6 +197,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         step_size=args.step_size,
         gamma=args.gamma,
         patience=args.patience,
+        best_metric=args.best_metric,
+        fit_on=args.fit_on,
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,

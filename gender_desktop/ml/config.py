@@ -106,6 +106,7 @@ class AugmentConfig:
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine", "plateau")
 FIT_ON = ("train", "train+val")
+BEST_METRICS = ("val_loss", "val_accuracy")
 
 
 @dataclass
@@ -123,7 +124,8 @@ class TrainConfig:
     schedule: str = "none"
     step_size: int = 5
     gamma: float = 0.1
-    patience: int = 0  # early stopping on validation loss; 0 = off
+    patience: int = 0  # early stopping: epochs without a better best_metric; 0 = off
+    best_metric: str = "val_loss"  # which epoch best.pt keeps: val_loss (lowest) | val_accuracy
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision where the device supports it (CUDA)
@@ -161,6 +163,8 @@ class TrainConfig:
             problems.append("early-stopping patience cannot be negative")
         if not 0 <= self.seed < 2**32:
             problems.append("the seed must be a whole number from 0 to 4,294,967,295")
+        if self.best_metric not in BEST_METRICS:
+            problems.append(f"best_metric must be one of {', '.join(BEST_METRICS)}")
         if self.fit_on not in FIT_ON:
             problems.append(f"fit_on must be one of {', '.join(FIT_ON)}")
         if not 0 <= self.workers <= 1024:

@@ -19,6 +19,7 @@ import errno
 import math
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from gender_desktop.data.labels import labelled_table
 from gender_desktop.errors import Cancelled, UserError, describe_os_error
 from gender_desktop.ml import runtime
 from gender_desktop.ml import weights as weights_mod
+from gender_desktop.ml.checkpoints import CheckpointKeeper, last_checkpoint_name
 from gender_desktop.ml.config import TrainConfig
 from gender_desktop.ml.events import (
     BatchEnd,
@@ -83,6 +85,7 @@ class Trainer:
         self.dataset = dataset
         self.device = resolve_device(config.device)
         self.history: list[dict[str, float]] = []
+        self.loss_fn = nn.BCEWithLogitsLoss()
         self.bf16 = runtime.real_bf16(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input size: pick the fastest kernels
@@ -341,7 +344,11 @@ class Trainer:
         return f"The run folder {run.path} holds no complete epoch."
 
     def _summary(self, started: float, stopped: bool) -> dict[str, Any]:
-        best = min(self.history, key=lambda r: r["val_loss"]) if self.history else None
+        """What a run reports: the kept epoch's numbers (the weights best.pt holds), so that
+        "best val accuracy" always describes the checkpoint that evaluation and prediction
+        use; the highest val accuracy of any epoch is there too, named as such."""
+        keeper = getattr(self, "keeper", None)
+        best = keeper.kept(self.history) if keeper is not None else None
         return {
             # None when nothing was written (stopped before the run's first file)
             "run_dir": (
@@ -349,10 +356,12 @@ class Trainer:
                 if self.run_folder is not None and self.run_folder.exists()
                 else None
             ),
-            "best_val_accuracy": max(r["val_accuracy"] for r in self.history) if best else None,
+            "best_val_accuracy": best["val_accuracy"] if best else None,
             "best_val_loss": best["val_loss"] if best else None,
             "best_epoch": int(best["epoch"]) if best else None,  # the weights best.pt holds
+            "best_metric": self.config.best_metric,
             "val_accuracy_at_best_epoch": best["val_accuracy"] if best else None,
+            "max_val_accuracy": max(r["val_accuracy"] for r in self.history) if best else None,
             "epochs": len(self.history),
             "stopped": stopped,
             "train_seconds": round(time.perf_counter() - started, 3),
@@ -361,167 +370,65 @@ class Trainer:
         }
 
     def _run(self, resume: bool, started: float) -> dict[str, Any]:
+        """Prepare, then the epoch loop: :meth:`train_one_epoch`, :meth:`validate`, and the
+        checkpoint keeper's decision; then the best weights on the test split."""
         cfg = self.config
         self._prepare_data()
         resuming = resume and self.run_folder is not None and self.run_folder.has_checkpoint(LAST)
         model = self._build_model(resuming)
-        channels_last = self.device.type == "cuda"
-        model.to(
-            self.device,
-            memory_format=torch.channels_last if channels_last else torch.preserve_format,
-        )
-        optimizer = self._optimizer(trainable_parameters(model))
-        scheduler = self._scheduler(optimizer)
-        use_scaler = self.device.type == "cuda" and cfg.amp and not self.bf16
-        scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
-        batcher = DeviceBatcher(self.decoded, self.device, channels_last)
-        start_epoch, best_loss, bad_epochs = 1, math.inf, 0
-        best_state: dict[str, torch.Tensor] | None = None
+        loop = self._loop_state(model)
+        self.keeper = CheckpointKeeper(cfg, self.run_folder)
+        start_epoch = 1
         if resuming:
             assert self.run_folder is not None
-            start_epoch, best_loss, bad_epochs = self._restore(model, optimizer, scheduler, scaler)
+            start_epoch = self._restore(loop)
             self.history = [r for r in self.run_folder.read_metrics() if r["epoch"] < start_epoch]
             self.log(f"resumed after epoch {start_epoch - 1}")
         if self.run_folder is not None:
             self.run_folder.write_config(self.describe())
             meta.write_status(self.run_folder.path, meta.RUNNING)
-        self.emit(
-            RunStarted(
-                str(self.run_folder.path) if self.run_folder is not None else None,
-                self.describe(),
-                start_epoch,
-            )
-        )
+        run_dir = str(self.run_folder.path) if self.run_folder is not None else None
+        self.emit(RunStarted(run_dir, self.describe(), start_epoch))
         features = None
         if self._use_feature_cache():
-            features = self._shared_features(model, batcher, resuming)
+            features = self._shared_features(model, loop.batcher, resuming)
         self.log(
             f"training {cfg.model.backbone} ({cfg.model.scope}) on {device_name(self.device)}: "
             f"{len(self.rows['train']):,} train / {len(self.rows['val']):,} val images"
+            + (" (fitting on train + val)" if cfg.fit_on == "train+val" else "")
         )
-        loss_fn = nn.BCEWithLogitsLoss()
         stopped = False
-        early = bool(cfg.patience) and bad_epochs >= cfg.patience  # an early-stopped run resumed
-        for epoch in range(start_epoch, 0 if early else cfg.epochs + 1):
-            torch.manual_seed(cfg.seed * 100_003 + epoch)
-            generator = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
-            model.train()
-            t0 = time.perf_counter()
-            parts = batches(self.rows["train"], cfg.batch_size, True, cfg.seed * 1_009 + epoch)
-            # Sums stay on the device: reading a value forces the CPU to wait for the GPU, so
-            # that happens only when a progress event is due (about 10 a second).
-            loss_sum = torch.zeros((), device=self.device)
-            correct = torch.zeros((), device=self.device, dtype=torch.long)
-            seen, last_report = 0, 0.0
-            for b, rows in enumerate(parts, 1):
-                self._wait_if_paused()
-                if self.control.stop.is_set():
-                    stopped = True
-                    break
-                index = torch.from_numpy(rows).to(self.device, non_blocking=True)
-                y = self.labels[index]
-                try:
-                    if features is None:
-                        # Augment outside autocast: the sampling grid must stay in fp32.
-                        x = batcher(rows, cfg.augment, generator)
-                    with self._autocast():
-                        if features is not None:
-                            logits = model.head(features.rows(index)).squeeze(1)
-                        else:
-                            logits = model(x)
-                        loss = loss_fn(logits.float(), y)
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                except torch.cuda.OutOfMemoryError as exc:
-                    raise TrainingFailed(
-                        f"CUDA ran out of memory at batch size {cfg.batch_size}; try a smaller "
-                        "batch size or a smaller input size"
-                    ) from exc
-                n = len(rows)
-                loss_sum += loss.detach() * n
-                correct += ((logits.detach() > 0).float() == y).sum()
-                seen += n
-                now = time.perf_counter()
-                if now - last_report >= 0.1 or b == len(parts):
-                    last_report = now
-                    value = float(loss.detach())
-                    if not math.isfinite(value):
-                        raise TrainingFailed(
-                            f"the loss became {value} in epoch {epoch}, batch {b}; training "
-                            "stopped. Try a lower learning rate."
-                        )
-                    rate = seen / max(now - t0, 1e-9)
-                    eta = (len(self.rows["train"]) - seen) / max(rate, 1e-9)
-                    self.emit(BatchEnd(epoch, b, len(parts), value, rate, eta))
-            if stopped:
+        last_epoch = 0 if self.keeper.should_stop else cfg.epochs  # an early-stopped run resumed
+        for epoch in range(start_epoch, last_epoch + 1):
+            row = self.train_one_epoch(epoch, loop, features)
+            if row is None:
+                stopped = True
                 self.log(f"stopped during epoch {epoch}; the last complete epoch is kept")
                 break
-            train_loss = float(loss_sum) / max(seen, 1)
-            if not math.isfinite(train_loss):
-                raise TrainingFailed(
-                    f"the loss became {train_loss} in epoch {epoch}; training stopped. "
-                    "Try a lower learning rate."
-                )
-            train_seconds = time.perf_counter() - t0
             try:
-                val_loss, val_acc = self.evaluate_split(model, batcher, "val", features)
+                row["val_loss"], row["val_accuracy"] = self.validate(
+                    model, loop.batcher, "val", features
+                )
             except Cancelled:
                 stopped = True
                 self.log(f"stopped while validating epoch {epoch}; the last complete epoch is kept")
                 break
-            lr = optimizer.param_groups[0]["lr"]
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(val_loss)
-            elif scheduler is not None:
-                scheduler.step()
-            row = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "train_accuracy": int(correct) / max(seen, 1),
-                "val_loss": val_loss,
-                "val_accuracy": val_acc,
-                "lr": lr,
-                "seconds": time.perf_counter() - t0,
-                "images_per_second": seen / max(train_seconds, 1e-9),
-            }
+            row["lr"] = loop.optimizer.param_groups[0]["lr"]
+            loop.step_scheduler(row["val_loss"])
+            row["seconds"] = time.perf_counter() - row.pop("started")
             self.history.append(row)
-            improved = val_loss < best_loss
-            if improved:
-                best_loss, bad_epochs = val_loss, 0
-                if self.run_folder is None and cfg.patience:
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                bad_epochs += 1
-            state = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                "scaler": scaler.state_dict() if use_scaler else {},
-                "epoch": epoch,
-                "best_val_loss": best_loss,
-                "bad_epochs": bad_epochs,
-            }
-            if self.run_folder is not None:
-                # In this order, a write that fails (a full disk) leaves a consistent run:
-                # metrics.csv rows past last.pt's epoch are redone on resume, and best.pt
-                # never claims an epoch that last.pt would not redo identically.
-                self.run_folder.write_metrics(self.history)
-                if improved:
-                    self.run_folder.save_checkpoint(BEST, {"model": state["model"], "epoch": epoch})
-                self.run_folder.save_checkpoint(LAST, state)
+            improved = self.keeper.end_epoch(row, self.history, loop.state_dicts())
             self.emit(EpochEnd(row, improved))
             self.log(
                 f"epoch {epoch}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}"
-                f" · val loss {val_loss:.4f} acc {val_acc:.3f}" + (" · best" if improved else "")
+                f" · val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.3f}"
+                + (" · best" if improved else "")
             )
-            if cfg.patience and bad_epochs >= cfg.patience:
-                self.log(f"early stopping: no val loss improvement for {cfg.patience} epochs")
+            if self.keeper.should_stop:
+                self.log(f"early stopping: no better {cfg.best_metric} for {cfg.patience} epochs")
                 break
-        if cfg.patience:
-            if self.run_folder is not None and self.run_folder.has_checkpoint(BEST):
-                best_state = self.run_folder.load_checkpoint(BEST)["model"]
+        if self.keeper.patience:
+            best_state = self.keeper.best_weights()
             if best_state is not None:
                 model.load_state_dict(best_state)
                 self.log("restored the best weights")
@@ -531,21 +438,117 @@ class Trainer:
             summary["test"] = self._evaluate_test(model)
         return summary
 
-    def _restore(self, model, optimizer, scheduler, scaler) -> tuple[int, float, int]:
-        """Load last.pt into the model and optimizer; (next epoch, best val loss, epochs
-        without improvement). A checkpoint that is damaged, of another model than config.json
-        says, or missing its training state raises :class:`TrainingFailed` naming it."""
+    def _loop_state(self, model: GenderNet) -> LoopState:
+        """The model on the device with its optimizer, schedule, grad scaler and batcher."""
+        cfg = self.config
+        channels_last = self.device.type == "cuda"
+        model.to(
+            self.device,
+            memory_format=torch.channels_last if channels_last else torch.preserve_format,
+        )
+        optimizer = self._optimizer(trainable_parameters(model))
+        use_scaler = self.device.type == "cuda" and cfg.amp and not self.bf16
+        return LoopState(
+            model,
+            optimizer,
+            self._scheduler(optimizer),
+            torch.amp.GradScaler("cuda", enabled=use_scaler),
+            use_scaler,
+            DeviceBatcher(self.decoded, self.device, channels_last),
+        )
+
+    def train_one_epoch(
+        self, epoch: int, loop: LoopState, features: CachedFeatures | None
+    ) -> dict[str, float] | None:
+        """One pass over the train split; the epoch's train metrics, or None when stopped.
+        Each epoch draws its shuffling, augmentation and dropout randomness from
+        ``(seed, epoch)``, which is what makes a resumed run exact."""
+        cfg, model = self.config, loop.model
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        generator = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
+        model.train()
+        t0 = time.perf_counter()
+        parts = batches(self.rows["train"], cfg.batch_size, True, cfg.seed * 1_009 + epoch)
+        # Sums stay on the device: reading a value forces the CPU to wait for the GPU, so
+        # that happens only when a progress event is due (about 10 a second).
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen, last_report = 0, 0.0
+        for b, rows in enumerate(parts, 1):
+            self._wait_if_paused()
+            if self.control.stop.is_set():
+                return None
+            index = torch.from_numpy(rows).to(self.device, non_blocking=True)
+            y = self.labels[index]
+            logits, loss = self._train_step(loop, rows, index, y, generator, features)
+            n = len(rows)
+            loss_sum += loss.detach() * n
+            correct += ((logits.detach() > 0).float() == y).sum()
+            seen += n
+            now = time.perf_counter()
+            if now - last_report >= 0.1 or b == len(parts):
+                last_report = now
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise TrainingFailed(
+                        f"the loss became {value} in epoch {epoch}, batch {b}; training "
+                        "stopped. Try a lower learning rate."
+                    )
+                rate = seen / max(now - t0, 1e-9)
+                eta = (len(self.rows["train"]) - seen) / max(rate, 1e-9)
+                self.emit(BatchEnd(epoch, b, len(parts), value, rate, eta))
+        train_loss = float(loss_sum) / max(seen, 1)
+        if not math.isfinite(train_loss):
+            raise TrainingFailed(
+                f"the loss became {train_loss} in epoch {epoch}; training stopped. "
+                "Try a lower learning rate."
+            )
+        return {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_accuracy": int(correct) / max(seen, 1),
+            "images_per_second": seen / max(time.perf_counter() - t0, 1e-9),
+            "started": t0,
+        }
+
+    def _train_step(self, loop, rows, index, y, generator, features):
+        """Forward, backward and the optimizer step of one batch; (logits, loss)."""
+        cfg, model = self.config, loop.model
+        try:
+            if features is None:
+                # Augment outside autocast: the sampling grid must stay in fp32.
+                x = loop.batcher(rows, cfg.augment, generator)
+            with self._autocast():
+                if features is not None:
+                    logits = model.head(features.rows(index)).squeeze(1)
+                else:
+                    logits = model(x)
+                loss = self.loss_fn(logits.float(), y)
+            loop.optimizer.zero_grad(set_to_none=True)
+            loop.scaler.scale(loss).backward()
+            loop.scaler.step(loop.optimizer)
+            loop.scaler.update()
+        except torch.cuda.OutOfMemoryError as exc:
+            raise TrainingFailed(
+                f"CUDA ran out of memory at batch size {cfg.batch_size}; try a smaller "
+                "batch size or a smaller input size"
+            ) from exc
+        return logits, loss
+
+    def _restore(self, loop: LoopState) -> int:
+        """Load last.pt into the model, optimizer and keeper; returns the next epoch. A
+        checkpoint that is damaged, of another model than config.json says, or missing its
+        training state raises :class:`TrainingFailed` naming it."""
         assert self.run_folder is not None
         file = self.run_folder.path / LAST
         state = self.run_folder.load_checkpoint(LAST)
-        fit_state_dict(model, state["model"], file, self.config, TrainingFailed)
-        epoch, best, bad = state.get("epoch"), state.get("best_val_loss"), state.get("bad_epochs")
+        fit_state_dict(loop.model, state["model"], file, self.config, TrainingFailed)
+        epoch = state.get("epoch")
         if not (
             isinstance(state.get("optimizer"), dict)
             and isinstance(epoch, int)
             and epoch >= 0
-            and isinstance(best, int | float)
-            and isinstance(bad, int)
+            and self.keeper.restore(state)
         ):
             raise TrainingFailed(
                 "not a resumable checkpoint (its optimizer state, epoch or early-stopping "
@@ -553,16 +556,16 @@ class Trainer:
                 file=file,
             )
         try:
-            optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None and state.get("scheduler"):
-                scheduler.load_state_dict(state["scheduler"])
+            loop.optimizer.load_state_dict(state["optimizer"])
+            if loop.scheduler is not None and state.get("scheduler"):
+                loop.scheduler.load_state_dict(state["scheduler"])
             if state.get("scaler"):
-                scaler.load_state_dict(state["scaler"])
+                loop.scaler.load_state_dict(state["scaler"])
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise TrainingFailed(
                 f"its optimizer state does not fit the run's settings ({exc})", file=file
             ) from exc
-        return epoch + 1, float(best), bad
+        return epoch + 1
 
     def _evaluate_test(self, model: GenderNet) -> dict[str, Any] | None:
         """The best weights on the test split, written to evaluation.json / predictions.csv.
@@ -571,7 +574,7 @@ class Trainer:
 
         assert self.run_folder is not None and self.dataset is not None
         kept = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        which = BEST if self.run_folder.has_checkpoint(BEST) else LAST
+        which = last_checkpoint_name(self.run_folder)
         state = self.run_folder.load_checkpoint(which)
         model.load_state_dict(state["model"])
         try:
@@ -679,7 +682,7 @@ class Trainer:
         return cache
 
     @torch.no_grad()
-    def evaluate_split(
+    def validate(
         self,
         model: GenderNet,
         batcher: DeviceBatcher,
@@ -706,6 +709,33 @@ class Trainer:
             correct += ((logits > 0).float() == y).sum()
             seen += len(rows)
         return float(total) / max(seen, 1), int(correct) / max(seen, 1)
+
+
+@dataclass
+class LoopState:
+    """What the epoch loop steps: the model and its optimizer, schedule and grad scaler."""
+
+    model: GenderNet
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    use_scaler: bool
+    batcher: DeviceBatcher
+
+    def step_scheduler(self, val_loss: float) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(val_loss)
+        elif self.scheduler is not None:
+            self.scheduler.step()
+
+    def state_dicts(self) -> dict[str, Any]:
+        """The training state last.pt holds besides the keeper's."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
+            "scaler": self.scaler.state_dict() if self.use_scaler else {},
+        }
 
 
 class CachedFeatures:

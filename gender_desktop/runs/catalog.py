@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gender_desktop.errors import UserError
 from gender_desktop.runs.folder import (
@@ -20,6 +21,7 @@ from gender_desktop.runs.folder import (
     METRICS,
     RunFolder,
     checkpoint_problem,
+    kept_epoch,
     workspace,
 )
 
@@ -37,6 +39,7 @@ class RunInfo:
     evaluated_accuracy: float | None = None  # of the latest evaluation
     evaluated_split: str = ""
     has_model: bool = False
+    settings: Any = None  # the TrainConfig, when config.json is readable
     problem: str = ""  # why the run cannot give a model (naming the file), known without loading
     reason: str = ""  # the same, short, for a title
 
@@ -62,6 +65,7 @@ def run_info(path: Path) -> RunInfo | None:
     info.has_model = folder.has_checkpoint(BEST) or folder.has_checkpoint(LAST)
     try:
         settings = folder.train_config()
+        info.settings = settings
         info.backbone = settings.model.backbone
         info.data = settings.data
     except UserError as exc:
@@ -75,8 +79,9 @@ def run_info(path: Path) -> RunInfo | None:
     try:
         rows = folder.read_metrics()
         info.epochs = len(rows)
-        if rows:
-            info.best_val_accuracy = max(r["val_accuracy"] for r in rows)
+        kept = kept_epoch(rows, settings.best_metric, settings.fit_on)
+        if kept is not None:  # the epoch whose weights best.pt holds
+            info.best_val_accuracy = kept["val_accuracy"]
         evaluation = path / EVALUATION
         if evaluation.exists():
             saved = json.loads(evaluation.read_text())

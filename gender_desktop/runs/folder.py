@@ -306,6 +306,21 @@ class RunFolder:
         return (self.path / which).exists()
 
 
+def kept_epoch(
+    history: list[dict[str, float]], best_metric: str = "val_loss", fit_on: str = "train"
+) -> dict[str, float] | None:
+    """The metrics row of the epoch best.pt holds, by the rule the trainer's checkpoint
+    keeper applies (lowest val loss; or highest val accuracy, then lowest loss; the latest
+    epoch when fitted on train + val). Torch-free: the pickers and the runs table use it."""
+    if not history:
+        return None
+    if fit_on == "train+val":
+        return history[-1]
+    if best_metric == "val_accuracy":
+        return min(history, key=lambda r: (-r["val_accuracy"], r["val_loss"], r["epoch"]))
+    return min(history, key=lambda r: (r["val_loss"], r["epoch"]))
+
+
 def checkpoint_problem(file: Path) -> str:
     """What is wrong with a checkpoint file that shows without reading it ("" if nothing):
     empty, cut short (not a whole zip archive), not a regular file. torch-free and cheap."""

@@ -17,7 +17,10 @@ def make_run(root: Path, name: str, val: float, model: bool = True) -> RunFolder
     run.write_config({"settings": {"model": {"backbone": "resnet18"}, "data": "/data/x"}})
     row = dict.fromkeys(METRIC_COLUMNS, 0.0)
     run.write_metrics(
-        [row | {"epoch": 1, "val_accuracy": val - 0.1}, row | {"epoch": 2, "val_accuracy": val}]
+        [
+            row | {"epoch": 1, "val_accuracy": val - 0.1, "val_loss": 0.5},
+            row | {"epoch": 2, "val_accuracy": val, "val_loss": 0.4},  # the one best.pt holds
+        ]
     )
     if model:  # shaped like a checkpoint (a zip archive): the picker checks no more
         with zipfile.ZipFile(run.path / BEST, "w") as archive:
@@ -38,6 +41,19 @@ def test_runs_are_listed_newest_first_with_their_numbers(tmp_path: Path) -> None
     ]
     assert [r.has_model for r in runs] == [False, True, True]
     assert runs[1].title() == "20260102-100000-b · resnet18 · 2 epochs · val 80.0%"
+
+
+def test_the_title_gives_the_val_accuracy_of_the_epoch_best_pt_holds(tmp_path: Path) -> None:
+    """Not the highest of any epoch: a run reported 0.925 while best.pt held 0.892."""
+    run = make_run(tmp_path, "20260101-100000-a", 0.9)
+    row = dict.fromkeys(METRIC_COLUMNS, 0.0)
+    run.write_metrics(
+        [
+            row | {"epoch": 1, "val_accuracy": 0.892, "val_loss": 0.30},
+            row | {"epoch": 2, "val_accuracy": 0.925, "val_loss": 0.35},
+        ]
+    )
+    assert list_runs(tmp_path)[0].title().endswith("val 89.2%")
 
 
 def test_the_title_names_the_split_of_the_latest_evaluation(tmp_path: Path) -> None:

@@ -49,6 +49,8 @@ def test_set_config_shows_every_setting_of_a_saved_run(qtbot) -> None:
         step_size=3,
         gamma=0.5,
         patience=2,
+        best_metric="val_accuracy",
+        fit_on="train+val",
         seed=11,
         device="cpu",
         amp=False,

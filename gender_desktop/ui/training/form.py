@@ -125,7 +125,21 @@ class TrainingForm(QWidget):
         self.patience = _spin(0, 100, d.patience)
         self.patience.setToolTip(
             "Early stopping: stop after this many epochs without a better "
-            "validation loss and restore the best weights (0: off)"
+            "kept epoch and restore its weights (0: off)"
+        )
+        self.best_metric = QComboBox()
+        self.best_metric.addItem("Lowest validation loss", "val_loss")
+        self.best_metric.addItem("Highest validation accuracy", "val_accuracy")
+        self.best_metric.setCurrentIndex(self.best_metric.findData(d.best_metric))
+        self.best_metric.setToolTip(
+            "Which epoch's weights are kept as best.pt (evaluated, exported and used to "
+            "predict), and what early stopping watches"
+        )
+        self.fit_on_val = QCheckBox("Also train on the val split (a final model)")
+        self.fit_on_val.setChecked(d.fit_on == "train+val")
+        self.fit_on_val.setToolTip(
+            "For the final model of a finished comparison: trains on train + val, keeps the "
+            "last epoch (nothing is held out to choose with) and evaluates once on test"
         )
         self.seed = _spin(0, 2**31 - 1, d.seed)
         self.seed.setToolTip("The same seed gives the same run on the same device")
@@ -193,7 +207,9 @@ class TrainingForm(QWidget):
                     ("Schedule", self.schedule),
                     ("Step size", self.step_size),
                     ("Gamma", self.gamma),
+                    ("Keep the epoch with", self.best_metric),
                     ("Early stopping", self.patience),
+                    ("", self.fit_on_val),
                     ("Seed", self.seed),
                 ],
             )
@@ -328,6 +344,8 @@ class TrainingForm(QWidget):
             step_size=self.step_size.value(),
             gamma=self.gamma.value(),
             patience=self.patience.value(),
+            best_metric=self.best_metric.currentData(),
+            fit_on="train+val" if self.fit_on_val.isChecked() else "train",
             seed=self.seed.value(),
             device=self.device.currentText(),
             amp=self.amp.isChecked(),
@@ -359,8 +377,10 @@ class TrainingForm(QWidget):
             getattr(self, name).setValue(getattr(config, name))
         self.optimizer.setCurrentText(config.optimizer)
         self.schedule.setCurrentText(config.schedule)
+        self.best_metric.setCurrentIndex(max(self.best_metric.findData(config.best_metric), 0))
         self.device.setCurrentText(config.device)
         self.amp.setChecked(config.amp)
+        self.fit_on_val.setChecked(config.fit_on == "train+val")
         self.feature_cache.setChecked(config.feature_cache)
         self.flip.setChecked(a.flip)
         self.rotation.setValue(a.rotation)
