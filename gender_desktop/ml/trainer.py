@@ -46,9 +46,10 @@ from gender_desktop.ml.events import (
     RunEnded,
     RunStarted,
 )
+from gender_desktop.ml.features import CachedFeatures, compute_features, feature_key
 from gender_desktop.ml.inputs import SharedInputs
 from gender_desktop.ml.models import GenderNet, trainable_parameters
-from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches, forward_rows
+from gender_desktop.ml.pipeline import DecodedImages, DeviceBatcher, batches
 from gender_desktop.ml.runmodel import fit_state_dict
 from gender_desktop.ml.runtime import device_name
 from gender_desktop.runs import meta
@@ -617,69 +618,28 @@ class Trainer:
     def _shared_features(
         self, model: GenderNet, batcher: DeviceBatcher, resuming: bool
     ) -> CachedFeatures:
-        """The frozen trunk's features, from the shared inputs when another run in this
-        process computed them for the same trunk and images (a head-only sweep)."""
-        if self.shared is None or resuming:  # a resumed trunk is last.pt's: not shareable
-            return self._cached_features(model, batcher)
-        cfg = self.config
+        """The frozen trunk's features for the train and val images, computed once, or taken
+        from the shared inputs when another run in this process computed them for the same
+        trunk and images (a head-only sweep). A resumed trunk is last.pt's: not shareable."""
         assert self.dataset is not None
-        rows = np.concatenate([self.rows["train"], self.rows["val"]])
-        key = (
-            self.dataset.fingerprint,
-            DecodedImages.cache_key(self.dataset, cfg.model.input_size),
-            cfg.model.backbone,
-            cfg.model.pooling,
-            cfg.model.input_size,
-            cfg.weights,
-            cfg.seed if cfg.weights == "random" else None,  # random trunks differ by seed
-            self._weights_stamp(),
-            rows.tobytes(),
-            str(self.device),
-            cfg.amp,
-        )
-        return self.shared.features(key, lambda: self._cached_features(model, batcher))
-
-    def _weights_stamp(self) -> tuple[int, int] | None:
-        """A local weights file's (or a run's best checkpoint's) size and mtime: the same path
-        with new contents is another trunk."""
-        source = self.config.weights
-        if not source.startswith(("file:", "run:")):
-            return None
-        path = Path(source.split(":", 1)[1]).expanduser()
-        if source.startswith("run:"):
-            path = path / (BEST if (path / BEST).exists() else LAST)
-        try:
-            st = path.stat()
-        except OSError:
-            return None
-        return (st.st_size, st.st_mtime_ns)
-
-    def _cached_features(self, model: GenderNet, batcher: DeviceBatcher) -> CachedFeatures:
-        """The frozen trunk's features for the train and val images, computed once (fp16 on
-        CUDA, and only for the rows that are used)."""
         needed = np.concatenate([self.rows["train"], self.rows["val"]])
-        dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        try:
-            cache = CachedFeatures(len(self.labels), needed, model.feature_size, self.device, dtype)
-        except torch.cuda.OutOfMemoryError as exc:
-            raise TrainingFailed(
-                f"the cached features of {len(needed):,} images do not fit in GPU memory; use "
-                "average pooling instead of flatten, a smaller input size, or turn the feature "
-                "cache off"
-            ) from exc
-        model.eval()
-        for rows, _place, features in forward_rows(
-            model.features,
-            batcher,
-            needed,
-            max(self.config.batch_size, 256),
-            self.config.amp,
-            self.control.stop,
-            self._progress,
-            "Computing backbone features once",
-        ):
-            cache.store(rows, features)
-        return cache
+
+        def compute() -> CachedFeatures:
+            return compute_features(
+                model,
+                batcher,
+                len(self.labels),
+                needed,
+                max(self.config.batch_size, 256),
+                self.config.amp,
+                self.control.stop,
+                self._progress,
+            )
+
+        if self.shared is None or resuming:
+            return compute()
+        key = feature_key(self.config, self.dataset, needed, self.device)
+        return self.shared.features(key, compute)
 
     @torch.no_grad()
     def validate(
@@ -736,21 +696,3 @@ class LoopState:
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
             "scaler": self.scaler.state_dict() if self.use_scaler else {},
         }
-
-
-class CachedFeatures:
-    """Backbone features of the rows that training uses, in one compact device tensor."""
-
-    def __init__(
-        self, n_rows: int, rows: np.ndarray, size: int, device: torch.device, dtype: torch.dtype
-    ) -> None:
-        self.slot = torch.full((n_rows,), -1, dtype=torch.long, device=device)
-        self.slot[torch.from_numpy(rows).to(device)] = torch.arange(len(rows), device=device)
-        self.values = torch.empty(len(rows), size, dtype=dtype, device=device)
-
-    def store(self, rows: np.ndarray, values: torch.Tensor) -> None:
-        index = self.slot[torch.from_numpy(rows).to(self.slot.device)]
-        self.values[index] = values.to(self.values.dtype)
-
-    def rows(self, index: torch.Tensor) -> torch.Tensor:
-        return self.values[self.slot[index]].float()
