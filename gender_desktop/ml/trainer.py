@@ -20,7 +20,6 @@ import math
 import platform
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,52 +139,17 @@ class Trainer:
             self.rows["train"] = np.sort(np.concatenate([self.rows["train"], self.rows["val"]]))
 
     def _build_model(self, resuming: bool = False) -> GenderNet:
-        cfg = self.config
-        torch.manual_seed(cfg.seed)
-        model = GenderNet(cfg.model)
-        # Resuming: last.pt holds the whole model, so the starting weights (perhaps a download
-        # or a deleted run) are not needed again.
-        source = "random" if resuming else cfg.weights
-        if source == "imagenet":
-            state = weights_mod.imagenet_state_dict(
-                cfg.model.backbone, self._progress, cancel=self.control.stop
+        """The model with its starting weights and scope. Resuming: last.pt holds the whole
+        model, so the starting weights (perhaps a download or a deleted run) are not needed
+        again."""
+        torch.manual_seed(self.config.seed)
+        model = GenderNet(self.config.model)
+        if not resuming:
+            weights_mod.load_starting_weights(
+                model, self.config.weights, self._progress, self.control.stop
             )
-            model.load_imagenet(state)
-        elif source.startswith("file:"):
-            path = Path(source.removeprefix("file:")).expanduser()
-            weights_mod.verify_file(path, cfg.model.backbone)
-            try:
-                model.load_imagenet(weights_mod.load_state_dict(path))
-            except ValueError as exc:  # the tensors are not a cfg.model.backbone's
-                raise weights_mod.WeightsUnavailable(str(exc), file=path) from exc
-        elif source.startswith("run:"):
-            state = self._run_weights(Path(source.removeprefix("run:")).expanduser())
-            own = model.state_dict()
-            fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-            if not any(k.startswith("trunk.") for k in fitting):
-                raise TrainingFailed(
-                    f"{source.removeprefix('run:')}: its model does not fit {cfg.model.backbone}"
-                )
-            model.load_state_dict(fitting, strict=False)
-        model.apply_scope(cfg.model.scope)
+        model.apply_scope(self.config.model.scope)
         return model
-
-    @staticmethod
-    def _run_weights(path: Path) -> dict[str, torch.Tensor]:
-        """A previous run's best (else last) weights, to start from; any problem of that
-        folder is a :class:`WeightsUnavailable` naming its file."""
-        previous = RunFolder(path)
-        if not previous.exists():
-            raise weights_mod.WeightsUnavailable("no such run folder (to start from)", file=path)
-        which = BEST if previous.has_checkpoint(BEST) else LAST
-        if not previous.has_checkpoint(which):
-            raise weights_mod.WeightsUnavailable(
-                "has no checkpoint to start from (no epoch finished)", file=path
-            )
-        try:
-            return previous.load_checkpoint(which)["model"]
-        except RunUnusable as exc:
-            raise weights_mod.WeightsUnavailable(str(exc)) from exc
 
     def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.config

@@ -162,3 +162,49 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not is_state_dict(state):
         raise WeightsUnavailable("not a weights file (no state dict of tensors)", file=path)
     return state
+
+
+def load_starting_weights(
+    model: torch.nn.Module,
+    source: str,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> None:
+    """Put the run's starting weights (``imagenet``, ``file:``, ``run:``; ``random`` leaves
+    the model as built) into ``model``, a GenderNet; what cannot be had or does not fit is a
+    :class:`WeightsUnavailable` naming the file."""
+    backbone = model.config.backbone
+    if source == "imagenet":
+        model.load_imagenet(imagenet_state_dict(backbone, progress, cancel=cancel))
+    elif source.startswith("file:"):
+        path = Path(source.removeprefix("file:")).expanduser()
+        verify_file(path, backbone)
+        try:
+            model.load_imagenet(load_state_dict(path))
+        except ValueError as exc:  # the tensors are not a backbone's
+            raise WeightsUnavailable(str(exc), file=path) from exc
+    elif source.startswith("run:"):
+        path = Path(source.removeprefix("run:")).expanduser()
+        state = run_state_dict(path)
+        own = model.state_dict()
+        fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        if not any(k.startswith("trunk.") for k in fitting):
+            raise WeightsUnavailable(f"its model does not fit {backbone}", file=path)
+        model.load_state_dict(fitting, strict=False)
+
+
+def run_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A previous run's best (else last) weights, to start from; any problem of that folder
+    is a :class:`WeightsUnavailable` naming its file."""
+    from gender_desktop.runs.folder import BEST, LAST, RunFolder, RunUnusable
+
+    previous = RunFolder(path)
+    if not previous.exists():
+        raise WeightsUnavailable("no such run folder (to start from)", file=path)
+    which = BEST if previous.has_checkpoint(BEST) else LAST
+    if not previous.has_checkpoint(which):
+        raise WeightsUnavailable("has no checkpoint to start from (no epoch finished)", file=path)
+    try:
+        return previous.load_checkpoint(which)["model"]
+    except RunUnusable as exc:
+        raise WeightsUnavailable(str(exc)) from exc
