@@ -31,6 +31,11 @@ from gender_desktop.runs.index import RunRecord, read_record
 TABLE_COLUMNS = ("Configuration", "Accuracy", "Precision", "Recall", "F1", "Training time (s)")
 # Settings that say where or how fast a run ran, not what it learned: left out of the diff.
 NOT_SETTINGS = ("data", "workers", "device")
+# The settings a study usually varies, named first in a configuration ("backbone=vgg16, lr=0.001").
+FIRST = (
+    "model.backbone", "model.scope", "weights", "lr", "batch_size", "optimizer", "epochs",
+    "model.input_size", "model.hidden", "model.dropout", "weight_decay", "schedule",
+)  # fmt: skip
 
 
 @dataclass
@@ -141,10 +146,11 @@ def flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def differing_keys(settings: Sequence[dict[str, Any]]) -> list[str]:
     """The dotted keys whose value is not the same in every run (a missing key differs)."""
     keys = sorted({k for s in settings for k in s if k.split(".")[-1] not in NOT_SETTINGS})
-    marker = object()
-    return [
-        k for k in keys if len({json.dumps(s.get(k, marker), default=str) for s in settings}) > 1
+    missing = "\x00missing"
+    differing = [
+        k for k in keys if len({json.dumps(s.get(k, missing), default=str) for s in settings}) > 1
     ]
+    return sorted(differing, key=lambda k: (FIRST.index(k) if k in FIRST else len(FIRST), k))
 
 
 def _short(key: str, value: Any) -> str:
