@@ -10,8 +10,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from gender_desktop import csvsafe
 from gender_desktop.fileio import atomic_write_bytes, atomic_write_json
 from gender_desktop.ml.config import ModelConfig, TrainConfig
+from gender_desktop.ml.results import TEXT_COLUMNS, summarize
 from gender_desktop.runs.folder import RunFolder
 from gender_desktop.runs.meta import update_meta, write_status
 
@@ -75,32 +77,25 @@ def write_evaluation(
     """predictions.csv for images ``img0000.jpg``… (alternating Male/Female labels, the
     prediction right where ``correct`` says) and the matching evaluation.json."""
     lines = ["image_id,split,label,p_male,prediction"]
-    tp = fn = fp = tn = 0
     for i, right in enumerate(correct):
         male = i % 2 == 0
         predicted_male = male if right else not male
-        tp, fn = tp + (male and predicted_male), fn + (male and not predicted_male)
-        fp, tn = fp + (not male and predicted_male), tn + (not male and not predicted_male)
         label = "Male" if male else "Female"
         p = 0.9 if predicted_male else 0.1
         lines.append(f"img{i:04d}.jpg,{split},{label},{p},{'Male' if predicted_male else 'Female'}")
     atomic_write_bytes(run.path / "predictions.csv", ("\n".join(lines) + "\n").encode())
-    n = len(correct)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    metrics = {
-        "accuracy": (tp + tn) / n, "precision": precision, "recall": recall,
-        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-        "n": n, "confusion": {"tp": tp, "fn": fn, "fp": fp, "tn": tn},
-    }  # fmt: skip
+    # The metrics, ROC and slices as the evaluator computes them from the same table.
+    table = csvsafe.read_csv(run.path / "predictions.csv", text=TEXT_COLUMNS)
     atomic_write_json(
         run.path / "evaluation.json",
         {
-            "split": split, "threshold": 0.5, "metrics": metrics, "roc": {"auc": 0.8},
+            "split": split,
+            "threshold": 0.5,
+            **summarize(table, split),
             "dataset": {"source": "/data/faces", "fingerprint": fingerprint},
             "same_dataset_as_training": True,
         },
-    )  # fmt: skip
+    )
 
 
 def set_meta(run: RunFolder, **changes) -> None:

@@ -159,7 +159,7 @@ class MetricBars(ThemedLayout):
                 self.plot.addItem(
                     pg.ErrorBarItem(
                         x=np.array(xs[:1]), y=np.array([row.accuracy]),
-                        top=np.array([high - row.accuracy]), bottom=np.array([row.accuracy - low]), beam=width * 0.4, pen=pg.mkPen("#555", width=1.5),
+                        top=np.array([high - row.accuracy]), bottom=np.array([row.accuracy - low]), beam=width * 0.4, pen=pg.mkPen(self.palette().color(QPalette.ColorRole.Text), width=1.5),
                     )
                 )  # fmt: skip
         self.plot.getAxis("bottom").setTicks([[(m, t) for m, (t, _k) in enumerate(METRICS)]])

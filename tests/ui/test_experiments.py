@@ -198,7 +198,7 @@ def test_cross_validation_folds_are_one_row_with_mean_and_std(make_window, qtbot
         update_meta(run.path, cv={"group": "cv-resnet", "fold": fold, "folds": 2})
     write_run(root, "20260102-100000-single", correct=A_RIGHT)
     panel = open_tab(make_window(), qtbot)
-    assert shown_titles(panel) == ["20260102-100000-single", "cv-resnet · 2-fold cross-validation"]
+    assert shown_titles(panel) == ["20260102-100000-single", "cv-resnet · 2 folds"]
     # (0.8 + 0.6) / 2 = 70 %; sample std of 0.8 and 0.6 = 0.1414 -> 14.1 points
     assert shown_titles(panel, "test")[1] == "70.0 ± 14.1%"
     group = panel.proxy.index(1, 0)
@@ -277,3 +277,19 @@ def test_resume_a_stopped_run_from_the_table(make_window, qtbot, open_dataset_in
     qtbot.waitUntil(lambda: not training.is_running(), timeout=60_000)
     relist(panel, qtbot)
     assert panel.record(run_dir).status == "finished" and panel.record(run_dir).epochs_text == "2/2"
+
+
+def test_open_in_evaluate_selects_the_run_there(make_window, qtbot) -> None:
+    import zipfile
+
+    run = write_run(workspace(), "20260101-100000-evaluated", correct=A_RIGHT)
+    with zipfile.ZipFile(run.path / "best.pt", "w") as archive:  # shaped like a checkpoint
+        archive.writestr("best/data.pkl", b"weights")
+    window = make_window()
+    panel = open_tab(window, qtbot)
+    panel.select_paths([str(run.path)])
+    action = next(a for a in panel.context_menu().actions() if a.text() == "Open in Evaluate")
+    assert action.isEnabled()
+    action.trigger()
+    assert window.tabs.currentWidget() is window.evaluation
+    assert window.evaluation.runs.current() == str(run.path)

@@ -65,4 +65,6 @@ def connect_to_window(window: MainWindow) -> None:
     panel.resume_requested.connect(lambda path: resume(window, path))
     panel.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
     panel.undo_changed.connect(window._update_label_actions)
+    panel.runs_moved.connect(window.evaluation.refresh_runs)
+    panel.runs_moved.connect(window.predict.refresh_runs)
     window.training.run_finished.connect(lambda _summary: panel.refresh())

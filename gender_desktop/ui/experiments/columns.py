@@ -65,7 +65,7 @@ def _m(key: str, title: str, attr: str, tip: str, shown: bool = True, pct: bool 
 COLUMNS: tuple[Column, ...] = (
     Column("title", "Run", lambda r: r.title, lambda r: r.title.lower(), "The run's title (rename it: F2); the folder name is in the tooltip"),
     Column("created", "Created", lambda r: r.created[:16], lambda r: r.created),
-    Column("dataset", "Dataset", lambda r: Path(r.dataset).name if r.dataset else "", lambda r: r.dataset, "The dataset the run trained on"),
+    Column("dataset", "Dataset", lambda r: Path(r.dataset).name if r.dataset else "", lambda r: r.dataset, "The dataset the run trained on", shown=False),
     Column("backbone", "Backbone", lambda r: r.backbone, lambda r: r.backbone),
     Column("scope", "Scope", lambda r: r.scope, lambda r: r.scope, "Which layers were trained"),
     Column("weights", "Weights", lambda r: r.weights, lambda r: r.weights, "Starting weights", shown=False),
@@ -81,7 +81,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("ci", "95% CI", _ci, lambda r: r.test_ci[0] if r.test_ci else None, "Wilson 95% confidence interval of the test accuracy"),
     _m("precision", "Precision", "test_precision", "Test precision (Male is the positive class)", shown=False),
     _m("recall", "Recall", "test_recall", "Test recall (Male is the positive class)", shown=False),
-    _m("f1", "F1", "test_f1", "Test F1 (Male is the positive class)"),
+    _m("f1", "F1", "test_f1", "Test F1 (Male is the positive class)", shown=False),
     _m("auc", "AUC", "test_auc", "Area under the test ROC curve", shown=False),
     _m("time", "Time", "train_seconds", "Training time (the epochs' seconds)", pct=False),
     _m("speed", "img/s", "images_per_second", "Mean training speed", shown=False, pct=False),
@@ -104,7 +104,11 @@ def group_text(column: Column, folds: Sequence[RunRecord]) -> str:
     that have it, the common value of a setting, or "mixed"."""
     if column.key == "title":
         name = folds[0].cv_group
-        return f"{name} · {len(folds)}-fold cross-validation"
+        return f"{name} · {len(folds)} folds"
+    if column.key == "created":
+        return max(f.created for f in folds)[:16]
+    if column.key == "ci":
+        return ""  # the folds' intervals do not combine into one; the spread is the ± of Test acc
     if column.key == "status":
         for state in SEVERITY:
             hit = [f for f in folds if f.status == state]
@@ -128,7 +132,7 @@ def mean_std(values: Sequence[float], kind: str = "percent") -> str:
     if kind == "percent":
         return f"{100 * mean:.1f} ± {100 * std:.1f}%"
     if kind == "time":
-        return f"{_seconds(mean)} ± {_seconds(std)}"
+        return f"{_seconds(mean)} ± {_seconds(std)}" if std else _seconds(mean)
     return f"{mean:,.0f} ± {std:,.0f}"
 
 

@@ -70,6 +70,7 @@ class ExperimentsPanel(QWidget):
     compared = Signal()  # a comparison was shown
     message = Signal(str)  # for the status bar
     undo_changed = Signal()  # a delete can now (or no longer) be undone
+    runs_moved = Signal()  # runs went into or out of the trash: the other tabs' pickers reload
 
     def __init__(
         self, root: Path | None = None, interval_ms: int = 2000, parent: QWidget | None = None
@@ -86,6 +87,7 @@ class ExperimentsPanel(QWidget):
         self._trash_task: Task | None = None
         self._closing = False
         self._sized = False  # columns fitted to the first listing's contents
+        self._in_trash = 0
         self._build()
         self.set_columns(self._saved_columns())
         self.timer = QTimer(self)
@@ -127,7 +129,8 @@ class ExperimentsPanel(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setAlternatingRowColors(True)
         self.view.setUniformRowHeights(True)
-        self.view.setStyleSheet("QTreeView::item { padding: 3px 6px; }")
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # runs differ at the end too
+        self.view.setStyleSheet("QTreeView::item { padding: 3px 4px; }")
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
@@ -205,7 +208,9 @@ class ExperimentsPanel(QWidget):
         root = self._root()
 
         def fn(progress, cancel):
-            return list_records(root) if root.is_dir() else []
+            if not root.is_dir():
+                return [], 0
+            return list_records(root), len(trash.list_trash(root))
 
         task = Task(fn, self)
         task.succeeded.connect(self._show_records)
@@ -222,9 +227,10 @@ class ExperimentsPanel(QWidget):
             self._listing = None
         task.deleteLater()
 
-    def _show_records(self, records: list[RunRecord]) -> None:
+    def _show_records(self, listing: tuple[list[RunRecord], int]) -> None:
         if self._closing:
             return
+        records, self._in_trash = listing
         selected = self.selected_paths()
         expanded = self._expanded()
         if self.model.set_records(records):
@@ -239,11 +245,18 @@ class ExperimentsPanel(QWidget):
 
     def _fit_columns(self) -> None:
         """Columns as wide as their contents once (then the user's widths stay); long titles
-        are cut at 320 px (the full name is in the tooltip)."""
+        are cut at 300 px (the full name is in the tooltip)."""
         self._sized = True
         self.view.header().resizeSections(QHeaderView.ResizeMode.ResizeToContents)
         title = self.model.column_index("title")
-        self.view.setColumnWidth(title, min(self.view.columnWidth(title) + 12, 320))
+        others = sum(
+            self.view.columnWidth(i)
+            for i in range(self.model.columnCount())
+            if i != title and not self.view.isColumnHidden(i)
+        )
+        room = self.view.viewport().width() - others - 4  # the title gives way before scrolling
+        wanted = min(self.view.columnWidth(title) + 12, 300)
+        self.view.setColumnWidth(title, max(240, min(wanted, room)))
 
     def _expanded(self) -> set[str]:
         out = set()
@@ -297,7 +310,7 @@ class ExperimentsPanel(QWidget):
         damaged = sum(bool(r.problem) for r in records)
         if damaged:
             parts.append(f"{damaged} with problems (hover the status)")
-        in_trash = len(trash.list_trash(self._root())) if self._root().is_dir() else 0
+        in_trash = self._in_trash
         self.empty_button.setEnabled(in_trash > 0)
         self.empty_button.setText(f"Empty trash ({in_trash})…" if in_trash else "Empty trash…")
         if self.undo_stack:
@@ -432,6 +445,7 @@ class ExperimentsPanel(QWidget):
                 problems.append(str(exc))
         if entries:
             self.undo_stack.append(entries)
+            self.runs_moved.emit()
             self.message.emit(f"Moved {len(entries)} run(s) to the trash (Undo: Ctrl+Z)")
         if problems:
             QMessageBox.warning(self, "Not deleted", "\n".join(problems))
@@ -462,6 +476,7 @@ class ExperimentsPanel(QWidget):
         if notes:
             QMessageBox.information(self, "Restored", "\n".join(notes))
         self.message.emit(f"Restored {len(restored)} run(s)")
+        self.runs_moved.emit()
         self.refresh()
         self._update_buttons()
         return restored
