@@ -293,3 +293,38 @@ def test_open_in_evaluate_selects_the_run_there(make_window, qtbot) -> None:
     action.trigger()
     assert window.tabs.currentWidget() is window.evaluation
     assert window.evaluation.runs.current() == str(run.path)
+
+
+def test_rename_tag_and_note_through_the_details_dialog(
+    make_window, qtbot, three_runs: Path
+) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gender_desktop.runs.meta import read_meta
+    from gender_desktop.ui.experiments.dialogs import DetailsDialog
+
+    panel = open_tab(make_window(), qtbot)
+    target = three_runs / "20260101-100000-vgg"
+    panel.select_paths([str(target)])
+
+    def fill() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, DetailsDialog)
+        dialog.title.setText("VGG16 frozen")
+        dialog.tags.setText("baseline, grid, baseline")
+        dialog.note.setPlainText("the notebook's first cell")
+        dialog.accept()
+
+    panel.view.setFocus()  # F2 belongs to the table
+    QTimer.singleShot(50, fill)  # runs inside the dialog's own event loop
+    with qtbot.waitSignal(panel.refreshed, timeout=10_000):
+        qtbot.keyClick(panel.view, Qt.Key.Key_F2)
+    meta = read_meta(target)
+    assert (meta.title, meta.tags, meta.note) == (
+        "VGG16 frozen",
+        ["baseline", "grid"],
+        "the notebook's first cell",
+    )
+    assert "VGG16 frozen" in shown_titles(panel) and target.name not in shown_titles(panel)
+    assert (target / "config.json").exists()  # the folder keeps its name

@@ -97,6 +97,27 @@ class ExperimentsPanel(QWidget):
 
     # -- construction -------------------------------------------------------------------------------
     def _build(self) -> None:
+        table_page = QWidget()
+        table_layout = QVBoxLayout(table_page)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addLayout(self._build_bar())
+        table_layout.addWidget(self._build_view(), 1)
+        table_layout.addLayout(self._build_status())
+        self.compare_view = CompareView()
+        self.compare_view.back_requested.connect(self.show_table)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(table_page)
+        self.stack.addWidget(self.compare_view)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.stack)
+        for keys, slot in (("Delete", self.delete_selected), ("F2", self.edit_details)):
+            shortcut = QShortcut(QKeySequence(keys), self.view)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(slot)
+        self._update_buttons()
+
+    def _build_bar(self) -> QHBoxLayout:
+        """Search, the filters, Compare and Columns…"""
         self.search = QLineEdit(
             placeholderText="Search runs: title, folder, note, tag…", clearButtonEnabled=True
         )
@@ -120,7 +141,9 @@ class ExperimentsPanel(QWidget):
         self.columns_button.clicked.connect(self.choose_columns)
         bar.addWidget(self.compare_button)
         bar.addWidget(self.columns_button)
+        return bar
 
+    def _build_view(self) -> QTreeView:
         self.view = QTreeView()
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)
@@ -140,7 +163,10 @@ class ExperimentsPanel(QWidget):
         header.setSectionsMovable(True)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(lambda _p: self.choose_columns())
+        return self.view
 
+    def _build_status(self) -> QHBoxLayout:
+        """The status line: counts, Undo delete, Empty trash…"""
         self.summary = QLabel()
         self.undo_button = QPushButton("Undo delete")
         self.undo_button.setToolTip("Move the last deleted runs back out of the trash (Ctrl+Z)")
@@ -151,25 +177,7 @@ class ExperimentsPanel(QWidget):
         status.addWidget(self.summary, 1)
         status.addWidget(self.undo_button)
         status.addWidget(self.empty_button)
-
-        table_page = QWidget()
-        table_layout = QVBoxLayout(table_page)
-        table_layout.setContentsMargins(0, 0, 0, 0)
-        table_layout.addLayout(bar)
-        table_layout.addWidget(self.view, 1)
-        table_layout.addLayout(status)
-        self.compare_view = CompareView()
-        self.compare_view.back_requested.connect(self.show_table)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(table_page)
-        self.stack.addWidget(self.compare_view)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.stack)
-        for keys, slot in (("Delete", self.delete_selected), ("F2", self.edit_details)):
-            shortcut = QShortcut(QKeySequence(keys), self.view)
-            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
-            shortcut.activated.connect(slot)
-        self._update_buttons()
+        return status
 
     # -- columns --------------------------------------------------------------------------------------
     def _saved_columns(self) -> list[str]:
