@@ -38,6 +38,8 @@ from gender_desktop.ui import settings as app_settings_mod
 from gender_desktop.ui.browser.panel import BrowserPanel
 from gender_desktop.ui.dialogs import ABOUT_TEXT, ExportDialog, ProblemsDialog, SplitDialog
 from gender_desktop.ui.evaluation.panel import EvaluationPanel
+from gender_desktop.ui.experiments import actions as experiment_actions
+from gender_desktop.ui.experiments.panel import ExperimentsPanel
 from gender_desktop.ui.predict.panel import PredictPanel
 from gender_desktop.ui.resources import icon
 from gender_desktop.ui.theme import THEMES, apply_theme
@@ -71,6 +73,8 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel()
         self.tabs.addTab(self.training, "Train")
         self.training.run_finished.connect(self._on_training_finished)
+        self.experiments = ExperimentsPanel()
+        self.tabs.addTab(self.experiments, "Experiments")
         self.evaluation = EvaluationPanel()
         self.tabs.addTab(self.evaluation, "Evaluate")
         self.predict = PredictPanel()
@@ -88,6 +92,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        experiment_actions.connect_to_window(self)
         self.browser.set_label_actions(self.act_male, self.act_female)
         for engine in (self.evaluation.engine, self.predict.engine):  # memory given back: say so
             engine.released.connect(lambda text: self.statusBar().showMessage(text, 15000))
@@ -508,6 +513,9 @@ class MainWindow(QMainWindow):
         self.browser.show_review(rows, title)
 
     def undo(self) -> None:
+        if self.tabs.currentWidget() is self.experiments and self.experiments.can_undo():
+            self.experiments.undo_delete()  # Ctrl+Z on the Experiments tab: the last delete
+            return
         if self.browser.undo() is not None:
             self.statusBar().showMessage("Undone", 2000)
 
@@ -525,7 +533,10 @@ class MainWindow(QMainWindow):
             has_selection = False
         self.act_male.setEnabled(has_selection)
         self.act_female.setEnabled(has_selection)
-        self.act_undo.setEnabled(bool(store and store.can_undo()))
+        self.act_undo.setEnabled(
+            bool(store and store.can_undo())
+            or (self.tabs.currentWidget() is self.experiments and self.experiments.can_undo())
+        )
         self.act_redo.setEnabled(bool(store and store.can_redo()))
         for action in (self.act_export, self.act_sample, self.act_reset, self.act_problems):
             action.setEnabled(store is not None)
@@ -630,6 +641,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.browser.splitter.saveState())
         self.settings.setValue("autoAdvance", self.browser.auto_advance.isChecked())
         self.wait_for_tasks()
+        self.experiments.shutdown()
         for client in (self.evaluation.engine, self.predict.engine, self.training.client):
             client.stop_soon()  # all wind down at once; the shutdowns below only wait
         self.training.shutdown()

@@ -1,0 +1,1 @@
+"""The Experiments tab: every run of the workspace, compared."""
