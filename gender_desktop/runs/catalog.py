@@ -122,7 +122,9 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     try:
         root = root or workspace()
         folders = sorted(
-            (p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True
+            (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+            key=lambda p: p.name,
+            reverse=True,
         )
     except (OSError, UserError):
         return []
