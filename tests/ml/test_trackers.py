@@ -30,12 +30,27 @@ def train(data: Path, root: Path, names: list[str] | None, callback=None):
     return run, summary
 
 
-def scalars(folder: Path) -> dict[str, list]:
+def accumulator(folder: Path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(folder / TENSORBOARD_DIR))
     events.Reload()
+    return events
+
+
+def scalars(folder: Path) -> dict[str, list]:
+    events = accumulator(folder)
     return {tag: events.Scalars(tag) for tag in events.Tags()["scalars"]}
+
+
+def hparams(folder: Path) -> dict:
+    """The settings TensorBoard's HParams tab shows for the run."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = accumulator(folder).PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    values = start.session_start_info.hparams
+    return {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind")) for k, v in values.items()}
 
 
 def test_tensorboard_reads_back_the_epochs_and_test_metrics(colour_data, tmp_path) -> None:
