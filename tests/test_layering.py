@@ -9,8 +9,10 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gender_desktop"
 QT_MODULES = ("PySide6", "shiboken6", "pyqtgraph", "gender_desktop.ui")
-# The launcher may start the GUI (lazily, inside main); everything else outside ui/ is core.
-LAUNCHERS = {"cli/gui.py", "__main__.py"}
+# The launchers may start the GUI (lazily, inside main), and `report` draws an HTML report's
+# figures with the app's plots (lazily, offscreen, only for .html); everything else outside
+# ui/ is core.
+LAUNCHERS = {"cli/gui.py", "__main__.py", "cli/report.py"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -1,5 +1,5 @@
 """The ``gender-desktop`` launcher: with no command it opens the app; ``info``, ``train``,
-``evaluate``, ``predict``, ``export``, ``runs`` and ``compare`` run headless on the same core.
+``evaluate``, ``predict``, ``export``, ``runs``, ``compare`` and ``report`` run headless on the same core.
 
 One module per command (``add_parser`` and ``run``), ``output`` for what goes to the terminal
 besides results, and ``guard`` for the one place where failures become exit codes: 0 done,
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from gender_desktop import __version__
-from gender_desktop.cli import compare, evaluate, export, gui, info, predict, runs, train
+from gender_desktop.cli import compare, evaluate, export, gui, info, predict, report, runs, train
 from gender_desktop.cli.guard import run_guarded
 from gender_desktop.cli.output import prepare_streams
 
@@ -28,6 +28,7 @@ COMMANDS: dict[str, ModuleType] = {
     "predict": predict,
     "runs": runs,
     "compare": compare,
+    "report": report,
 }
 
 

@@ -164,6 +164,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="head only: run the frozen backbone every epoch instead of once",
     )
+    t = r.add_mutually_exclusive_group()
+    t.add_argument(
+        "--track",
+        metavar="NAMES",
+        help="experiment trackers, comma-separated: tensorboard (event files in the run "
+        "folder), wandb, mlflow (default: tensorboard when it is installed)",
+    )
+    t.add_argument("--no-track", action="store_true", help="no tracker, not even TensorBoard")
     r.add_argument("--name", default="", help="run name (default: backbone and scope)")
     r.add_argument("--runs-dir", type=Path, help="where run folders go (default: app data)")
     r.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
@@ -267,10 +275,13 @@ def resume_settings(folder: Path) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) and print the summary; Ctrl+C stops after the current batch with
     last.pt written, exit 130 and the command that continues."""
+    from gender_desktop.ml.trackers import parse_names, with_trackers
     from gender_desktop.ml.trainer import Control, Trainer
     from gender_desktop.runs.folder import RunFolder
 
     config = settings(args)
+    track = [] if args.no_track else parse_names(args.track) if args.track is not None else None
+    callback = with_trackers(TrainProgress(args.json), track)  # a missing library: exit 2 here
     if args.resume:
         run_folder = RunFolder(Path(args.resume).expanduser())
     else:
@@ -278,9 +289,9 @@ def run(args: argparse.Namespace) -> int:
         run_folder = RunFolder.create(name, args.runs_dir)
     control = Control()
     with ctrl_c_sets(control.stop):
-        summary = Trainer(
-            config, run=run_folder, callback=TrainProgress(args.json), control=control
-        ).run(resume=bool(args.resume))
+        summary = Trainer(config, run=run_folder, callback=callback, control=control).run(
+            resume=bool(args.resume)
+        )
     summary.pop("history", None)
     if args.json:
         print(json.dumps(summary, indent=2))

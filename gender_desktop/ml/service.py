@@ -8,7 +8,7 @@ run, the dataset), so the next one reloads transparently.
 Requests (``kind``: ``args``): ``load`` {run, device}; ``predict`` {run, paths, crop_faces,
 dataset}; ``grad_cam`` {run, path | (dataset, image_id), face}; ``evaluate`` {run, data,
 split, device}; ``export`` {run, formats, out_dir}; ``crossval`` {run, data, folds} (k-fold
-scores of the train split); ``train`` {settings, run_path, resume}: a training is one more
+scores of the train split); ``train`` {settings, run_path, resume, track}: a training is one more
 request, so a queue of them is a queue of requests. Predictions come back as ``rows`` replies,
 training events as ``event`` replies, progress as ``progress``.
 """
@@ -153,6 +153,7 @@ class Engine:
         the job's cancel is the Stop button and its pause the Pause button."""
         from gender_desktop.ml.config import TrainConfig
         from gender_desktop.ml.events import BatchEnd, Control
+        from gender_desktop.ml.trackers import with_trackers
         from gender_desktop.ml.trainer import Trainer
         from gender_desktop.runs.folder import RunFolder
 
@@ -169,10 +170,13 @@ class Engine:
         self.predictor = self.key = None  # the GPU memory is the training's now
         self.datasets.clear()
         args = job.args
+        # The trackers run here, in the training child, next to the trainer: ``track`` names
+        # them (None: the default, TensorBoard files when tensorboard is installed).
+        callback = with_trackers(send, args.get("track"))
         trainer = Trainer(
             TrainConfig.from_dict(args["settings"]),
             RunFolder(args["run_path"]),
-            send,
+            callback,
             Control(stop=job.cancel, pause=job.pause),  # type: ignore[arg-type]
         )
         return trainer.run(resume=bool(args.get("resume")))

@@ -63,6 +63,8 @@ def test_a_run_on_the_demo_data_draws_curves_and_fills_its_folder(trained_window
         "evaluation.json",  # evaluated on the test split with the best weights
         "predictions.csv",
     } <= {p.name for p in folder.iterdir()}
+    # The training child fed its default tracker: TensorBoard event files in the run folder.
+    assert list((folder / "tensorboard").glob("events.out.tfevents.*"))
     qtbot.waitUntil(lambda: panel.start_button.isEnabled())
     assert "Finished: 2 epoch(s)" in panel.progress.format()
     assert f"test accuracy {summary['test']['accuracy']:.3f}" in panel.progress.format()

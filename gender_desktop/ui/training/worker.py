@@ -38,9 +38,11 @@ class TrainingWorker(QObject):
         run: RunFolder,
         resume: bool = False,
         parent: QObject | None = None,
+        track: list[str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.client, self.config, self.run_folder, self.resume = client, config, run, resume
+        self.track = track  # tracker names for the child (None: its default, TensorBoard)
         self.rid: int | None = None
         self.running = False
         self.paused = False
@@ -54,6 +56,7 @@ class TrainingWorker(QObject):
             settings=self.config.to_dict(),
             run_path=str(self.run_folder.path),
             resume=self.resume,
+            track=self.track,
         )
         self.running = True
         return self.rid
