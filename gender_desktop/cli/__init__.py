@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from gender_desktop import __version__
-from gender_desktop.cli import evaluate, export, gui, info, predict, train
+from gender_desktop.cli import cv, evaluate, export, gui, info, predict, train
 from gender_desktop.cli.guard import run_guarded
 from gender_desktop.cli.output import prepare_streams
 
@@ -26,6 +26,7 @@ COMMANDS: dict[str, ModuleType] = {
     "export": export,
     "evaluate": evaluate,
     "predict": predict,
+    "cv": cv,
 }
 
 
