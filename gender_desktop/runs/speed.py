@@ -1,9 +1,9 @@
 """How long planned runs will take, from the training speed of earlier runs in the workspace.
 
 Each run's ``metrics.csv`` records the images per second of every epoch; a planned run is
-estimated from the earlier runs most like it: the same backbone, whether its trunk trains (a
-head-only run on cached features is a hundred times faster than fine-tuning), on the same kind
-of device, scaled by the input area when the size differs. With no such run the estimate is
+estimated from the earlier runs most like it: the same backbone, the same kind of run (a
+head-only run on cached features is a hundred times faster than fine-tuning, and a head-only
+run with augmentation runs the frozen trunk every epoch), on the same kind of device, scaled by the input area when the size differs. With no such run the estimate is
 unknown and says so: a guess from another backbone would mislead more than it helps.
 
 Reads small files of up to :data:`MAX_RUNS` runs (config.json, metrics.csv): callers on the GUI
@@ -29,7 +29,7 @@ class Speed:
     """One earlier run's training speed."""
 
     backbone: str
-    head_only: bool
+    mode: str  # see run_mode
     input_size: int
     device: str  # "cpu", "cuda", "mps" or "" when unknown
     images_per_second: float
@@ -60,8 +60,13 @@ def device_kind(text: str) -> str:
     return next((k for k in ("cuda", "mps", "cpu") if low.startswith(k) or k in low), "")
 
 
-def _head_only(config: TrainConfig) -> bool:
-    return config.model.scope == "head"
+def run_mode(config: TrainConfig) -> str:
+    """ "cached head" (the trunk runs once, the head trains on its features), "head" (frozen
+    trunk run every epoch: augmentation or the cache off) or "fine-tuned"."""
+    if config.model.scope != "head":
+        return "fine-tuned"
+    cached = config.feature_cache and not config.augment.active
+    return "cached head" if cached else "head"
 
 
 def run_speed(folder: Path) -> Speed | None:
@@ -78,7 +83,7 @@ def run_speed(folder: Path) -> Speed | None:
         return None
     return Speed(
         config.model.backbone,
-        _head_only(config),
+        run_mode(config),
         config.model.input_size,
         device_kind(device),
         statistics.median(rates),
@@ -103,7 +108,7 @@ def images_per_second(
         s
         for s in speeds
         if s.backbone == config.model.backbone
-        and s.head_only == _head_only(config)
+        and s.mode == run_mode(config)
         and (not device or not s.device or s.device == device)
     ]
     if not like:
@@ -127,11 +132,16 @@ def estimate(
     for config in configs:
         rate = images_per_second(config, speeds, device)
         if rate is None:
-            what = "head-only" if _head_only(config) else "fine-tuned"
+            what = {"cached head": "head-only", "head": "augmented head-only"}.get(
+                run_mode(config), "fine-tuned"
+            )
             return Estimate(None, f"no earlier {what} {config.model.backbone} run to go by")
         total += config.epochs * (train_images + val_images) / max(rate[0], 1e-9)
         based_on = max(based_on, rate[1])
-    return Estimate(total, f"from the speed of {based_on} earlier similar run(s)")
+    basis = f"from the speed of {based_on} earlier similar run(s)"
+    if any(run_mode(c) == "cached head" for c in configs):
+        basis += "; plus one pass of the backbone, which head-only runs share"
+    return Estimate(total, basis)
 
 
 def planned_configs(spec, limit: int = 24) -> list[TrainConfig]:

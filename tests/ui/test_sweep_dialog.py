@@ -73,4 +73,7 @@ def test_the_estimate_comes_from_earlier_similar_runs_or_says_unknown(qtbot, tmp
     again.fields["lr"].setText("1e-3,1e-4")
     again.fields["epochs"].setText("1,3")
     # 4 runs, 1 + 3 epochs twice = 8 epochs of (64 + 8) images at 72 img/s = 8 s
-    assert "about 8 s (from the speed of 1 earlier similar run(s))" in again.estimate_label.text()
+    text = again.estimate_label.text()
+    assert "about 8 s (from the speed of 1 earlier similar run(s); plus one pass of the" in text
+    again.fields["flip"].setText("on")  # augmented: the trunk runs every epoch, no such run
+    assert "unknown (no earlier augmented head-only resnet18 run" in again.estimate_label.text()

@@ -4,6 +4,7 @@ ends it mid-sweep, and the results window reads the study back."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,14 @@ def test_a_two_trial_sweep_from_the_train_panel_runs_to_the_end(sweep_window, qt
     )
     assert results.status.text() == ""
     assert results.view.proxy.rowCount() == 2
-    assert results.view.retrain_button.isEnabled()
+    # One action: the best trial (on validation) retrained on train + val, tested once.
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000) as retrained:
+        results.view.retrain_button.click()
+    final = retrained.args[0]
+    assert final["state"] == "finished" and final["test"]["n"] == summary["trials"][0]["test"]["n"]
+    config = json.loads((Path(final["run_dir"]) / "config.json").read_text())["settings"]
+    assert config["fit_on"] == "train+val" and config["lr"] == summary["best"]["params"]["lr"]
+    assert meta.read_meta(Path(final["run_dir"])).sweep["final"] is True
     results.close()
 
 
