@@ -15,7 +15,18 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from gender_desktop import __version__
-from gender_desktop.cli import compare, evaluate, export, gui, info, predict, report, runs, train
+from gender_desktop.cli import (
+    compare,
+    cv,
+    evaluate,
+    export,
+    gui,
+    info,
+    predict,
+    report,
+    runs,
+    train,
+)
 from gender_desktop.cli.guard import run_guarded
 from gender_desktop.cli.output import prepare_streams
 
@@ -29,6 +40,7 @@ COMMANDS: dict[str, ModuleType] = {
     "runs": runs,
     "compare": compare,
     "report": report,
+    "cv": cv,
 }
 
 

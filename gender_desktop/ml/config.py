@@ -135,6 +135,10 @@ class TrainConfig:
     # (a sweep's winner retrained for its one test evaluation): val is no longer held out, so
     # the last epoch is the one kept and early stopping is off.
     fit_on: str = "train"
+    # Cross-validation: "" trains on the dataset's own split; "2/5:stratified@0" trains fold 2
+    # of 5 (see gender_desktop.data.folds, the one reader of the spec): val is that fold of the
+    # train+val images, train the other folds, and the test split is untouched.
+    fold: str = ""
 
     def validate(self) -> None:
         _check_types(self, "")
@@ -167,6 +171,13 @@ class TrainConfig:
             problems.append(f"best_metric must be one of {', '.join(BEST_METRICS)}")
         if self.fit_on not in FIT_ON:
             problems.append(f"fit_on must be one of {', '.join(FIT_ON)}")
+        if self.fold:
+            from gender_desktop.data.folds import FoldError, parse_fold
+
+            try:
+                parse_fold(self.fold)
+            except FoldError as exc:
+                problems.append(str(exc))
         if not 0 <= self.workers <= 1024:
             problems.append("decode workers must be between 0 (one per core) and 1024")
         a = self.augment

@@ -10,6 +10,9 @@ backbone's last blocks did see them, which makes the scores milder (the ranking 
 
 Writes ``crossval.csv`` (image_id, split, label, p_male, prediction, fold) and ``crossval.json``
 (dataset fingerprint, folds, epochs, accuracy of the out-of-fold predictions) into the run.
+
+Not to be confused with :mod:`gender_desktop.ml.cross_validation`, the cross-validation of a
+configuration (one full training run per fold of the train+val images, mean ± std).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ Requests (``kind``: ``args``): ``load`` {run, device}; ``predict`` {run, paths, 
 dataset}; ``grad_cam`` {run, path | (dataset, image_id), face}; ``evaluate`` {run, data,
 split, device}; ``export`` {run, formats, out_dir}; ``crossval`` {run, data, folds} (k-fold
 scores of the train split); ``train`` {settings, run_path, resume, track}: a training is one more
-request, so a queue of them is a queue of requests. Predictions come back as ``rows`` replies,
+request, so a queue of them is a queue of requests; ``sweep`` {spec, runs_dir},
+``sweep_retrain`` {storage, study, runs_dir}, ``sweep_studies`` {storage}, ``sweep_results``
+{storage, study} (see ``ml/sweep_jobs.py``). Predictions come back as ``rows`` replies,
 training events as ``event`` replies, progress as ``progress``.
 """
 
@@ -131,6 +133,8 @@ class Engine:
             return self.export(args)
         if kind == "train":
             return self.train(job)
+        if kind in ("sweep", "sweep_retrain", "sweep_studies", "sweep_results"):
+            return self.sweep(job)
         raise ValueError(f"unknown request {kind!r}")
 
     def export(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -180,6 +184,23 @@ class Engine:
             Control(stop=job.cancel, pause=job.pause),  # type: ignore[arg-type]
         )
         return trainer.run(resume=bool(args.get("resume")))
+
+    def sweep(self, job: Job) -> Any:
+        """The sweep requests (ml/sweep_jobs.py): a sweep or a retraining of its best runs like
+        a training (events back, the job's cancel and pause are Stop and Pause); listing and
+        reading studies need no torch."""
+        from gender_desktop.ml import sweep_jobs
+        from gender_desktop.ml.events import Control
+
+        if job.kind == "sweep_studies":
+            return sweep_jobs.studies(job.args)
+        if job.kind == "sweep_results":
+            return sweep_jobs.results(job.args)
+        self.predictor = self.key = None  # the GPU memory is the training's now
+        self.datasets.clear()
+        control = Control(stop=job.cancel, pause=job.pause)  # type: ignore[arg-type]
+        run = sweep_jobs.run if job.kind == "sweep" else sweep_jobs.retrain
+        return run(job.args, lambda event: job.send(EVENT, event), control)
 
     def predict(self, job: Job) -> dict[str, Any]:
         from gender_desktop.ml.predictor import expand_paths

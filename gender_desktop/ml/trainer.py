@@ -132,6 +132,10 @@ class Trainer:
             table["Male"].to_numpy(), dtype=torch.float32, device=self.device
         )
         split = table["split"].astype(str).to_numpy()
+        if cfg.fold:  # cross-validation: this fold of train+val is val, test untouched
+            from gender_desktop.data.folds import fold_split
+
+            split = fold_split(table, cfg.fold).astype(str)
         self.rows = {s: np.flatnonzero((split == s) & ok) for s in ("train", "val", "test")}
         if len(self.rows["train"]) == 0 or len(self.rows["val"]) == 0:
             raise TrainingFailed("the dataset needs images in both its train and val splits")

@@ -27,8 +27,16 @@ from gender_desktop.errors import UserError
 from gender_desktop.ml.backbones import hub_checkpoint
 from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
 from gender_desktop.runs.folder import RunFolder, workspace_path
+from gender_desktop.runs.speed import device_kind
+from gender_desktop.sweeps.events import SweepEnded, SweepStarted, TrialEnded, TrialStarted
+from gender_desktop.sweeps.space import describe
+from gender_desktop.sweeps.spec import SweepSpec
+from gender_desktop.sweeps.storage import default_url
 from gender_desktop.ui.engine import ProcessClient
 from gender_desktop.ui.plots import style_plot
+from gender_desktop.ui.sweeps.dialog import SweepDialog
+from gender_desktop.ui.sweeps.results_dialog import SweepResultsDialog
+from gender_desktop.ui.sweeps.worker import SweepWorker
 from gender_desktop.ui.training.form import TrainingForm
 from gender_desktop.ui.training.worker import TrainingWorker
 
@@ -71,6 +79,17 @@ class TrainingPanel(QWidget):
         self.plan = QLabel()
         self.plan.setWordWrap(True)
         self.start_button = QPushButton("Start")
+        self.sweep_button = QPushButton("Sweep…")
+        self.sweep_button.setToolTip(
+            "Many runs of these settings with some of them varied (grid, random or TPE on "
+            "Optuna), one after another"
+        )
+        self.results_button = QPushButton("Sweep Results…")
+        self.results_button.setToolTip("The trials of the sweeps in the storage, and their best")
+        self.sweep_progress = QProgressBar(textVisible=True)
+        self.sweep_progress.hide()
+        self.last_study: tuple[str, str] | None = None  # (storage URL, study) of the last sweep
+        self.results_dialog: SweepResultsDialog | None = None
         self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
         self.open_button = QPushButton("Open Run Folder")
@@ -108,10 +127,12 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (
             self.start_button,
+            self.sweep_button,
             self.pause_button,
             self.stop_button,
             self.resume_button,
             self.open_button,
+            self.results_button,
         ):
             buttons.addWidget(b)
         buttons.addStretch(1)
@@ -124,6 +145,7 @@ class TrainingPanel(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.plan)
         right_layout.addLayout(buttons)
+        right_layout.addWidget(self.sweep_progress)
         right_layout.addWidget(self.progress)
         right_layout.addWidget(plots, 1)
         splitter = QSplitter()
@@ -136,6 +158,8 @@ class TrainingPanel(QWidget):
         layout.addWidget(splitter)
 
         self.start_button.clicked.connect(lambda: self.start())
+        self.sweep_button.clicked.connect(self.open_sweep_dialog)
+        self.results_button.clicked.connect(lambda: self.open_sweep_results())
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
         self.open_button.clicked.connect(self._open_run_folder)
@@ -172,6 +196,7 @@ class TrainingPanel(QWidget):
         if self.dataset is None:
             self.plan.setText("Open a dataset in the Browse panel to train on it.")
             self.start_button.setEnabled(False)
+            self.sweep_button.setEnabled(False)
             return
         device = form.device.currentText()
         where = self.device_text if device == "auto" else device
@@ -189,6 +214,7 @@ class TrainingPanel(QWidget):
         text += f" · dataset: {self.dataset.name} ({len(self.dataset):,} images)"
         self.plan.setText(text)
         self.start_button.setEnabled(not self.is_running())
+        self.sweep_button.setEnabled(not self.is_running())
 
     def _reset_series(self) -> None:
         self.series: dict[str, list[float]] = {k: [] for k in self.curves}
@@ -221,13 +247,8 @@ class TrainingPanel(QWidget):
         self.worker = TrainingWorker(
             self.client, config, self.run, resume=resume_run is not None, parent=self
         )
-        self.worker.batch.connect(self._on_batch)
-        self.worker.epoch.connect(self._on_epoch)
-        self.worker.phase.connect(self._on_phase)
-        self.worker.log.connect(self._append_log)
-        self.worker.done.connect(self._on_done)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.ended.connect(self._on_run_ended)
+        self._connect(self.worker)
+        self.sweep_progress.hide()
         self._append_log(f"Run folder: {self.run.path}")
         if resume_run is not None:  # show the epochs already done
             for row in rows:
@@ -235,6 +256,127 @@ class TrainingPanel(QWidget):
         self._set_running(True)
         self.worker.start()
         return self.worker
+
+    def _connect(self, worker: TrainingWorker, done=None) -> None:
+        worker.batch.connect(self._on_batch)
+        worker.epoch.connect(self._on_epoch)
+        worker.phase.connect(self._on_phase)
+        worker.log.connect(self._append_log)
+        worker.done.connect(done or self._on_done)
+        worker.failed.connect(self._on_failed)
+        worker.ended.connect(self._on_run_ended)
+
+    # -- sweeps -----------------------------------------------------------------------------------
+    def open_sweep_dialog(self) -> SweepDialog | None:
+        """The sweep dialog, starting from the form's settings; Start runs the sweep here."""
+        if self.dataset is None or self.is_running():
+            return None
+        try:
+            base = self.form.config(str(self.dataset.root))
+        except (UserError, ValueError) as exc:
+            self._append_log(f"Cannot sweep: {exc}")
+            return None
+        split = self.dataset.table["split"].astype(str).to_numpy()
+        device = self.form.device.currentText()
+        dialog = SweepDialog(
+            base,
+            int((split == "train").sum()),
+            int((split == "val").sum()),
+            device_kind(self.device_text if device == "auto" else device),
+            default_storage=default_url(),
+            parent=self,
+        )
+        dialog.accepted.connect(lambda: self.start_sweep(dialog.build_spec()))
+        dialog.open()
+        return dialog
+
+    def start_sweep(self, spec: SweepSpec) -> SweepWorker | None:
+        """Run ``spec`` in the training child, one trial at a time: the curves show the
+        current trial, the upper bar the whole sweep."""
+        from gender_desktop.ml.sweep_jobs import spec_to_dict
+
+        if self.is_running():
+            return None
+        self._reset_series()
+        self.last_study = (spec.storage or "", spec.study_name())
+        worker = SweepWorker(
+            self.client, "sweep", {"spec": spec_to_dict(spec), "runs_dir": None}, parent=self
+        )
+        self._start_worker(worker, self._on_sweep_done)
+        self.sweep_progress.setFormat("Starting the sweep…")
+        self.sweep_progress.show()
+        self._append_log(f"Sweep {self.last_study[1]}: {', '.join(spec.space_texts())}")
+        return worker
+
+    def start_retrain(self, storage: str, study: str) -> SweepWorker | None:
+        """Retrain a study's best trial on train + val and evaluate it once on test."""
+        if self.is_running():
+            self._append_log("Cannot retrain while a training or sweep is running")
+            return None
+        self._reset_series()
+        worker = SweepWorker(
+            self.client,
+            "sweep_retrain",
+            {"storage": storage, "study": study, "runs_dir": None},
+            parent=self,
+        )
+        self._start_worker(worker, self._on_done)
+        self._append_log(f"Retraining the best trial of {study} on train + val")
+        return worker
+
+    def _start_worker(self, worker: SweepWorker, done) -> None:
+        self.worker = worker
+        self._connect(worker, done)
+        worker.sweep.connect(self._on_sweep_event)
+        self._set_running(True)
+        worker.start()
+
+    def open_sweep_results(self, storage: str | None = None, study: str | None = None):
+        """The Sweep Results window (the last sweep's study, or the newest in the storage)."""
+        storage = storage if storage is not None else (self.last_study or ("", ""))[0]
+        study = study if study is not None else (self.last_study or ("", ""))[1]
+        if self.results_dialog is not None:
+            self.results_dialog.close()
+        dialog = SweepResultsDialog(default_url(), storage, study, parent=self)
+        dialog.retrain_requested.connect(self.start_retrain)
+        dialog.show()
+        self.results_dialog = dialog
+        return dialog
+
+    def _on_sweep_event(self, event: object) -> None:
+        bar = self.sweep_progress
+        if isinstance(event, SweepStarted):
+            self.last_study = (self.last_study or ("", ""))[0], event.study
+            bar.setMaximum(max(event.total, 1))
+            bar.setValue(event.done)
+            bar.setFormat(f"sweep {event.study}: {event.done} of {event.total} trials done")
+        elif isinstance(event, TrialStarted):
+            self._reset_series()  # the curves follow the current trial
+            if event.run_dir:
+                self.run = RunFolder(Path(event.run_dir))
+            bar.setMaximum(max(event.total, 1))
+            bar.setValue(event.index - 1)
+            bar.setFormat(f"trial {event.index} of {event.total}: {describe(event.params)}")
+            self._append_log(f"Trial {event.index}/{event.total}: {describe(event.params)}")
+        elif isinstance(event, TrialEnded):
+            bar.setValue(event.index)
+            value = f" · {event.value:.4f}" if event.value is not None else ""
+            why = f" ({event.message})" if event.message else ""
+            self._append_log(f"Trial {event.index}/{event.total} {event.state}{value}{why}")
+        elif isinstance(event, SweepEnded):
+            counts = ", ".join(f"{n} {state}" for state, n in event.counts.items())
+            ending = "stopped (run it again to continue)" if event.stopped else "finished"
+            bar.setFormat(f"sweep {event.study} {ending}: {counts}")
+            self._append_log(f"Sweep {ending}: {counts}")
+
+    def _on_sweep_done(self, summary: dict) -> None:
+        best = summary.get("best")
+        text = f"Sweep {summary.get('study', '')}: {len(summary.get('trials') or [])} trials"
+        if best:
+            text += f" · best on validation: trial {best['number']} ({describe(best['params'])})"
+        self.progress.setFormat(text)
+        self._append_log(text + " · Sweep Results… shows them all")
+        self.run_finished.emit(summary)
 
     def toggle_pause(self) -> None:
         if self.worker is None:
@@ -261,6 +403,7 @@ class TrainingPanel(QWidget):
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running and self.dataset is not None)
+        self.sweep_button.setEnabled(not running and self.dataset is not None)
         self.resume_button.setEnabled(not running and self.dataset is not None)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)

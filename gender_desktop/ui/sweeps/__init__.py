@@ -1,0 +1,1 @@
+"""The sweep dialog, its results view and the parallel-coordinates plot."""

@@ -1,0 +1,79 @@
+"""The sweep dialog (ui/sweeps/dialog.py): the Train form's settings as the base, the run count
+and the estimated time as a user sees them before starting."""
+
+from __future__ import annotations
+
+import json
+
+from setups import tiny_config
+
+from gender_desktop.ml.config import ModelConfig
+from gender_desktop.ui.sweeps.dialog import SweepDialog
+
+
+def _dialog(qtbot, tmp_path, **kwargs) -> SweepDialog:
+    base = tiny_config(
+        tmp_path / "data", model=ModelConfig("resnet18", "avg", (16,), 0.5, "head", 32)
+    )
+    dialog = SweepDialog(base, train_images=64, val_images=8, runs_root=tmp_path / "runs", **kwargs)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.speeds is not None, timeout=10_000)
+    return dialog
+
+
+def test_a_2_by_3_grid_is_6_runs_and_random_with_10_trials_is_10(qtbot, tmp_path):
+    dialog = _dialog(qtbot, tmp_path)
+    assert "scope" in dialog.fields and "lr" in dialog.fields  # the space's own key table
+    assert not dialog.start_button.isEnabled()  # nothing swept yet
+    dialog.fields["lr"].setText("1e-3,1e-4")
+    dialog.fields["batch"].setText("32, 64,128")
+    assert dialog.run_count() == 6
+    assert dialog.count_label.text().startswith("<b>6 runs</b>")
+    assert dialog.start_button.isEnabled() and not dialog.trials.isEnabled()
+    dialog.fields["dropout"].setText("0.2:0.6")  # a range: a grid cannot take it
+    assert dialog.run_count() == 0 and not dialog.start_button.isEnabled()
+    assert "a grid takes lists of values, not ranges" in dialog.count_label.text()
+    dialog.sampler.setCurrentIndex(dialog.sampler.findData("random"))
+    dialog.trials.setValue(10)
+    assert dialog.trials.isEnabled() and dialog.run_count() == 10
+    assert dialog.count_label.text().startswith("<b>10 runs</b>")
+    spec = dialog.build_spec()
+    assert spec.sampler == "random" and spec.trials == 10 and spec.storage is None
+    assert [p.key for p in spec.space] == ["lr", "batch", "dropout"]
+    assert spec.base.model.scope == "head"
+
+
+def test_a_bad_value_is_marked_in_its_field_and_blocks_start(qtbot, tmp_path):
+    dialog = _dialog(qtbot, tmp_path)
+    dialog.fields["lr"].setText("1e-3,-1")
+    assert "border" in dialog.fields["lr"].styleSheet()
+    assert "is refused" in dialog.fields["lr"].toolTip()
+    assert not dialog.start_button.isEnabled()
+    dialog.fields["lr"].setText("1e-3,1e-2")
+    assert dialog.fields["lr"].styleSheet() == "" and dialog.start_button.isEnabled()
+    assert dialog.study.placeholderText().startswith("data-")  # the study name it will get
+
+
+def test_the_estimate_comes_from_earlier_similar_runs_or_says_unknown(qtbot, tmp_path):
+    dialog = _dialog(qtbot, tmp_path)
+    dialog.fields["lr"].setText("1e-3,1e-4")
+    assert "unknown (no earlier head-only resnet18 run to go by)" in dialog.estimate_label.text()
+    runs = tmp_path / "runs"
+    earlier = runs / "20260101-000000-resnet18-head"
+    earlier.mkdir(parents=True)
+    config = tiny_config(
+        tmp_path / "data", model=ModelConfig("resnet18", "avg", (16,), 0.5, "head", 32)
+    )
+    (earlier / "config.json").write_text(
+        json.dumps({"settings": config.to_dict(), "device": "cpu"})
+    )
+    header = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,images_per_second"
+    (earlier / "metrics.csv").write_text(f"{header}\n1,0.6,0.5,0.6,0.5,0.001,1.0,72.0\n")
+    again = _dialog(qtbot, tmp_path)
+    again.fields["lr"].setText("1e-3,1e-4")
+    again.fields["epochs"].setText("1,3")
+    # 4 runs, 1 + 3 epochs twice = 8 epochs of (64 + 8) images at 72 img/s = 8 s
+    text = again.estimate_label.text()
+    assert "about 8 s (from the speed of 1 earlier similar run(s); plus one pass of the" in text
+    again.fields["flip"].setText("on")  # augmented: the trunk runs every epoch, no such run
+    assert "unknown (no earlier augmented head-only resnet18 run" in again.estimate_label.text()
