@@ -24,6 +24,7 @@ Run ``i`` has colour ``run_colour(i)`` in every figure.
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +44,13 @@ COLOURS = (
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
 )  # fmt: skip
 METRICS = (("Accuracy", "accuracy"), ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"))
+
+
+def plain_tooltip(text: str) -> str:
+    """A tooltip showing ``text`` as it is: Qt renders any tooltip that looks like HTML as
+    HTML, so a run named ``<b>x</b>`` would lose its markup and one with a note full of
+    angle brackets would show garbage."""
+    return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>" if text else text
 
 
 def run_colour(i: int) -> QColor:
@@ -123,7 +131,7 @@ class CurvesFigure(ThemedLayout):
             symbol = dict(symbol="o", symbolSize=5, symbolBrush=run_colour(i), symbolPen=None)
             acc = self.accuracy_plot.plot(curve.epoch, curve.val_accuracy, pen=pen, **symbol)
             loss = self.loss_plot.plot(curve.epoch, curve.val_loss, pen=pen, **symbol)
-            self.legend.addItem(acc, curve.run)
+            self.legend.addItem(acc, html.escape(curve.run))  # labels are rich text
             self.curves[curve.run] = (acc, loss)
         self.restyle()
 
@@ -152,7 +160,7 @@ class MetricBars(ThemedLayout):
                 x=xs, height=heights, width=width * 0.92, brush=run_colour(i), pen=None
             )
             self.plot.addItem(bar)
-            self.legend.addItem(bar, row.run)
+            self.legend.addItem(bar, html.escape(row.run))
             self.bars[row.run] = bar
             if row.accuracy is not None and row.accuracy_ci is not None:
                 low, high = row.accuracy_ci
@@ -249,7 +257,7 @@ class ConfusionTile(QWidget):
         super().__init__()
         self.title, self.confusion, self.colour = title, confusion, colour
         self.setMinimumSize(180, 150)
-        self.setToolTip(title)
+        self.setToolTip(plain_tooltip(title))
 
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)

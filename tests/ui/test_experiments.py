@@ -328,3 +328,29 @@ def test_rename_tag_and_note_through_the_details_dialog(
     )
     assert "VGG16 frozen" in shown_titles(panel) and target.name not in shown_titles(panel)
     assert (target / "config.json").exists()  # the folder keeps its name
+
+
+def test_report_writes_the_selected_runs_as_one_html_file(
+    make_window, qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    """Report… asks for a file and writes it in the report child; the window stays usable."""
+    from PySide6.QtWidgets import QFileDialog
+
+    root = workspace()
+    a = write_run(root, "20260101-100000-a", lr=1e-3, correct=A_RIGHT)
+    b = write_run(root, "20260102-100000-b", lr=1e-4, correct=B_RIGHT)
+    out = tmp_path / "study"  # no suffix: the chosen filter says HTML
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "HTML report (*.html)")
+    )
+    panel = open_tab(make_window(), qtbot)
+    assert not panel.report_button.isEnabled()
+    panel.select_paths([str(a.path), str(b.path)])
+    with qtbot.waitSignal(panel.reports.written, timeout=120_000) as written:
+        qtbot.mouseClick(panel.report_button, Qt.MouseButton.LeftButton)
+        assert panel.report_button.text() == "Writing report…"
+    html = Path(written.args[0]).read_text()
+    assert written.args[0] == str(out) + ".html"
+    assert f"{a.name} is better than {b.name} by 8.0 points" in html
+    assert html.count("data:image/png;base64,") >= 3
+    assert panel.report_button.text() == "Report…" and panel.report_button.isEnabled()

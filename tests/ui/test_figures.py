@@ -47,3 +47,21 @@ def test_render_png_writes_an_image_of_the_asked_size(qtbot, tmp_path: Path) -> 
         # something is drawn: more than one colour
         colours = {image.pixel(x, y) for x in range(0, 900, 30) for y in range(0, 420, 30)}
         assert len(colours) > 2
+
+
+def test_a_run_title_with_markup_is_shown_as_written(qtbot, tmp_path: Path) -> None:
+    """Legend labels and tooltips are rich text in Qt: a title such as ``<b>x</b>`` or
+    ``<script>…`` must show as typed (it showed an empty legend label)."""
+    from gender_desktop.runs.meta import update_meta
+
+    a = write_run(tmp_path, "a", lr=1e-3, correct=[True] * 9 + [False])
+    b = write_run(tmp_path, "b", lr=1e-4, correct=[True] * 6 + [False] * 4)
+    update_meta(a.path, title="<script>alert(1)</script>")
+    update_meta(b.path, title="<b>bold</b> & co")
+    shown = figures.figures_for(compare([a.path, b.path]))
+    for widget in shown.values():
+        qtbot.addWidget(widget)
+    for name in ("curves", "metrics"):
+        rendered = [label.item.toPlainText() for _s, label in shown[name].legend.items]
+        assert rendered == ["<script>alert(1)</script>", "<b>bold</b> & co"]
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in shown["confusion"].tiles[1].toolTip()

@@ -24,7 +24,14 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.runs.compare import Comparison
-from gender_desktop.ui.figures import ConfusionGrid, CurvesFigure, MetricBars, TimeBars, run_colour
+from gender_desktop.ui.figures import (
+    ConfusionGrid,
+    CurvesFigure,
+    MetricBars,
+    TimeBars,
+    plain_tooltip,
+    run_colour,
+)
 
 TABLE_HEADER = (
     "Run", "Configuration", "Accuracy", "95% CI", "Precision", "Recall", "F1", "AUC",
@@ -71,7 +78,7 @@ class MetricTable(QTableWidget):
                 _cell("" if row.auc is None else f"{row.auc:.4f}", True),
                 _cell("" if row.train_seconds is None else f"{row.train_seconds:,.1f}", True),
             ]
-            cells[1].setToolTip(row.configuration)
+            cells[1].setToolTip(plain_tooltip(row.configuration))
             cells[0].setForeground(run_colour(i))
             font = QFont(self.font())
             font.setBold(True)
@@ -164,6 +171,7 @@ class CompareView(QWidget):
         self.heading.setFont(font)
         self.significance = QLabel()
         self.significance.setWordWrap(True)
+        self.significance.setTextFormat(Qt.TextFormat.PlainText)  # run names are the user's
         self.significance.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.significance.setObjectName("significance")
         self.table = MetricTable()

@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor, QFont
 from gender_desktop.runs.index import RunRecord
 from gender_desktop.runs.meta import FAILED, INTERRUPTED, RUNNING
 from gender_desktop.ui.experiments.columns import BY_KEY, COLUMNS, Column, group_sort, group_text
+from gender_desktop.ui.figures import plain_tooltip
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2  # the run folder ("" for a group row)
@@ -176,7 +177,8 @@ class RunsModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(node, column)
+            tip = _tooltip(node, column)
+            return plain_tooltip(tip) if tip else None
         if role == Qt.ItemDataRole.ForegroundRole and column.key == "status" and record:
             colour = STATUS_COLOURS.get(record.status)
             return QColor(colour) if colour else None

@@ -55,6 +55,7 @@ from gender_desktop.ui.experiments.columns import BY_KEY, COLUMNS, DEFAULT_KEYS
 from gender_desktop.ui.experiments.compare_view import CompareView
 from gender_desktop.ui.experiments.dialogs import ColumnsDialog, DetailsDialog
 from gender_desktop.ui.experiments.model import PATH_ROLE, RunsFilter, RunsModel
+from gender_desktop.ui.experiments.report import ReportWriter
 from gender_desktop.ui.workers import Task
 
 COLUMNS_KEY = "experiments/columns"
@@ -88,6 +89,9 @@ class ExperimentsPanel(QWidget):
         self._closing = False
         self._sized = False  # columns fitted to the first listing's contents
         self._in_trash = 0
+        self.reports = ReportWriter(self)
+        self.reports.message.connect(self.message)
+        self.reports.busy_changed.connect(lambda _busy: self._update_buttons())
         self._build()
         self.set_columns(self._saved_columns())
         self.timer = QTimer(self)
@@ -137,9 +141,16 @@ class ExperimentsPanel(QWidget):
         self.compare_button = QPushButton("Compare")
         self.compare_button.setToolTip("Compare the selected runs (select two or more)")
         self.compare_button.clicked.connect(self.compare_selected)
+        self.report_button = QPushButton("Report…")
+        self.report_button.setToolTip(
+            "Write the selected runs' comparison as an HTML report (figures inline), or the "
+            "metric table as Markdown or CSV"
+        )
+        self.report_button.clicked.connect(self.report_selected)
         self.columns_button = QPushButton("Columns…")
         self.columns_button.clicked.connect(self.choose_columns)
         bar.addWidget(self.compare_button)
+        bar.addWidget(self.report_button)
         bar.addWidget(self.columns_button)
         return bar
 
@@ -358,6 +369,8 @@ class ExperimentsPanel(QWidget):
         n = len(self.selected_paths())
         self.compare_button.setEnabled(n >= 2)
         self.compare_button.setText(f"Compare {n}" if n >= 2 else "Compare")
+        self.report_button.setEnabled(n >= 1 and not self.reports.busy)
+        self.report_button.setText("Writing report…" if self.reports.busy else "Report…")
         self.undo_button.setVisible(bool(self.undo_stack))
         self.undo_changed.emit()
 
@@ -385,6 +398,10 @@ class ExperimentsPanel(QWidget):
         self._comparing = task
         task.start()
         return task
+
+    def report_selected(self) -> int | None:
+        """Ask for a file and write the selected runs' report (in the report child)."""
+        return self.reports.ask_and_write(self.selected_paths())
 
     def _compared(self, task: Task) -> None:
         if self._comparing is task:
@@ -536,6 +553,8 @@ class ExperimentsPanel(QWidget):
         menu = QMenu(self)
         compare_action = menu.addAction(f"Compare {len(records)} runs", self.compare_selected)
         compare_action.setEnabled(len(records) >= 2)
+        report = menu.addAction("Report…", self.report_selected)
+        report.setEnabled(bool(records) and not self.reports.busy)
         menu.addSeparator()
         evaluate = menu.addAction(
             "Open in Evaluate", lambda: one and self.open_in_evaluate.emit(str(one.path))
@@ -575,6 +594,7 @@ class ExperimentsPanel(QWidget):
         """Stop listing and wait for the background work (closing the window)."""
         self._closing = True
         self.timer.stop()
+        self.reports.shutdown()
         for task in (self._listing, self._comparing, self._trash_task):
             if task is not None:
                 try:
