@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             callback=callback,
             control=control,
             name=args.name,
+            track=train.tracker_names(args),
         )
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))

@@ -272,15 +272,24 @@ def resume_settings(folder: Path) -> TrainConfig:
     return RunFolder(folder).train_config()
 
 
+def tracker_names(args: argparse.Namespace) -> list[str] | None:
+    """The trackers --track / --no-track ask for (None: the default, TensorBoard if installed)."""
+    from gender_desktop.ml.trackers import parse_names
+
+    if args.no_track:
+        return []
+    return parse_names(args.track) if args.track is not None else None
+
+
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) and print the summary; Ctrl+C stops after the current batch with
     last.pt written, exit 130 and the command that continues."""
-    from gender_desktop.ml.trackers import parse_names, with_trackers
+    from gender_desktop.ml.trackers import with_trackers
     from gender_desktop.ml.trainer import Control, Trainer
     from gender_desktop.runs.folder import RunFolder
 
     config = settings(args)
-    track = [] if args.no_track else parse_names(args.track) if args.track is not None else None
+    track = tracker_names(args)
     callback = with_trackers(TrainProgress(args.json), track)  # a missing library: exit 2 here
     if args.resume:
         run_folder = RunFolder(Path(args.resume).expanduser())

@@ -22,7 +22,7 @@ import math
 import secrets
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,11 +190,14 @@ def cross_validate(
     control: Control | None = None,
     shared: SharedInputs | None = None,
     name: str = "",
+    track: Sequence[str] | None = None,
 ) -> CVSummary:
     """Train ``base_config`` once per fold (``folds`` None: 5, or Adience's own count), one
     run folder each under ``runs_dir`` (default: the workspace), every run evaluated on the test
     split, and return the summary (also written as ``<runs_dir>/<group>.cv.json``). A stop ends
-    the fold that is running (kept, resumable) and starts no more."""
+    the fold that is running (kept, resumable) and starts no more. ``track``: the trackers
+    each fold's run writes to, as for one training (None: TensorBoard where installed)."""
+    from gender_desktop.ml.trackers import with_trackers
     from gender_desktop.ml.trainer import Trainer  # torch: only once training starts
 
     control = control or Control()
@@ -216,7 +219,8 @@ def cross_validate(
         run = RunFolder.create(f"{label}-fold{index}", root)
         emit(FoldStarted(group, index, spec.folds, str(run.path)))
         tagger = _tagging(emit, {**tag, "fold": index})
-        summary = Trainer(config, run=run, callback=tagger, control=control, shared=shared).run()
+        tracked = with_trackers(tagger, track)
+        summary = Trainer(config, run=run, callback=tracked, control=control, shared=shared).run()
         if summary["run_dir"]:
             run_dirs.append(summary["run_dir"])
         values = fold_values(summary["run_dir"]) if summary["run_dir"] else dict.fromkeys(METRICS)
