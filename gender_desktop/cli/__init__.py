@@ -1,5 +1,5 @@
 """The ``gender-desktop`` launcher: with no command it opens the app; ``info``, ``train``,
-``evaluate``, ``predict`` and ``export`` run headless on the same core.
+``sweep``, ``evaluate``, ``predict`` and ``export`` run headless on the same core.
 
 One module per command (``add_parser`` and ``run``), ``output`` for what goes to the terminal
 besides results, and ``guard`` for the one place where failures become exit codes: 0 done,
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from gender_desktop import __version__
-from gender_desktop.cli import evaluate, export, gui, info, predict, train
+from gender_desktop.cli import evaluate, export, gui, info, predict, sweep, train
 from gender_desktop.cli.guard import run_guarded
 from gender_desktop.cli.output import prepare_streams
 
@@ -23,6 +23,7 @@ from gender_desktop.cli.output import prepare_streams
 COMMANDS: dict[str, ModuleType] = {
     "info": info,
     "train": train,
+    "sweep": sweep,
     "export": export,
     "evaluate": evaluate,
     "predict": predict,

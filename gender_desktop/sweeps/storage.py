@@ -80,10 +80,13 @@ def open_storage(url: str | None = None) -> Storage:
         if url.startswith("sqlite:"):
             kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
             lock = _sqlite_lock(url)
-        with warnings.catch_warnings():
+        storage = Storage(None, url, public, lock)
+        # Two workers opening a new SQLite file at once both create its tables (alembic's
+        # version row then fails as a duplicate): one at a time, under the same file lock.
+        with storage.pop_lock(), warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-        return Storage(rdb, url, public, lock)
+            storage.optuna = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        return storage
     except UserError:
         raise
     except (ImportError, ValueError, RuntimeError, OSError) as exc:

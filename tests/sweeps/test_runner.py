@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
-from conftest import head_config
-from setups import tiny_config
+from setups import head_config, tiny_config
 
 from gender_desktop.ml.config import ModelConfig
 from gender_desktop.ml.events import Control, EpochEnd
