@@ -55,12 +55,16 @@ def public_url(url: str) -> str:
     if url.startswith(JOURNAL):
         return url
     try:
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import URL, make_url
 
         parsed = make_url(url)
     except Exception:  # noqa: BLE001 - not a URL at all: show none of it but the scheme
         return url.split("://", 1)[0] + "://…" if "://" in url else url
-    return parsed.set(password=None).render_as_string(hide_password=False)
+    bare = URL.create(
+        parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
+        parsed.query,
+    )  # fmt: skip
+    return bare.render_as_string(hide_password=False)
 
 
 def open_storage(url: str | None = None) -> Storage:
