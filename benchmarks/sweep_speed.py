@@ -91,6 +91,17 @@ def as_separate_runs(root: Path, args: argparse.Namespace, work: Path) -> dict:
     return {"seconds": round(sum(times), 2), "per_run": times, "feature_passes": len(times)}
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo, as lscpu shows it), else the platform's."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20_000)
@@ -119,7 +130,8 @@ def main() -> int:
         "input_size": args.input_size,
         "epochs": args.epochs,
         "device": device_name(resolve_device(args.device)),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
+        "cpu_cores": os.cpu_count(),
         "decode_cache_seconds": round(decode, 2),
         "sweep": sweep,
         "separate_runs": separate,
