@@ -96,3 +96,15 @@ def test_a_trial_whose_worker_died_runs_again(tmp_path: Path) -> None:
     assert states == ["FAIL", "WAITING", "WAITING"]
     failed = next(t for t in again.trials if t.state == TrialState.FAIL)
     assert row(failed).state == "interrupted"
+
+
+def test_a_study_gives_back_the_sweep_it_runs(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, ["lr=1e-3,1e-4", "scope=head,last_block"], pruner="median")
+    spec.base.epochs = 4
+    studies.open_study(spec, open_storage(spec.storage))
+    again = studies.load_spec("s", spec.storage)
+    assert again.space == spec.space and again.base == spec.base
+    assert (again.sampler, again.pruner, again.metric) == ("grid", "median", "val_loss")
+    assert again.study_name() == "s"
+    with pytest.raises(UserError, match="no study 'nope'"):
+        studies.load_spec("nope", spec.storage)
