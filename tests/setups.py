@@ -40,3 +40,10 @@ def train_in_own_home(root: Path, config: TrainConfig, name: str = "colours"):
         patch.setenv(HOME_ENV, str(root / "home"))
         run = RunFolder.create(name, root / "runs")
         return run, Trainer(config, run).run()
+
+
+def head_config(data: Path, **changes) -> TrainConfig:
+    """:func:`tiny_config` training the head only, without augmentation: consecutive runs in
+    one process share one pass of the backbone (a head-only sweep)."""
+    model = ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head")
+    return tiny_config(data, model=model, **changes)

@@ -1,5 +1,6 @@
 """The ``gender-desktop`` launcher: with no command it opens the app; ``info``, ``train``,
-``evaluate``, ``predict``, ``export``, ``runs``, ``compare`` and ``report`` run headless on the same core.
+``sweep``, ``cv``, ``evaluate``, ``predict``, ``export``, ``runs``, ``compare`` and ``report``
+run headless on the same core.
 
 One module per command (``add_parser`` and ``run``), ``output`` for what goes to the terminal
 besides results, and ``guard`` for the one place where failures become exit codes: 0 done,
@@ -25,6 +26,7 @@ from gender_desktop.cli import (
     predict,
     report,
     runs,
+    sweep,
     train,
 )
 from gender_desktop.cli.guard import run_guarded
@@ -34,13 +36,14 @@ from gender_desktop.cli.output import prepare_streams
 COMMANDS: dict[str, ModuleType] = {
     "info": info,
     "train": train,
+    "sweep": sweep,
+    "cv": cv,
     "export": export,
     "evaluate": evaluate,
     "predict": predict,
     "runs": runs,
     "compare": compare,
     "report": report,
-    "cv": cv,
 }
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from gender_desktop.cli import train
+from gender_desktop.cli import train, training_options
 from gender_desktop.cli.guard import ctrl_c_sets
 from gender_desktop.cli.options import DefaultsHelp
 from gender_desktop.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             callback=callback,
             control=control,
             name=args.name,
-            track=train.tracker_names(args),
+            track=training_options.tracker_names(args),
         )
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))

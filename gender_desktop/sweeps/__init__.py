@@ -11,8 +11,9 @@ maps the app's settings onto it and makes each trial an ordinary run folder.
 - :mod:`.spec`: :class:`~.spec.SweepSpec` (base settings, space, sampler, pruner, storage, study,
   metric), ``count_runs``, ``apply`` (a trial's settings), ``describe`` (its run name).
 - :mod:`.events`: what a sweep reports besides the trainer's events.
-- :mod:`.storage` / :mod:`.study`: opening, creating and joining a study.
-- :mod:`.runner`: ``run_sweep`` (the trials, one after another, in this process).
-- :mod:`.results`: the best trial (on validation), the trials table, parameter importances,
-  retraining the best on train + val.
+- :mod:`.storage` / :mod:`.study`: opening, creating and joining a study (``load_spec``
+  rebuilds a stored study's sweep).
+- :mod:`.runner`: ``run_sweep`` (the trials, one after another, in this process) and
+  ``retrain_best`` (the best trial's settings on train + val, evaluated once on test).
+- :mod:`.results`: the best trial (on validation), the trials table, parameter importances.
 """

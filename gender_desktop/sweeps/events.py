@@ -30,7 +30,10 @@ class SweepStarted:
 class TrialStarted:
     number: int  # Optuna's trial number in the study
     params: dict[str, Any]  # the trial's values by space key (lr, batch, ...)
-    run_dir: str | None  # the run folder it will write (None: refused before training)
+    # The run folder it will write (None: refused before training); the trainer's RunStarted
+    # gives the final path (another if a run took this name meanwhile). A resumed stopped
+    # trial names its old folder.
+    run_dir: str | None
     index: int  # 1-based place among the sweep's trials
     total: int
 

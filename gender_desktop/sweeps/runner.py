@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +69,11 @@ def run_sweep(
     callback: SweepCallback | None = None,
     control: Control | None = None,
     shared: SharedInputs | None = None,
+    track: Sequence[str] | None = None,
 ) -> SweepSummary:
     """Run (or resume, or join) the sweep until no trial is left or ``control.stop`` is set;
-    the summary is the study's (all workers' trials), best first."""
+    the summary is the study's (all workers' trials), best first. ``track``: the trackers
+    each trial's run writes to, as for one training (None: TensorBoard where installed)."""
     spec.validate()
     emit = callback or (lambda event: None)
     control = control or Control()
@@ -85,7 +87,7 @@ def run_sweep(
         trial = next_trial(study, spec, storage)
         if trial is None:
             break
-        ended = _TrialRun(spec, study, storage, trial, runs_dir, emit, control, shared).run()
+        ended = _TrialRun(spec, study, storage, trial, runs_dir, emit, control, shared, track).run()
         stopped = ended.state == meta.STOPPED
         if stopped:
             break
@@ -160,8 +162,10 @@ class _TrialRun:
         emit: SweepCallback,
         control: Control,
         shared: SharedInputs,
+        track: Sequence[str] | None = None,
     ) -> None:
         self.spec, self.study, self.storage, self.trial = spec, study, storage, trial
+        self.track = track
         self.runs_dir, self.emit, self.shared = runs_dir, emit, shared
         self.control = Control(stop=_EitherSet(control.stop), pause=control.pause)
         self.index = len(_counted(study))
@@ -181,10 +185,12 @@ class _TrialRun:
         self.last_epoch = config.epochs
         folder, resume = self._folder(params)
         self.emit(TrialStarted(trial.number, params, str(folder.path), self.index, self.total))
+        from gender_desktop.ml.trackers import with_trackers
         from gender_desktop.ml.trainer import Trainer
 
         try:
-            trainer = Trainer(config, folder, self._on_event, self.control, shared=self.shared)
+            callback = with_trackers(self._on_event, self.track)
+            trainer = Trainer(config, folder, callback, self.control, shared=self.shared)
             summary = trainer.run(resume=resume)
         except (UserError, MemoryError) as exc:
             self._tidy_unbegun(folder)
@@ -302,6 +308,7 @@ def retrain_best(
     callback: SweepCallback | None = None,
     control: Control | None = None,
     shared: SharedInputs | None = None,
+    track: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Train the best trial's settings (chosen on validation) once more on train + val and
     evaluate it once on test: the sweep's final model. Its run folder's meta.json tags it
@@ -331,7 +338,10 @@ def retrain_best(
         if callback is not None:
             callback(event)
 
-    summary = Trainer(config, folder, on_event, control, shared=shared).run()
+    from gender_desktop.ml.trackers import with_trackers
+
+    callback = with_trackers(on_event, track)
+    summary = Trainer(config, folder, callback, control, shared=shared).run()
     if summary.get("state") == meta.FINISHED and summary.get("run_dir"):
         study.set_user_attr(FINAL_RUN, summary["run_dir"])
     return summary

@@ -55,12 +55,16 @@ def public_url(url: str) -> str:
     if url.startswith(JOURNAL):
         return url
     try:
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import URL, make_url
 
         parsed = make_url(url)
     except Exception:  # noqa: BLE001 - not a URL at all: show none of it but the scheme
         return url.split("://", 1)[0] + "://…" if "://" in url else url
-    return parsed.set(password=None).render_as_string(hide_password=False)
+    bare = URL.create(
+        parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
+        parsed.query,
+    )  # fmt: skip
+    return bare.render_as_string(hide_password=False)
 
 
 def open_storage(url: str | None = None) -> Storage:
@@ -80,10 +84,13 @@ def open_storage(url: str | None = None) -> Storage:
         if url.startswith("sqlite:"):
             kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
             lock = _sqlite_lock(url)
-        with warnings.catch_warnings():
+        storage = Storage(None, url, public, lock)
+        # Two workers opening a new SQLite file at once both create its tables (alembic's
+        # version row then fails as a duplicate): one at a time, under the same file lock.
+        with storage.pop_lock(), warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-        return Storage(rdb, url, public, lock)
+            storage.optuna = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        return storage
     except UserError:
         raise
     except (ImportError, ValueError, RuntimeError, OSError) as exc:

@@ -71,6 +71,33 @@ def load_existing(spec: SweepSpec, storage: Storage) -> optuna.Study:
         raise UserError(f"no study {name!r} in {storage.public}; run the sweep first") from None
 
 
+def load_spec(name: str, storage: str | None = None) -> SweepSpec:
+    """The sweep a study runs, rebuilt from what its creator stored (the GUI's "retrain the
+    best" and "continue this sweep" on a study picked from a list)."""
+    from gender_desktop.ml.config import ConfigError, TrainConfig
+    from gender_desktop.sweeps.space import parse_space
+    from gender_desktop.sweeps.storage import open_storage
+
+    opened = open_storage(storage)
+    spec = SweepSpec(TrainConfig(data="."), ())
+    spec.storage, spec.study = storage, name
+    attrs = load_existing(spec, opened).user_attrs
+    if not attrs.get(READY):
+        raise UserError(f"the study {name!r} in {opened.public} is not a gender-desktop sweep")
+    try:
+        spec.base = TrainConfig.from_dict(attrs.get("base"))
+        spec.space = parse_space(attrs.get("space") or [])
+    except ConfigError as exc:
+        raise UserError(
+            f"the study {name!r} holds settings this version cannot read: {exc}"
+        ) from exc
+    spec.sampler = str(attrs.get("sampler", "grid"))
+    spec.trials = attrs.get("trials") if spec.sampler != "grid" else None
+    spec.metric = str(attrs.get("metric", "val_loss"))
+    spec.pruner = str(attrs.get("pruner", "none"))
+    return spec
+
+
 def _initialise(study: optuna.Study, spec: SweepSpec) -> None:
     for key, value in describe_sweep(spec).items():
         study.set_user_attr(key, value)

@@ -66,7 +66,7 @@ def test_levi_hassner_trains_from_scratch_to_a_run_folder(
 def test_the_cli_takes_the_backbones_own_defaults(colour_data: Path, tmp_path: Path) -> None:
     """``--backbone levi_hassner`` alone: random weights, the whole network, 227 px."""
     from gender_desktop.cli import build_parser
-    from gender_desktop.cli.train import config_from_args
+    from gender_desktop.cli.training_options import config_from_args
 
     args = build_parser().parse_args(
         ["train", "--data", str(colour_data), "--backbone", "levi_hassner"]

@@ -8,9 +8,6 @@ from pathlib import Path
 import builders
 import pytest
 import torch
-from setups import tiny_config
-
-from gender_desktop.ml.config import ModelConfig, TrainConfig
 
 torch.set_num_threads(2)
 
@@ -19,9 +16,3 @@ torch.set_num_threads(2)
 def colour_data(tmp_path: Path) -> Path:
     """80 images: red ones male, blue ones female (trivially learnable)."""
     return builders.celeba_official(tmp_path / "colours", 80)
-
-
-def head_config(data: Path, **changes) -> TrainConfig:
-    """Head only, no augmentation: the trials share one feature pass."""
-    model = ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head")
-    return tiny_config(data, model=model, **changes)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
-from conftest import head_config
-from setups import tiny_config
+from setups import head_config, tiny_config
 
 from gender_desktop.ml.config import ModelConfig
 from gender_desktop.ml.events import Control, EpochEnd
@@ -162,3 +161,22 @@ def test_the_median_pruner_ends_a_clearly_worse_trial(colour_data: Path, tmp_pat
     assert pruned.value is not None  # its last reported val loss
     rows = trials_table(_study(spec))
     assert [r.state for r in rows] == ["finished", "finished", "pruned"]
+
+
+def test_a_random_sweep_draws_its_trials_from_the_ranges_and_stops_at_its_count(
+    colour_data: Path, tmp_path: Path
+) -> None:
+    spec = SweepSpec(
+        head_config(colour_data, epochs=1),
+        parse_space(["lr=1e-4:1e-2:log", "batch=8,16"]),
+        sampler="random",
+        trials=2,
+        pruner="hyperband",
+        seed=3,
+    )
+    summary = run_sweep(spec, tmp_path / "runs")
+    assert summary.counts == {"finished": 2}
+    for r in summary.trials:
+        assert 1e-4 <= r.params["lr"] <= 1e-2 and r.params["batch"] in (8, 16)
+        assert RunFolder(Path(r.run_dir)).train_config().lr == r.params["lr"]
+    assert run_sweep(spec, tmp_path / "runs").counts == {"finished": 2}  # its count is reached

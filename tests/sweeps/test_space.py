@@ -206,3 +206,17 @@ def test_the_default_study_name_follows_the_command() -> None:
 
 def test_params_are_hashable_and_frozen() -> None:
     assert hash(Param("lr", (1e-3,))) == hash(Param("lr", (1e-3,)))
+
+
+def test_the_space_loads_neither_torch_nor_optuna() -> None:
+    """The GUI's sweep dialog counts runs as the user types, on its own thread."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import gender_desktop.sweeps.space, gender_desktop.sweeps.spec, "
+        "gender_desktop.sweeps.events, gender_desktop.cli; "
+        "print(sorted(m for m in ('torch', 'optuna') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
