@@ -61,6 +61,26 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     _fsync_dir(target.parent)
 
 
+def atomic_link(source: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Make ``path`` the same file as ``source`` (a hard link swapped in atomically), so a
+    second copy of a large file costs no write; where hard links are not supported (FAT,
+    some network shares) the bytes are copied atomically instead. A later atomic write of
+    ``source`` replaces its name only: ``path`` keeps the contents it was linked to."""
+    source, target = Path(source), _regular_target(Path(path))
+    fd, tmp = make_temp(target)
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+        os.link(source, tmp)
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        atomic_write_bytes(target, source.read_bytes())
+        return
+    _fsync_dir(target.parent)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -98,9 +98,12 @@ def evaluate_model(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     extra: dict[str, Any] | None = None,
+    scores: Callable[[np.ndarray], np.ndarray | None] | None = None,
 ) -> dict[str, Any]:
     """Predict the evaluated split and the out-of-sample splits, compute the metrics, and (with
-    a run) write predictions.csv and evaluation.json. Returns the evaluation dictionary."""
+    a run) write predictions.csv and evaluation.json. Returns the evaluation dictionary.
+    ``scores(rows)``, where given, is P(Male) of those rows without running the model (a
+    head-only run scores its cached backbone features), or None when it cannot."""
     if split not in SPLITS:
         raise EvaluationFailed(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     started = time.perf_counter()
@@ -111,7 +114,9 @@ def evaluate_model(
     if not np.any(split_of[chosen] == split):
         raise EvaluationFailed(f"{dataset.report.source}: the {split} split has no readable images")
     batcher = DeviceBatcher(decoded, device, device.type == "cuda")
-    p_male = predict_rows(model, batcher, chosen, batch_size, amp, progress, cancel)
+    p_male = scores(chosen) if scores is not None else None
+    if p_male is None:
+        p_male = predict_rows(model, batcher, chosen, batch_size, amp, progress, cancel)
     broken = int(np.count_nonzero(~np.isfinite(np.asarray(p_male, dtype=np.float64))))
     if broken:  # NaN scores would still give an accuracy and an AUC, quietly wrong
         where = f" of {run.path}" if run is not None else ""

@@ -37,6 +37,10 @@ class CachedFeatures:
         index = self.slot[torch.from_numpy(rows).to(self.slot.device)]
         self.values[index] = values.to(self.values.dtype)
 
+    def covers(self, index: torch.Tensor) -> bool:
+        """Whether every row of ``index`` has stored features."""
+        return bool((self.slot[index] >= 0).all())
+
     def rows(self, index: torch.Tensor) -> torch.Tensor:
         return self.values[self.slot[index]].float()
 

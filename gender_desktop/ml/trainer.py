@@ -361,6 +361,7 @@ class Trainer:
         features = None
         if self._use_feature_cache():
             features = self._shared_features(model, loop.batcher, resuming)
+        self.features = features
         self.log(
             f"training {cfg.model.backbone} ({cfg.model.scope}) on {device_name(self.device)}: "
             f"{len(self.rows['train']):,} train / {len(self.rows['val']):,} val images"
@@ -559,6 +560,7 @@ class Trainer:
                 lambda done, total, _m: self._progress(done, total, "Evaluating on the test split"),
                 self.control.stop,
                 extra={"checkpoint": which, "epoch": int(state.get("epoch", 0))},
+                scores=self._cached_scores(model),
             )
         except Cancelled:
             self.log("stopped while evaluating; the run is kept without an evaluation")
@@ -583,14 +585,41 @@ class Trainer:
             and not self.config.augment.active
         )
 
+    def _cached_scores(self, model: GenderNet):
+        """P(Male) of rows from the cached features with the model's head (None where a row
+        is not cached): a head-only run evaluates without running the backbone again."""
+        features = getattr(self, "features", None)
+        if features is None:
+            return None
+
+        @torch.no_grad()
+        def scores(rows: np.ndarray) -> np.ndarray | None:
+            index = torch.from_numpy(rows).to(self.device)
+            if not features.covers(index):
+                return None
+            model.eval()
+            out = np.empty(len(rows), dtype=np.float32)
+            for start in range(0, len(rows), 4096):
+                part = index[start : start + 4096]
+                with self._autocast():
+                    logits = model.head(features.rows(part)).squeeze(1)
+                out[start : start + len(part)] = torch.sigmoid(logits.float()).cpu().numpy()
+            return out
+
+        return scores
+
     def _shared_features(
         self, model: GenderNet, batcher: DeviceBatcher, resuming: bool
     ) -> CachedFeatures:
-        """The frozen trunk's features for the train and val images, computed once, or taken
+        """The frozen trunk's features for the train, val and (with a run folder, which
+        is evaluated at the end) test images, computed once, or taken
         from the shared inputs when another run in this process computed them for the same
         trunk and images (a head-only sweep). A resumed trunk is last.pt's: not shareable."""
         assert self.dataset is not None
-        needed = np.concatenate([self.rows["train"], self.rows["val"]])
+        parts = [self.rows["train"], self.rows["val"]]
+        if self.run_folder is not None:
+            parts.append(self.rows["test"])
+        needed = np.unique(np.concatenate(parts))  # train+val fitting: val rows are in train
 
         def compute() -> CachedFeatures:
             return compute_features(

@@ -32,6 +32,7 @@ from gender_desktop import paths
 from gender_desktop.data.sources import read_regular
 from gender_desktop.errors import UserError, describe_os_error, user_error_from_os
 from gender_desktop.fileio import (
+    atomic_link,
     atomic_write_bytes,
     atomic_write_json,
     clean_stale_temps,
@@ -279,6 +280,13 @@ class RunFolder:
         torch.save(state, buf)
         target = self.path / which
         atomic_write_bytes(target, buf.getvalue())
+        return target
+
+    def link_checkpoint(self, source: str, which: str) -> Path:
+        """``which`` becomes the same checkpoint as ``source`` without writing it again (the
+        best epoch that is also the latest: best.pt from last.pt)."""
+        target = self.path / which
+        atomic_link(self.path / source, target)
         return target
 
     def load_checkpoint(self, which: str = LAST) -> dict[str, Any]:

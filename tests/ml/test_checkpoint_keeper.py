@@ -135,3 +135,80 @@ def test_head_only_runs_in_one_process_share_one_backbone_pass(colour_data: Path
     )
     Trainer(tiny_config(colour_data, model=other, epochs=1), shared=shared).run()
     assert shared.feature_passes == 2  # another pooling: other features
+
+
+def test_a_head_only_run_evaluates_its_test_split_from_the_cached_features(
+    colour_data: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The backbone runs once for train, val and test; the test scores equal a full forward
+    pass of best.pt's model."""
+    import numpy as np
+
+    from gender_desktop.ml import evaluation
+    from gender_desktop.ml.results import read_predictions
+    from gender_desktop.ml.runmodel import load_run_model
+
+    forwards: list[int] = []
+    real = evaluation.predict_rows
+    monkeypatch.setattr(
+        evaluation, "predict_rows", lambda *a, **k: forwards.append(1) or real(*a, **k)
+    )
+    model = ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head")
+    run = RunFolder.create("head", tmp_path / "runs")
+    summary = Trainer(tiny_config(colour_data, model=model, epochs=2), run=run).run()
+    assert summary["test"]["n"] == 8 and forwards == []
+    cached = read_predictions(run).sort_values("image_id")
+    loaded = load_run_model(run.path)
+    monkeypatch.setattr(evaluation, "predict_rows", real)
+    evaluation.evaluate_run(run.path, device="cpu")
+    full = read_predictions(run).sort_values("image_id")
+    assert loaded.config.model.scope == "head"
+    assert np.allclose(cached["p_male"].to_numpy(), full["p_male"].to_numpy(), atol=1e-5)
+
+
+def test_a_frozen_trunks_best_epoch_is_linked_not_written_twice(colour_data, tmp_path) -> None:
+    """Head only: an improving epoch's best.pt is last.pt's file (a hard link), and a later
+    worse epoch's last.pt leaves it as it was."""
+    import os
+
+    model = ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head")
+    run = RunFolder.create("link", tmp_path / "runs")
+    events: list = []
+    Trainer(tiny_config(colour_data, model=model, epochs=3), run, events.append).run()
+    best_epochs = [e.metrics["epoch"] for e in events if isinstance(e, EpochEnd) and e.best]
+    best = torch.load(run.path / "best.pt", weights_only=True)
+    assert best["epoch"] == best_epochs[-1]
+    same = os.path.samefile(run.path / "best.pt", run.path / "last.pt")
+    assert same == (best_epochs[-1] == 3)
+
+
+def test_a_kill_between_last_pt_and_its_best_link_is_mended_on_resume(
+    colour_data: Path, tmp_path: Path
+) -> None:
+    """Simulated: last.pt says epoch 2 is the best, best.pt still holds epoch 1."""
+    import shutil
+
+    model = ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head")
+    run = RunFolder.create("cut", tmp_path / "runs")
+    control = Control()
+    saved: dict[int, Path] = {}
+
+    def keep_a_copy(event) -> None:
+        if isinstance(event, EpochEnd):
+            epoch = int(event.metrics["epoch"])
+            saved[epoch] = tmp_path / f"last-{epoch}.pt"
+            shutil.copy(run.path / "last.pt", saved[epoch])
+            if epoch == 2:
+                control.stop.set()
+
+    config = tiny_config(colour_data, model=model, epochs=3, lr=1e-2)
+    Trainer(config, run, keep_a_copy, control).run()
+    state = torch.load(run.path / "last.pt", weights_only=True)
+    if state["best_epoch"] != 2:
+        pytest.skip("epoch 2 was not the best on this machine")
+    (run.path / "best.pt").unlink()
+    shutil.copy(saved[1], run.path / "best.pt")  # what a kill before the link leaves
+    resumed = Trainer(config, run=RunFolder(run.path))
+    resumed.run(resume=True)
+    best = torch.load(run.path / "best.pt", weights_only=True)
+    assert best["epoch"] in (2, 3) and best["epoch"] == resumed.keeper.best_epoch
