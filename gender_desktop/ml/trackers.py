@@ -30,8 +30,10 @@ from typing import Any
 
 from gender_desktop.errors import UserError
 from gender_desktop.ml.events import Callback, EpochEnd, Event, LogLine, RunEnded, RunStarted
+from gender_desktop.runs.folder import TENSORBOARD
 
-TENSORBOARD_DIR = "tensorboard"  # inside each run folder
+TENSORBOARD_DIR = TENSORBOARD  # inside each run folder (runs/folder.py: removed with a run
+# that never began)
 TRACKERS_FILE = "trackers.json"  # the tracker-side run ids, so a resumed run continues its own
 PROJECT = "gender-desktop"  # W&B project and MLflow experiment unless the environment says
 

@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 import time
 import warnings
@@ -38,7 +39,7 @@ from gender_desktop.fileio import (
     clean_stale_temps,
     make_temp,
 )
-from gender_desktop.runs.meta import STATUS
+from gender_desktop.runs.meta import META, STATUS
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -49,7 +50,9 @@ EVALUATION = "evaluation.json"
 PREDICTIONS = "predictions.csv"
 MAX_CONFIG_BYTES = 16 * 2**20  # config.json is a few KB; a huge one is not a run's
 # The files a run writes; only these (and temp files) are removed with a run that never began.
-RUN_FILES = (CONFIG, METRICS, LOG, BEST, LAST, STATUS)
+RUN_FILES = (CONFIG, METRICS, LOG, BEST, LAST, STATUS, META)
+TENSORBOARD = "tensorboard"  # the TensorBoard tracker's event files (ml/trackers.py)
+RUN_DIRS = (TENSORBOARD,)
 METRIC_COLUMNS = (
     "epoch",
     "train_loss",
@@ -159,6 +162,9 @@ class RunFolder:
         for name in RUN_FILES:
             with contextlib.suppress(OSError):
                 (self.path / name).unlink()
+        for name in RUN_DIRS:  # what the run's trackers wrote for it
+            if (self.path / name).is_dir() and not (self.path / name).is_symlink():
+                shutil.rmtree(self.path / name, ignore_errors=True)
         clean_stale_temps(self.path, now=float("inf"))
         try:
             self.path.rmdir()

@@ -340,8 +340,8 @@ def retrain_best(
 
     from gender_desktop.ml.trackers import with_trackers
 
-    callback = with_trackers(on_event, track)
-    summary = Trainer(config, folder, callback, control, shared=shared).run()
+    tracked = with_trackers(on_event, track)
+    summary = Trainer(config, folder, tracked, control, shared=shared).run()
     if summary.get("state") == meta.FINISHED and summary.get("run_dir"):
         study.set_user_attr(FINAL_RUN, summary["run_dir"])
     return summary
