@@ -15,7 +15,7 @@ use it alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,8 +187,15 @@ def compare(paths: Sequence[Path | str]) -> Comparison:
         )
         for r in records
     ]
+    read: dict[Path, dict[str, tuple[str, bool]]] = {}  # each predictions.csv read once
+
+    def correct(record: RunRecord) -> dict[str, tuple[str, bool]]:
+        if record.path not in read:
+            read[record.path] = _correct(record)
+        return read[record.path]
+
     pairs = [
-        pair(records[i], records[j])
+        pair(records[i], records[j], correct)
         for i in range(len(records))
         for j in range(i + 1, len(records))
     ]
@@ -237,7 +244,11 @@ def _correct(record: RunRecord) -> dict[str, tuple[str, bool]]:
     return {i: (lab, bool(r)) for i, lab, r in zip(ids, labels, right, strict=True)}
 
 
-def pair(a: RunRecord, b: RunRecord) -> Pair:
+def pair(
+    a: RunRecord,
+    b: RunRecord,
+    correct: Callable[[RunRecord], dict[str, tuple[str, bool]]] | None = None,
+) -> Pair:
     """McNemar and the difference interval of ``b`` against ``a`` on their common test images,
     or why they are not comparable (not evaluated, another split, another dataset)."""
     out = Pair(a.title, b.title)
@@ -250,7 +261,7 @@ def pair(a: RunRecord, b: RunRecord) -> Pair:
         out.reason = "they were evaluated on different datasets (or different versions of one)"
         return out
     try:
-        ca, cb = _correct(a), _correct(b)
+        ca, cb = (correct or _correct)(a), (correct or _correct)(b)
     except (OSError, ValueError, KeyError, UserError) as exc:
         out.reason = f"their {PREDICTIONS} cannot be read ({exc})"
         return out

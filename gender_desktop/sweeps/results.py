@@ -128,8 +128,8 @@ def summarise(study: optuna.Study, storage: str, stopped: bool = False) -> Sweep
 
 
 def importance(study: optuna.Study) -> dict[str, float]:
-    """How much each parameter mattered to the metric, normalised to sum to 1 ({} until two
-    trials finished with different values). Optuna's PED-ANOVA evaluator: it needs nothing
+    """How much each parameter mattered to the metric, normalised to sum to 1 ({} until three
+    trials finished with different values: PED-ANOVA compares the good ones with the rest). Optuna's PED-ANOVA evaluator: it needs nothing
     beyond numpy (fANOVA, Optuna's default, needs scikit-learn). With the few trials of a
     small sweep, the quantile of "good" trials is widened so that it holds at least two."""
     from optuna.importance import PedAnovaImportanceEvaluator
@@ -140,9 +140,9 @@ def importance(study: optuna.Study) -> dict[str, float]:
         if finished
         else []
     )
-    if len(finished) < 2 or not varied:
+    if len(finished) < 3 or not varied:
         return {}
-    quantile = min(1.0, max(0.1, 2 / len(finished)))
+    quantile = min(0.5, max(0.1, 2 / len(finished)))  # PED-ANOVA refuses a quantile of 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # experimental-feature and few-trials warnings
         try:
