@@ -125,8 +125,11 @@ def table(summary: Any) -> str:
         mean, std = summary.mean.get(key), summary.std.get(key)
         if mean is None:
             continue
-        spread = f"{mean:.4f} ± {std:.4f}" if std is not None else f"{mean:.4f}"
-        folds = " ".join("-" if v[key] is None else f"{v[key]:.4f}" for v in summary.per_fold)
+        digits = 1 if key == "train_seconds" else 4  # seconds: tenths are plenty
+        spread = f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+        folds = " ".join(
+            "-" if v[key] is None else f"{v[key]:.{digits}f}" for v in summary.per_fold
+        )
         lines.append(f"{label:<28}{spread:>20}   {folds}")
     if summary.file:
         lines.append(f"summary: {summary.file}")

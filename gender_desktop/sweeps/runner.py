@@ -172,11 +172,13 @@ class _TrialRun:
         self.total = count_runs(spec)
         self.run_dir: str | None = None
         self.last_epoch = spec.base.epochs
+        self.params: dict[str, Any] = {}
 
     def run(self) -> TrialEnded:
         trial = self.trial
         trial.set_user_attr(studies.WORKER, studies.worker_id())
         params = suggest(trial, self.spec.space)
+        self.params = params
         try:
             config = apply(self.spec.base, params)
         except ConfigError as exc:
@@ -237,8 +239,13 @@ class _TrialRun:
                 "storage": self.storage.public,
                 "trial": self.trial.number,
             }
+            folder = Path(event.run_dir)
+            # The runs table's title: what this trial varies (a rename by the user stays).
+            title = meta.read_meta(folder).title or (
+                f"{describe(self.params)} · trial {self.trial.number}"
+            )
             with contextlib.suppress(OSError):  # the study names its folder all the same
-                meta.update_meta(Path(event.run_dir), sweep=sweep)
+                meta.update_meta(folder, sweep=sweep, title=title)
         elif isinstance(event, EpochEnd):
             self._report(event)
         self.emit(event)

@@ -47,6 +47,9 @@ def test_a_head_only_2x2_grid_leaves_four_finished_runs_from_one_feature_pass(
         assert sweep["study"] == spec.study_name() and sweep["storage"].endswith("sweeps.db")
         config = run.train_config()
         seen.add((config.lr, config.batch_size))
+        # the runs table's title says what the trial varies
+        title = read_meta(folder).title
+        assert title == f"lr={config.lr:g} batch={config.batch_size} · trial {sweep['trial']}"
     assert seen == {(1e-3, 16), (1e-3, 32), (1e-2, 16), (1e-2, 32)}
     # the summary: best first, chosen on validation, test numbers kept but marked
     values = [r.value for r in summary.trials]

@@ -128,14 +128,14 @@ class TrainingForm(QWidget):
             "kept epoch and restore its weights (0: off)"
         )
         self.best_metric = QComboBox()
-        self.best_metric.addItem("Lowest validation loss", "val_loss")
-        self.best_metric.addItem("Highest validation accuracy", "val_accuracy")
+        self.best_metric.addItem("Lowest val loss", "val_loss")
+        self.best_metric.addItem("Highest val accuracy", "val_accuracy")
         self.best_metric.setCurrentIndex(self.best_metric.findData(d.best_metric))
         self.best_metric.setToolTip(
             "Which epoch's weights are kept as best.pt (evaluated, exported and used to "
             "predict), and what early stopping watches"
         )
-        self.fit_on_val = QCheckBox("Also train on the val split (a final model)")
+        self.fit_on_val = QCheckBox("Also train on val (final model)")
         self.fit_on_val.setChecked(d.fit_on == "train+val")
         self.fit_on_val.setToolTip(
             "For the final model of a finished comparison: trains on train + val, keeps the "
@@ -160,7 +160,7 @@ class TrainingForm(QWidget):
         self.amp.setToolTip("bf16 (or fp16 with a grad scaler) autocast and channels-last on CUDA")
         self.workers = _spin(0, 256, d.workers)
         self.workers.setToolTip("Processes that decode the images once (0: one per CPU core)")
-        self.feature_cache = QCheckBox("Compute frozen-backbone features once")
+        self.feature_cache = QCheckBox("Frozen-backbone features once")
         self.feature_cache.setChecked(d.feature_cache)
         self.feature_cache.setToolTip(
             "Head only, without augmentation: run the frozen backbone once instead of every "
@@ -207,7 +207,7 @@ class TrainingForm(QWidget):
                     ("Schedule", self.schedule),
                     ("Step size", self.step_size),
                     ("Gamma", self.gamma),
-                    ("Keep the epoch with", self.best_metric),
+                    ("Best epoch by", self.best_metric),
                     ("Early stopping", self.patience),
                     ("", self.fit_on_val),
                     ("Seed", self.seed),

@@ -74,7 +74,11 @@ class TrainingPanel(QWidget):
         self.form = TrainingForm()
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.form)
-        scroll.setMinimumWidth(330)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # As wide as the form wants plus the vertical scroll bar: no field is cut off.
+        scroll.setMinimumWidth(
+            self.form.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4
+        )
 
         self.plan = QLabel()
         self.plan.setWordWrap(True)
