@@ -25,6 +25,7 @@ Run ``i`` has colour ``run_colour(i)`` in every figure.
 from __future__ import annotations
 
 import html
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -133,6 +134,10 @@ class CurvesFigure(ThemedLayout):
             loss = self.loss_plot.plot(curve.epoch, curve.val_loss, pen=pen, **symbol)
             self.legend.addItem(acc, html.escape(curve.run))  # labels are rich text
             self.curves[curve.run] = (acc, loss)
+        last = max((max(c.epoch) for c in comparison.curves if c.epoch), default=1)
+        step = max(1, math.ceil(last / 10))  # whole epochs: there is no epoch 1.5
+        for plot in (self.accuracy_plot, self.loss_plot):
+            plot.getAxis("bottom").setTicks([[(e, str(e)) for e in range(1, last + 1, step)]])
         self.restyle()
 
 
