@@ -53,6 +53,8 @@ FIGURE_CAPTIONS = {
     "time": "Training time per run (sum of the epochs' times).",
     "confusion": "Confusion matrix of each run on its test images (rows: true class, "
     "columns: predicted).",
+    "parallel": "Parallel coordinates: one line per run across the settings that differ and "
+    "its val loss at the kept epoch (brighter = better).",
 }
 SLICE_ROWS = 15  # the worst slices of the best run: enough to see where it fails
 

@@ -54,7 +54,8 @@ def _quiet_offscreen(_kind, _context, message: str) -> None:
 
 
 def render_figures(comparison: Comparison) -> dict[str, bytes]:
-    """The four comparison figures as PNG bytes by name (curves, metrics, time, confusion)."""
+    """The comparison figures as PNG bytes by name (curves, metrics, time, confusion, and
+    the parallel coordinates of three or more runs)."""
     from gender_desktop.ui import figures
 
     offscreen_application()
@@ -66,7 +67,52 @@ def render_figures(comparison: Comparison) -> dict[str, bytes]:
             path = figures.render_png(figure, Path(folder) / f"{name}.png", width, height)
             out[name] = path.read_bytes()
             figure.deleteLater()
+    parallel = render_parallel(comparison)
+    if parallel is not None:
+        out["parallel"] = parallel
     return out
+
+
+def parallel_frame(comparison: Comparison):
+    """The runs as parallel-coordinates trials: the settings that differ, then the val loss of
+    each run's kept epoch (the metric a sweep chooses on); None for fewer than three runs or
+    nothing to show (a picture of two lines says no more than the table)."""
+    import pandas as pd
+
+    records = comparison.records
+    if len(records) < 3 or any(r.best_val_loss is None for r in records):
+        return None
+    keys = [k for k in comparison.differing if k not in ("data", "fold")][:8]
+    if not keys:
+        return None
+    rows = []
+    for i, (record, settings) in enumerate(zip(records, comparison.settings, strict=True)):
+        row = {"number": (record.sweep or {}).get("trial", i), "val_loss": record.best_val_loss}
+        for key in keys:
+            value = settings.get(key)
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            row[key] = value if numeric else str(value)
+        rows.append(row)
+    return pd.DataFrame(rows), keys
+
+
+def render_parallel(comparison: Comparison) -> bytes | None:
+    """The parallel-coordinates plot of the Sweep Results view, for the report (PNG)."""
+    found = parallel_frame(comparison)
+    if found is None:
+        return None
+    from gender_desktop.ui import figures
+    from gender_desktop.ui.sweeps.parallel import ParallelCoordinates
+
+    frame, keys = found
+    plot = ParallelCoordinates()
+    titles = {k: k.split(".")[-1] for k in keys} | {"val_loss": "val loss"}
+    plot.set_trials(frame, keys, "val_loss", higher_is_better=False, titles=titles)
+    with tempfile.TemporaryDirectory(prefix="gender-desktop-report-") as folder:
+        path = figures.render_png(plot, Path(folder) / "parallel.png", WIDTH, 420)
+        data = path.read_bytes()
+    plot.deleteLater()
+    return data
 
 
 def write_report(run_paths: Sequence[Path], out: Path, title: str = "") -> Path:

@@ -77,3 +77,25 @@ def test_the_apps_report_child_writes_the_html(qtbot, run_copies, tmp_path):
         assert "gone: not a run folder" in failed.args[1]
     finally:
         client.shutdown()
+
+
+def test_three_or_more_runs_also_get_the_parallel_coordinates(qapp, tmp_path) -> None:
+    """A sweep's report shows its runs across the settings that differ, as the Sweep Results
+    view does; two runs do not (the table says as much)."""
+    from runfiles import write_run
+
+    from gender_desktop.ui.report_figures import parallel_frame
+
+    runs = [
+        write_run(
+            tmp_path / "runs", f"t{i}", epochs=2, lr=lr, batch_size=batch, val_loss=[0.6, loss]
+        )
+        for i, (lr, batch, loss) in enumerate(((1e-3, 32, 0.3), (1e-4, 32, 0.5), (1e-3, 64, 0.4)))
+    ]
+    frame, keys = parallel_frame(compare([r.path for r in runs]))
+    assert keys == ["batch_size", "lr"] or keys == ["lr", "batch_size"]
+    assert list(frame["val_loss"]) == [0.3, 0.5, 0.4] and list(frame["lr"]) == [1e-3, 1e-4, 1e-3]
+    text = write_report([r.path for r in runs], tmp_path / "three.html").read_text()
+    assert len(re.findall(r"src='data:image/png;base64,", text)) == 5
+    assert "Parallel coordinates: one line per run" in text
+    assert parallel_frame(compare([r.path for r in runs[:2]])) is None
