@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from forms import tiny_form
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 from runfiles import write_run
@@ -246,15 +247,7 @@ def test_resume_a_stopped_run_from_the_table(make_window, qtbot, open_dataset_in
     window = make_window()
     with qtbot.waitSignal(window.dataset_opened, timeout=60_000):
         window.open_demo()
-    form = window.training.form
-    form.backbone.setCurrentIndex(form.backbone.findData("resnet18"))
-    form.scope.setCurrentIndex(form.scope.findData("all"))
-    form.input_size.setValue(32)
-    form.weights.setCurrentIndex(form.weights.findData("random"))
-    form.hidden.setText("16")
-    form.batch_size.setValue(32)
-    form.device.setCurrentText("cpu")
-    form.epochs.setValue(2)
+    tiny_form(window.training.form, batch=32, optimizer="sgd", epochs=2)
     training = window.training
     with qtbot.waitSignal(training.run_finished, timeout=180_000) as first:
         worker = training.start()

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from forms import tiny_form
 
 from gender_desktop.runs import meta
 from gender_desktop.sweeps.events import SweepEnded, TrialStarted
@@ -18,17 +19,7 @@ def sweep_window(make_window, qtbot):
     window = make_window()
     with qtbot.waitSignal(window.dataset_opened, timeout=60_000):
         window.open_demo()
-    form = window.training.form
-    form.backbone.setCurrentIndex(form.backbone.findData("resnet18"))
-    form.scope.setCurrentIndex(form.scope.findData("head"))
-    form.input_size.setValue(32)
-    form.weights.setCurrentIndex(form.weights.findData("random"))
-    form.optimizer.setCurrentText("adam")
-    form.hidden.setText("16")
-    form.batch_size.setValue(16)
-    form.epochs.setValue(1)
-    form.flip.setChecked(False)
-    form.device.setCurrentText("cpu")
+    tiny_form(window.training.form, scope="head", epochs=1, flip=False)
     return window
 
 

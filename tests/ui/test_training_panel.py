@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from forms import tiny_form
 from PySide6.QtCore import QElapsedTimer, QTimer
 
 
@@ -13,15 +14,7 @@ def trained_window(make_window, qtbot):
     window = make_window()
     with qtbot.waitSignal(window.dataset_opened, timeout=60_000):
         window.open_demo()
-    form = window.training.form
-    form.backbone.setCurrentIndex(form.backbone.findData("resnet18"))
-    form.scope.setCurrentIndex(form.scope.findData("all"))
-    form.input_size.setValue(32)
-    form.weights.setCurrentIndex(form.weights.findData("random"))
-    form.optimizer.setCurrentText("adam")
-    form.hidden.setText("16")
-    form.batch_size.setValue(16)
-    form.device.setCurrentText("cpu")
+    tiny_form(window.training.form)
     return window
 
 
