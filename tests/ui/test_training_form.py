@@ -59,3 +59,42 @@ def test_set_config_shows_every_setting_of_a_saved_run(qtbot) -> None:
     )
     form.set_config(saved)
     assert form.config("data").to_dict() == saved.to_dict()
+
+
+def wheel(widget, clicks: int = -2) -> bool:
+    """Turn the mouse wheel over ``widget`` (negative: towards the user, scrolling down);
+    whether the widget took the event. (Qt passes a real wheel event that a widget ignores on
+    to its parents, here the scroll area; a synthetic one goes to the receiver only.)"""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(
+        centre,
+        QPointF(widget.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120 * clicks),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def test_the_wheel_scrolls_the_settings_and_changes_only_a_focused_field(make_window, qtbot):
+    """Two wheel clicks over the learning rate turned 0.001 into 0.0008 while scrolling."""
+    window = make_window()
+    window.resize(1000, 500)  # the settings do not fit: they scroll
+    window.tabs.setCurrentWidget(window.training)
+    form = window.training.form
+    for field in (form.lr, form.optimizer, form.batch_size, form.dropout):
+        kept = field.value() if hasattr(field, "value") else field.currentIndex()
+        took = wheel(field)
+        now = field.value() if hasattr(field, "value") else field.currentIndex()
+        assert now == kept and not took and not field.hasFocus()  # on to the scroll area
+    form.lr.setFocus()
+    qtbot.waitUntil(form.lr.hasFocus, timeout=2_000)
+    assert wheel(form.lr, clicks=1) and form.lr.value() > 0.001  # a focused field takes it

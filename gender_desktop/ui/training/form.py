@@ -32,6 +32,7 @@ from gender_desktop.ml.config import (
     ModelConfig,
     TrainConfig,
 )
+from gender_desktop.ui.fields import ComboBox, DoubleSpinBox, SpinBox
 
 SCOPE_TITLES = {
     "head": "Head only (backbone frozen)",
@@ -49,9 +50,9 @@ WEIGHTS = [
 
 def _spin(low: float, high: float, value: float, decimals: int = 0, step: float = 1):
     if decimals:
-        box = QDoubleSpinBox(decimals=decimals, minimum=low, maximum=high, singleStep=step)
+        box = DoubleSpinBox(decimals=decimals, minimum=low, maximum=high, singleStep=step)
     else:
-        box = QSpinBox(minimum=int(low), maximum=int(high), singleStep=int(step))
+        box = SpinBox(minimum=int(low), maximum=int(high), singleStep=int(step))
     box.setValue(value)
     return box
 
@@ -62,7 +63,7 @@ class TrainingForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         d, m, a = DEFAULTS, DEFAULTS.model, DEFAULTS.augment
-        self.backbone = QComboBox()
+        self.backbone = ComboBox()
         for entry in backbones.BACKBONES.values():
             self.backbone.addItem(entry.title, entry.name)
             self.backbone.setItemData(
@@ -73,11 +74,11 @@ class TrainingForm(QWidget):
             "The network under the new head. VGG16 is the classic recipe; ResNet18 and "
             "MobileNetV2 make CPU training practical; Levi & Hassner's CNN trains from scratch."
         )
-        self.scope = QComboBox()
+        self.scope = ComboBox()
         self.scope.setToolTip(
             "Which layers train. Frozen layers keep their weights and BatchNorm statistics exactly."
         )
-        self.pooling = QComboBox()
+        self.pooling = ComboBox()
         self.pooling.addItems(POOLINGS)
         self.pooling.setCurrentText(m.pooling)
         self.pooling.setToolTip("How the last feature map becomes a vector for the head")
@@ -87,7 +88,7 @@ class TrainingForm(QWidget):
         self.dropout.setToolTip("Dropout after each hidden layer")
         self.input_size = _spin(32, 512, m.input_size, 0, 16)
         self.input_size.setToolTip("Images are resized (shorter side) and centre-cropped to this")
-        self.weights = QComboBox()
+        self.weights = ComboBox()
         for text, value in WEIGHTS:
             self.weights.addItem(text, value)
         self.weights.setCurrentIndex(self.weights.findData(d.weights))
@@ -97,7 +98,7 @@ class TrainingForm(QWidget):
         )
         self.weights_path = QLineEdit(placeholderText="path to a .pth file or a run folder")
         self.browse = QPushButton("Browse…")
-        self.optimizer = QComboBox()
+        self.optimizer = ComboBox()
         self.optimizer.addItems(OPTIMIZERS)
         self.optimizer.setCurrentText(d.optimizer)
         self.optimizer.setToolTip("SGD with momentum (the usual recipe), Adam or AdamW")
@@ -111,7 +112,7 @@ class TrainingForm(QWidget):
         self.batch_size.setToolTip("Images per step. Lower it if the GPU runs out of memory.")
         self.epochs = _spin(1, 1000, d.epochs)
         self.epochs.setToolTip("Passes over the train split")
-        self.schedule = QComboBox()
+        self.schedule = ComboBox()
         self.schedule.addItems(SCHEDULES)
         self.schedule.setCurrentText(d.schedule)
         self.schedule.setToolTip(
@@ -127,7 +128,7 @@ class TrainingForm(QWidget):
             "Early stopping: stop after this many epochs without a better "
             "kept epoch and restore its weights (0: off)"
         )
-        self.best_metric = QComboBox()
+        self.best_metric = ComboBox()
         self.best_metric.addItem("Lowest val loss", "val_loss")
         self.best_metric.addItem("Highest val accuracy", "val_accuracy")
         self.best_metric.setCurrentIndex(self.best_metric.findData(d.best_metric))
@@ -151,7 +152,7 @@ class TrainingForm(QWidget):
         self.zoom.setToolTip("Random zoom in or out by up to this fraction (train split only)")
         self.brightness = _spin(0, 0.9, a.brightness, 2, 0.05)
         self.brightness.setToolTip("Random brightness change up to this fraction")
-        self.device = QComboBox()
+        self.device = ComboBox()
         self.device.addItems(["auto", "cuda", "cpu", "mps"])
         self.device.setCurrentText(d.device)
         self.device.setToolTip("auto uses CUDA when present, then Apple MPS, then the CPU")
