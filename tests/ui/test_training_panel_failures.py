@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtGui import QColor, QPalette
+
 from gender_desktop.paths import data_dir
 from gender_desktop.runs.folder import CONFIG, RunFolder
+from gender_desktop.ui.training.panel import FAILED_COLOUR
 
 
 def set_tiny(form) -> None:
@@ -35,6 +38,20 @@ def test_a_failed_start_leaves_no_run_folder(make_window, qtbot, tmp_path: Path)
     assert not runs.exists() or list(runs.iterdir()) == []
     qtbot.waitUntil(lambda: panel.start_button.isEnabled())
     assert not panel.open_button.isEnabled()  # there is no folder to open
+    # it looks failed: a red, full bar saying why; the next start clears that
+    red = QColor(FAILED_COLOUR)
+    assert (
+        panel.progress.text().startswith("Failed: ")
+        and "no such run folder" in panel.progress.text()
+    )
+    assert panel.progress.palette().color(QPalette.ColorRole.Highlight) == red
+    assert panel.progress.value() == panel.progress.maximum()
+    panel.form.weights.setCurrentIndex(panel.form.weights.findData("random"))
+    with qtbot.waitSignal(panel.run_finished, timeout=180_000):
+        panel.start()
+        assert not panel.progress.text().startswith("Failed")
+        assert panel.progress.palette().color(QPalette.ColorRole.Highlight) != red
+        panel.stop()
 
 
 def test_resuming_a_damaged_run_says_what_is_wrong(make_window, qtbot, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QColor, QDesktopServices, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -45,6 +45,7 @@ TRAINING_IDLE_S = 10.0  # an ended run's child goes soon: it may hold GPU memory
 TRAIN_PEN = pg.mkPen("#2f7ed8", width=2)
 VAL_PEN = pg.mkPen("#e07b1a", width=2)
 BATCH_PEN = pg.mkPen((47, 126, 216, 90), width=1)
+FAILED_COLOUR = "#c62828"  # a failed run's progress bar
 
 
 def _plot(title: str, y_label: str) -> pg.PlotWidget:
@@ -405,7 +406,25 @@ class TrainingPanel(QWidget):
         self.stop()
         self.client.shutdown(wait_s=10 if self.is_running() else 2)
 
+    def _show_failed(self, failed: bool) -> None:
+        """A failed run's bar is red and full, its text says why in short; the next start
+        clears it (a failure looked exactly like a success, and "Failed" outlived it)."""
+        self.progress.setProperty("failed", failed)
+        if not failed:
+            self.progress.setToolTip("")
+        palette = self.progress.palette()
+        colour = (
+            QColor(FAILED_COLOUR) if failed else self.palette().color(QPalette.ColorRole.Highlight)
+        )
+        palette.setColor(QPalette.ColorRole.Highlight, colour)
+        self.progress.setPalette(palette)
+
     def _set_running(self, running: bool) -> None:
+        if running:
+            self._show_failed(False)
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("Starting…")
         self.start_button.setEnabled(not running and self.dataset is not None)
         self.sweep_button.setEnabled(not running and self.dataset is not None)
         self.resume_button.setEnabled(not running and self.dataset is not None)
@@ -464,7 +483,12 @@ class TrainingPanel(QWidget):
     def _on_failed(self, message: str) -> None:
         if self.run is not None and not self.run.exists():  # the failed run left no folder
             self.run = None
-        self.progress.setFormat("Failed")
+        self._show_failed(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        first = message.splitlines()[0] if message else ""
+        self.progress.setFormat(f"Failed: {first[:120]}" + ("…" if len(first) > 120 else ""))
+        self.progress.setToolTip(message)
         self._append_log(f"Training failed: {message}")
         self.run_finished.emit({"failed": message})
 
