@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from predict_latency import cpu_name
 from train_throughput import build_dataset
 
 LRS = (1e-3, 1e-4)
@@ -89,17 +89,6 @@ def as_separate_runs(root: Path, args: argparse.Namespace, work: Path) -> dict:
             Trainer(config, run).run()
             times.append(round(time.perf_counter() - t0, 2))
     return {"seconds": round(sum(times), 2), "per_run": times, "feature_passes": len(times)}
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux: /proc/cpuinfo, as lscpu shows it), else the platform's."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> int:
