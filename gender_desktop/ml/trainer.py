@@ -85,6 +85,8 @@ class Trainer:
         self.dataset = dataset
         self.device = resolve_device(config.device)
         self.history: list[dict[str, float]] = []
+        self.keeper = CheckpointKeeper(config, run)
+        self.features: CachedFeatures | None = None  # a head-only run's, for its test scores
         self.loss_fn = nn.BCEWithLogitsLoss()
         self.bf16 = runtime.real_bf16(self.device)
         if self.device.type == "cuda":
@@ -316,8 +318,7 @@ class Trainer:
         """What a run reports: the kept epoch's numbers (the weights best.pt holds), so that
         "best val accuracy" always describes the checkpoint that evaluation and prediction
         use; the highest val accuracy of any epoch is there too, named as such."""
-        keeper = getattr(self, "keeper", None)
-        best = keeper.kept(self.history) if keeper is not None else None
+        best = self.keeper.kept(self.history)
         return {
             # None when nothing was written (stopped before the run's first file)
             "run_dir": (
@@ -346,22 +347,21 @@ class Trainer:
         resuming = resume and self.run_folder is not None and self.run_folder.has_checkpoint(LAST)
         model = self._build_model(resuming)
         loop = self._loop_state(model)
-        self.keeper = CheckpointKeeper(cfg, self.run_folder)
         start_epoch = 1
         if resuming:
             assert self.run_folder is not None
             start_epoch = self._restore(loop)
             self.history = [r for r in self.run_folder.read_metrics() if r["epoch"] < start_epoch]
             self.log(f"resumed after epoch {start_epoch - 1}")
+        described = self.describe()  # config.json, and what the trackers are told
         if self.run_folder is not None:
-            self.run_folder.write_config(self.describe())
+            self.run_folder.write_config(described)
             meta.write_status(self.run_folder.path, meta.RUNNING)
         run_dir = str(self.run_folder.path) if self.run_folder is not None else None
-        self.emit(RunStarted(run_dir, self.describe(), start_epoch))
-        features = None
+        self.emit(RunStarted(run_dir, described, start_epoch))
         if self._use_feature_cache():
-            features = self._shared_features(model, loop.batcher, resuming)
-        self.features = features
+            self.features = self._shared_features(model, loop.batcher, resuming)
+        features = self.features
         self.log(
             f"training {cfg.model.backbone} ({cfg.model.scope}) on {device_name(self.device)}: "
             f"{len(self.rows['train']):,} train / {len(self.rows['val']):,} val images"
@@ -588,7 +588,7 @@ class Trainer:
     def _cached_scores(self, model: GenderNet):
         """P(Male) of rows from the cached features with the model's head (None where a row
         is not cached): a head-only run evaluates without running the backbone again."""
-        features = getattr(self, "features", None)
+        features = self.features
         if features is None:
             return None
 
