@@ -16,7 +16,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "compare",
         help="compare runs: metric table, differing settings and significance",
         description="Compare two or more runs: Configuration | Accuracy | Precision | Recall | "
-        "F1 | Training time (s) from each run's test evaluation, the settings that differ "
+        "F1 | Training time from each run's test evaluation, the settings that differ "
         "between them, and for each pair evaluated on the same test images McNemar's exact "
         "test and the 95% interval of the accuracy difference, in words.",
     )
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 def format_comparison(comparison: Comparison) -> str:
     """The table, then the differing settings run by run, then one sentence per pair."""
-    header = ["Run", *TABLE_COLUMNS[:2], "95% CI", *TABLE_COLUMNS[2:]]
+    header = ["Run", *TABLE_COLUMNS[:2], "95% CI", *TABLE_COLUMNS[2:-1], "Training time"]
     rows = []
     for row in comparison.rows:
         ci = row.accuracy_ci

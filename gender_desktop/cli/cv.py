@@ -10,6 +10,7 @@ from typing import Any
 from gender_desktop.cli import train, training_options
 from gender_desktop.cli.guard import ctrl_c_sets
 from gender_desktop.cli.options import DefaultsHelp
+from gender_desktop.durations import duration_text
 from gender_desktop.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
 
 METHODS = ("auto", "stratified", "identity", "adience")
@@ -113,7 +114,7 @@ def _values(values: dict[str, float | None]) -> str:
         if v is not None and k in ("best_val_accuracy", "best_val_loss", "test_accuracy")
     ]
     if values.get("train_seconds") is not None:
-        parts.append(f"{values['train_seconds']:.1f} s")
+        parts.append(duration_text(values["train_seconds"]))
     return " · ".join(parts) or "no complete epoch"
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from gender_desktop.cli.guard import ctrl_c_sets
 from gender_desktop.cli.options import DefaultsHelp, add_device
 from gender_desktop.cli.output import ProgressLine
+from gender_desktop.durations import duration_text
 from gender_desktop.errors import Cancelled, UserError
 
 WORST_SLICES = 5
@@ -164,7 +165,7 @@ def format_evaluation(evaluation: dict[str, Any], worst: int = WORST_SLICES) -> 
         f"split:      {evaluation['split']}: {m['n']:,} images"
         + (f" ({skipped:,} unreadable, left out)" if skipped else "")
         + f" · threshold {evaluation['threshold']:.2f} · {evaluation['device']}"
-        + f" · {evaluation['evaluate_seconds']:.1f} s",
+        + f" · {duration_text(evaluation['evaluate_seconds'])}",
         "",
         f"accuracy   {m['accuracy']:.4f}   precision {m['precision']:.4f}   "
         f"recall {m['recall']:.4f}   F1 {m['f1']:.4f}   "

@@ -15,7 +15,7 @@ from gender_desktop.errors import UserError
 
 HEADER = (
     "Run", "Created", "Backbone", "Scope", "LR", "Batch", "Epochs", "Best val", "Test acc",
-    "95% CI", "F1", "Time (s)", "Status", "Sweep",
+    "95% CI", "F1", "Time", "Status", "Sweep",
 )  # fmt: skip
 NUMERIC = {4, 5, 6, 7, 8, 10, 11}
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gender_desktop.durations import duration_text
+
 
 def percent(value: float | None, digits: int = 1) -> str:
     return "" if value is None else f"{100 * value:.{digits}f}%"
 
 
 def seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:,.1f}"
+    return duration_text(value, empty="")
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:

@@ -16,6 +16,7 @@ from gender_desktop.cli.training_options import (
     checked_config,
     tracker_names,
 )
+from gender_desktop.durations import duration_text
 from gender_desktop.errors import EXIT_INTERRUPTED, EXIT_OK, UserError
 from gender_desktop.ml.config import TrainConfig
 
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"run folder: {folder}" if folder else "no run folder (stopped before it was made)")
         print(f"best val accuracy: {acc:.4f}" if acc is not None else "no complete epoch")
         print(
-            f"epochs: {summary['epochs']} · {summary['train_seconds']:.1f} s on {summary['device']}"
+            f"epochs: {summary['epochs']} · {duration_text(summary['train_seconds'])} on {summary['device']}"
         )
         if summary["stopped"] and folder:
             print(f"stopped; continue with: gender-desktop train --resume {folder}")

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gender_desktop.durations import duration_text
 from gender_desktop.errors import UserError
 from gender_desktop.ml.config import TrainConfig
 from gender_desktop.runs.folder import RunFolder, workspace_path
@@ -44,14 +45,6 @@ class Estimate:
         if self.seconds is None:
             return f"unknown ({self.basis})"
         return f"about {duration_text(self.seconds)} ({self.basis})"
-
-
-def duration_text(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(seconds, 1):.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def device_kind(text: str) -> str:

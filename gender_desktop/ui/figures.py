@@ -36,6 +36,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QGridLayout, QLabel, QWidget
 
+from gender_desktop.durations import duration_text
 from gender_desktop.fileio import atomic_write_bytes
 from gender_desktop.runs.compare import Comparison
 
@@ -231,7 +232,7 @@ class TimeBars(ThemedLayout):
         self.labels = []
         for y, value in zip(ys, seconds, strict=True):
             text = pg.TextItem(
-                f"{value:,.1f} s",
+                duration_text(value),
                 color=self.palette().color(QPalette.ColorRole.Text),
                 anchor=(0, 0.5),
             )

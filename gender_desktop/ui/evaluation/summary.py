@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gender_desktop.durations import duration_text
 from gender_desktop.ml.metrics import operating_point
 from gender_desktop.ui.plots import ThemedPlot
 
@@ -89,23 +90,11 @@ class MetricCards(QWidget):
             self.cards[key].set_value(f"{metrics[key]:.2%}")
         self.cards["auc"].set_value("–" if auc is None else f"{auc:.4f}")
         self.cards["n"].set_value(f"{metrics['n']:,}")
-        self.cards["train_time"].set_value(format_seconds(train_seconds))
+        self.cards["train_time"].set_value(duration_text(train_seconds))
 
     def clear(self) -> None:
         for card in self.cards.values():
             card.set_value("–")
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 class ConfusionMatrix(QWidget):

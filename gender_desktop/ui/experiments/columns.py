@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gender_desktop.durations import duration_text
 from gender_desktop.runs.index import RunRecord
 from gender_desktop.runs.meta import FAILED, INTERRUPTED, RUNNING, STOPPED
 
@@ -22,11 +23,7 @@ def _ci(r: RunRecord) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    if value < 120:
-        return f"{value:.1f} s"
-    return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.1f} h"
+    return duration_text(value, empty="")
 
 
 def _status(r: RunRecord) -> str:

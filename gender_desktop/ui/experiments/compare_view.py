@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gender_desktop.durations import duration_text
 from gender_desktop.runs.compare import Comparison
 from gender_desktop.ui.figures import (
     ConfusionGrid,
@@ -35,7 +36,7 @@ from gender_desktop.ui.figures import (
 
 TABLE_HEADER = (
     "Run", "Configuration", "Accuracy", "95% CI", "Precision", "Recall", "F1", "AUC",
-    "Training time (s)",
+    "Training time",
 )  # fmt: skip
 
 
@@ -52,7 +53,7 @@ def _cell(text: str, numeric: bool = False) -> QTableWidgetItem:
 
 
 class MetricTable(QTableWidget):
-    """Configuration | Accuracy | … | Training time (s), one row per run in its colour."""
+    """Configuration | Accuracy | … | Training time, one row per run in its colour."""
 
     def __init__(self) -> None:
         super().__init__(0, len(TABLE_HEADER))
@@ -76,7 +77,7 @@ class MetricTable(QTableWidget):
                 _cell(_pct(row.recall), True),
                 _cell(_pct(row.f1), True),
                 _cell("" if row.auc is None else f"{row.auc:.4f}", True),
-                _cell("" if row.train_seconds is None else f"{row.train_seconds:,.1f}", True),
+                _cell(duration_text(row.train_seconds, empty=""), True),
             ]
             cells[1].setToolTip(plain_tooltip(row.configuration))
             cells[0].setForeground(run_colour(i))

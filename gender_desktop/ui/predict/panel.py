@@ -63,6 +63,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gender_desktop.durations import duration_text
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ui import heatmap
 from gender_desktop.ui.engine import EngineClient
@@ -655,9 +656,9 @@ class PredictPanel(QWidget):
             )
             return
         elif job.args.get("crop_faces"):
-            head = f"{plural(files, 'photo')} · {plural(rows - errors, 'face')} in {seconds:.1f} s"
+            head = f"{plural(files, 'photo')} · {plural(rows - errors, 'face')} in {duration_text(seconds)}"
         else:
-            head = f"{plural(files, 'image')} in {seconds:.1f} s"
+            head = f"{plural(files, 'image')} in {duration_text(seconds)}"
         parts = [head]
         counts = job.counts
         if counts["male"] or counts["female"]:

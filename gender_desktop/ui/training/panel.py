@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.data.dataset import Dataset
+from gender_desktop.durations import duration_text
 from gender_desktop.errors import UserError
 from gender_desktop.ml.backbones import hub_checkpoint
 from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
@@ -470,7 +471,7 @@ class TrainingPanel(QWidget):
         self.run = RunFolder(Path(summary["run_dir"])) if summary.get("run_dir") else None
         acc = summary.get("best_val_accuracy")
         state = "Stopped" if summary.get("stopped") else "Finished"
-        text = f"{state}: {summary['epochs']} epoch(s) in {summary['train_seconds']:.1f} s"
+        text = f"{state}: {summary['epochs']} epoch(s) in {duration_text(summary['train_seconds'])}"
         if acc is not None:
             text += f" · best val accuracy {acc:.3f}"
         test = summary.get("test")
