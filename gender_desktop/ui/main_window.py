@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -17,7 +16,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -34,6 +32,7 @@ from gender_desktop.data.labels import LabelStore, export_labels
 from gender_desktop.data.splits import SplitSpec, load_stored
 from gender_desktop.errors import UserError, explain
 from gender_desktop.ml.device import probe_device
+from gender_desktop.ui import file_dialogs
 from gender_desktop.ui import settings as app_settings_mod
 from gender_desktop.ui.browser.panel import BrowserPanel
 from gender_desktop.ui.dialogs import ABOUT_TEXT, ExportDialog, ProblemsDialog, SplitDialog
@@ -400,23 +399,19 @@ class MainWindow(QMainWindow):
         return self.open_path(DEMO)
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a dataset folder", self._last_dir())
+        folder = file_dialogs.choose_folder(self, "dataset", "Open a dataset folder")
         if folder:
             self.open_path(folder)
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
+        path = file_dialogs.open_file(
             self,
+            "dataset",
             "Open an annotation file or archive",
-            self._last_dir(),
             "Datasets (*.txt *.csv *.zip);;All files (*)",
         )
         if path:
             self.open_path(path)
-
-    def _last_dir(self) -> str:
-        recent = [p for p in app_settings_mod.recent_paths(self.settings) if p != DEMO]
-        return str(Path(recent[0]).parent) if recent else str(Path.home())
 
     def _on_opened(self, dataset: Dataset) -> None:
         previous = self.dataset
@@ -573,8 +568,8 @@ class MainWindow(QMainWindow):
         dialog = ExportDialog(store.edit_count, self)
         if not dialog.exec():
             return
-        default = str(Path.home() / f"{self.dataset.name}_labels.csv")
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", default, "CSV (*.csv)")
+        name = f"{self.dataset.name}_labels.csv"
+        path, _ = file_dialogs.save_file(self, "export", "Export labels", name, "CSV (*.csv)")
         if path:
             self.export_to(path, dialog.coding())
 

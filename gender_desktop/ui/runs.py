@@ -7,7 +7,6 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.runs.catalog import list_runs, run_info
 from gender_desktop.runs.folder import workspace_path
+from gender_desktop.ui import file_dialogs
 
 
 class RunPicker(QWidget):
@@ -84,8 +84,8 @@ class RunPicker(QWidget):
             self.combo.addItem(info.title(), str(info.path))
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Choose a run folder", str(workspace_path())
+        folder = file_dialogs.choose_folder(
+            self, "runs", "Choose a run folder", fallback=workspace_path()
         )
         if folder:
             if run_info(Path(folder)) is None:

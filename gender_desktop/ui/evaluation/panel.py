@@ -20,7 +20,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -39,6 +38,7 @@ from gender_desktop.ml import metrics
 from gender_desktop.ml.results import SavedEvaluation, label_vector, load_evaluation
 from gender_desktop.runs.catalog import cached_run_info
 from gender_desktop.runs.folder import RunFolder
+from gender_desktop.ui import file_dialogs
 from gender_desktop.ui.engine import EngineClient
 from gender_desktop.ui.evaluation.gallery import Gallery, overlay
 from gender_desktop.ui.evaluation.gradcam import GradCams
@@ -349,8 +349,7 @@ class EvaluationPanel(QWidget):
     def _choose_export_folder(self) -> None:
         if not self.run:
             return
-        default = str(Path(self.run) / "export")
-        folder = QFileDialog.getExistingDirectory(self, "Export the model into", default)
+        folder = file_dialogs.choose_folder(self, "export", "Export the model into", self.run)
         if folder:
             self.export_model(folder)
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
+from gender_desktop.ui import file_dialogs
 from gender_desktop.ui.engine import ProcessClient
 from gender_desktop.ui.report_service import REPORT_SERVICE
-from gender_desktop.ui.settings import app_settings
 
 FILTERS = "HTML report (*.html);;Markdown table (*.md);;CSV table (*.csv)"
-LAST_DIR_KEY = "experiments/report_dir"
 
 
 class ReportWriter(QObject):
@@ -42,17 +41,14 @@ class ReportWriter(QObject):
         """Ask where to write the report of ``paths``, then write it in the background."""
         if not paths or self.busy:
             return None
-        settings = app_settings()
-        folder = str(settings.value(LAST_DIR_KEY, "") or Path.home())
-        suggested = str(Path(folder) / "comparison.html")
-        out, chosen = QFileDialog.getSaveFileName(
-            self.parent_widget, "Write a report of the selected runs", suggested, FILTERS
-        )
+        out, chosen = file_dialogs.save_file(
+            self.parent_widget, "report", "Write a report of the selected runs",
+            "comparison.html", FILTERS,
+        )  # fmt: skip
         if not out:
             return None
         if not Path(out).suffix:  # the filter the user chose says which format
             out += "." + chosen.rsplit("*.", 1)[-1].rstrip(")")
-        settings.setValue(LAST_DIR_KEY, str(Path(out).parent))
         return self.write(paths, out, title)
 
     def write(self, paths: list[str], out: str, title: str = "") -> int:

@@ -48,7 +48,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -65,7 +64,7 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.durations import duration_text
 from gender_desktop.ml.prediction_row import PredictionRow
-from gender_desktop.ui import heatmap
+from gender_desktop.ui import file_dialogs, heatmap
 from gender_desktop.ui.engine import EngineClient
 from gender_desktop.ui.predict.delegate import ERROR_COLOR, ResultDelegate
 from gender_desktop.ui.predict.files import (
@@ -378,27 +377,14 @@ class PredictPanel(QWidget):
         self.settings.sync()
 
     # -- commands ---------------------------------------------------------------------------------
-    @property
-    def _last_dir(self) -> str:
-        return str(self.settings.value("predict/lastDir", str(Path.home())))
-
-    def _remember_dir(self, folder: str) -> None:
-        self.settings.setValue("predict/lastDir", folder)
-
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Predict image files", self._last_dir, IMAGE_FILTER
-        )
+        files = file_dialogs.open_files(self, "photos", "Predict image files", IMAGE_FILTER)
         if files:
-            self._remember_dir(str(Path(files[0]).parent))
             self.predict_paths(files)
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Predict every image in a folder", self._last_dir
-        )
+        folder = file_dialogs.choose_folder(self, "photos", "Predict every image in a folder")
         if folder:
-            self._remember_dir(folder)
             self.predict_paths([folder])
 
     def paste(self) -> None:
@@ -452,11 +438,9 @@ class PredictPanel(QWidget):
             self._message("Nothing to export yet", error=True)
             return None
         if path is None:
-            default = str(
-                Path(self._last_dir) / f"predictions-{Path(self.runs.current()).name}.csv"
-            )
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export predictions", default, "CSV (*.csv)"
+            name = f"predictions-{Path(self.runs.current()).name}.csv"
+            path, _ = file_dialogs.save_file(
+                self, "export", "Export predictions", name, "CSV (*.csv)"
             )
             if not path:
                 return None

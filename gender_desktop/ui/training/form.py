@@ -5,14 +5,11 @@ backbones the backbone table's, so the form, the CLI and the engine cannot disag
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,6 +29,7 @@ from gender_desktop.ml.config import (
     ModelConfig,
     TrainConfig,
 )
+from gender_desktop.ui import file_dialogs
 from gender_desktop.ui.fields import ComboBox, DoubleSpinBox, SpinBox
 
 SCOPE_TITLES = {
@@ -298,11 +296,11 @@ class TrainingForm(QWidget):
 
     def _browse(self) -> None:
         if self.weights.currentData() == "file":
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Weights file", str(Path.home()), "PyTorch weights (*.pth *.pt)"
+            path = file_dialogs.open_file(
+                self, "weights", "Weights file", "PyTorch weights (*.pth *.pt)"
             )
         else:
-            path = QFileDialog.getExistingDirectory(self, "A previous run folder")
+            path = file_dialogs.choose_folder(self, "runs", "A previous run folder")
         if path:
             self.weights_path.setText(path)
 

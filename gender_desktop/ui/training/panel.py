@@ -10,7 +10,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QPalette
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -33,6 +32,7 @@ from gender_desktop.sweeps.events import SweepEnded, SweepStarted, TrialEnded, T
 from gender_desktop.sweeps.space import describe
 from gender_desktop.sweeps.spec import SweepSpec
 from gender_desktop.sweeps.storage import default_url
+from gender_desktop.ui import file_dialogs
 from gender_desktop.ui.engine import ProcessClient
 from gender_desktop.ui.plots import style_plot
 from gender_desktop.ui.sweeps.dialog import SweepDialog
@@ -501,7 +501,7 @@ class TrainingPanel(QWidget):
         self.log_view.appendPlainText(message)
 
     def _choose_run_to_resume(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Resume a run", str(workspace_path()))
+        folder = file_dialogs.choose_folder(self, "runs", "Resume a run", fallback=workspace_path())
         if folder:
             self.start(resume_run=RunFolder(Path(folder)))
 
