@@ -43,9 +43,7 @@ def test_a_dialog_starts_where_the_last_one_of_its_kind_ended(qapp, dialogs, tmp
     photos.mkdir()
     (photos / "a.jpg").write_bytes(b"")
     dialogs["answer"] = str(photos / "a.jpg")
-    assert file_dialogs.open_files(None, "photos", "Predict image files") == [
-        str(photos / "a.jpg")
-    ]
+    assert file_dialogs.open_files(None, "photos", "Predict image files") == [str(photos / "a.jpg")]
 
     dialogs["answer"] = ""
     file_dialogs.open_files(None, "photos", "Predict image files")
@@ -77,9 +75,7 @@ def test_a_save_dialog_proposes_the_name_in_the_last_folder(qapp, dialogs, tmp_p
     assert dialogs["starts"][-1] == str(tmp_path / "demo_labels.csv")
 
 
-def test_run_folders_start_in_the_workspace_until_another_folder_is_chosen(
-    qapp, dialogs, tmp_path
-):
+def test_run_folders_start_in_the_workspace_until_another_folder_is_chosen(qapp, dialogs, tmp_path):
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     file_dialogs.choose_folder(None, "runs", "Resume a run", fallback=workspace)

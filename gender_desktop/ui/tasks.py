@@ -1,0 +1,168 @@
+"""One owner for a background job's lifecycle: start it, replace it, cancel it, drop what is stale.
+
+Panels used to write this by hand three times over (a token per load, a request id per job,
+``if rid != self._request: return`` in every slot). Two slots now do it, one per kind of worker:
+
+- :class:`TaskSlot` runs plain functions in a :class:`~gender_desktop.ui.workers.Task` thread
+  (reading a run's saved evaluation, writing a CSV);
+- :class:`RequestSlot` sends requests to a :class:`~gender_desktop.ui.engine.ProcessClient`
+  child (evaluate, export, Grad-CAM, predict).
+
+Each holds at most one *current* job. Starting another makes the previous one stale: a thread
+is asked to stop, and whatever a stale job reports afterwards (progress, result, failure) is
+dropped, so a slow answer about the run chosen before can never overwrite the run chosen now.
+The slot's own signals carry only the current job's news, without ids, and ``busy_changed``
+says when the slot starts and stops working (for buttons and progress bars).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from gender_desktop.ui.engine import ProcessClient
+from gender_desktop.ui.workers import Task, TaskFn
+
+
+class TaskSlot(QObject):
+    """At most one current thread task; a new ``start`` cancels and silences the previous one."""
+
+    progressed = Signal(int, int, str)  # done, total, message
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._current: Task | None = None
+        self._running: set[Task] = set()  # stale ones too, kept alive until their thread ends
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    @property
+    def task(self) -> Task | None:
+        return self._current
+
+    @property
+    def settled(self) -> bool:
+        """No thread of this slot is running, stale ones included (safe to close)."""
+        return not self._running
+
+    def start(self, fn: TaskFn) -> Task:
+        """Run ``fn(progress, cancel)`` in a thread as the slot's current job."""
+        was_busy = self.busy
+        if self._current is not None:
+            self._current.cancel()
+        task = Task(fn, self)
+        self._current = task
+        self._running.add(task)
+        task.progressed.connect(
+            lambda d, t, m: self._if_current(task, self.progressed.emit, d, t, m)
+        )
+        task.succeeded.connect(lambda result: self._if_current(task, self.succeeded.emit, result))
+        task.failed.connect(lambda message: self._if_current(task, self.failed.emit, message))
+        task.cancelled.connect(lambda: self._if_current(task, self.cancelled.emit))
+        task.finished.connect(lambda: self._ended(task))
+        task.start()
+        if not was_busy:
+            self.busy_changed.emit(True)
+        return task
+
+    def cancel(self) -> None:
+        """Ask the current job to stop; it reports ``cancelled`` when it has."""
+        if self._current is not None:
+            self._current.cancel()
+
+    def wait(self, ms: int = 10_000) -> bool:
+        """Block until every thread the slot started has ended (closing a window)."""
+        return all(task.wait(ms) for task in list(self._running))
+
+    def _if_current(self, task: Task, emit: Any, *args: Any) -> None:
+        if task is self._current:
+            emit(*args)
+
+    def _ended(self, task: Task) -> None:
+        self._running.discard(task)
+        task.deleteLater()
+        if task is self._current:
+            self._current = None
+            self.busy_changed.emit(False)
+
+
+class RequestSlot(QObject):
+    """At most one current engine request of one kind; replies to replaced ones are dropped.
+
+    A replaced request is not cancelled in the child unless ``cancel_replaced``: the process
+    layer cancels by watermark (every request up to an id), which would also stop other slots'
+    earlier requests on the same client. Several slots may share one client.
+    """
+
+    progressed = Signal(int, int, str)  # done, total, message
+    rows = Signal(object)  # a list of row dicts (predictions stream in)
+    event = Signal(object)  # a training event
+    succeeded = Signal(object)  # the result; {"cancelled": True} when cancelled
+    failed = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(
+        self, client: ProcessClient, parent: QObject | None = None, cancel_replaced: bool = False
+    ) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.cancel_replaced = cancel_replaced
+        self.rid: int | None = None
+        self.kind = ""
+        client.progressed.connect(self._on_progress)
+        client.rows.connect(lambda rid, rows: rid == self.rid and self.rows.emit(rows))
+        client.event.connect(lambda rid, event: rid == self.rid and self.event.emit(event))
+        client.finished.connect(self._on_finished)
+        client.failed.connect(self._on_failed)
+
+    @property
+    def busy(self) -> bool:
+        return self.rid is not None
+
+    def request(self, kind: str, **args: Any) -> int:
+        """Send ``kind`` with ``args`` as the slot's current request; returns its id."""
+        was_busy = self.busy
+        if self.rid is not None and self.cancel_replaced:
+            self.client.cancel(upto=self.rid)
+        self.rid = self.client.request(kind, **args)
+        self.kind = kind
+        if not was_busy:
+            self.busy_changed.emit(True)
+        return self.rid
+
+    def cancel(self) -> None:
+        """Cancel the current request (and, by the process layer's watermark, earlier ones)."""
+        if self.rid is not None:
+            self.client.cancel(upto=self.rid)
+
+    def drop(self) -> None:
+        """Forget the current request without cancelling it: its replies will be ignored."""
+        if self.rid is not None:
+            self.rid = None
+            self.busy_changed.emit(False)
+
+    def _on_progress(self, rid: int, done: int, total: int, message: str) -> None:
+        if rid == self.rid:
+            self.progressed.emit(done, total, message)
+
+    def _settle(self, rid: int) -> bool:
+        if rid != self.rid:
+            return False
+        self.rid = None
+        self.busy_changed.emit(False)
+        return True
+
+    def _on_finished(self, rid: int, result: object) -> None:
+        if self._settle(rid):
+            self.succeeded.emit(result)
+
+    def _on_failed(self, rid: int, message: str) -> None:
+        if self._settle(rid):
+            self.failed.emit(message)
