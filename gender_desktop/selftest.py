@@ -292,22 +292,31 @@ def run_self_test(
     ctx = Context(home, window_check)
     started = time.perf_counter()
     results: list[StepResult] = []
+    interrupted = True  # until the loop ends by itself (Ctrl+C raises through it)
     try:
         for name, fn in STEPS:
             results.append(run_step(name, fn, ctx))
             print(line(results[-1]), file=out, flush=True)
             if results[-1].error:
                 break
+        interrupted = False
     finally:
-        if ctx.engine is not None:
-            ctx.engine.close()
-        if ctx.dataset is not None:
-            ctx.dataset.images.close()
-        if previous_home is None:
-            os.environ.pop(HOME_ENV, None)
-        else:
-            os.environ[HOME_ENV] = previous_home
+        release(ctx, previous_home)
+        if interrupted:  # the user stopped it: nothing worth keeping
+            shutil.rmtree(home, ignore_errors=True)
     return verdict(results, home, time.perf_counter() - started, out)
+
+
+def release(ctx: Context, previous_home: str | None) -> None:
+    """End the engine child, close the demo's files and give the app home back."""
+    if ctx.engine is not None:
+        ctx.engine.close()
+    if ctx.dataset is not None:
+        ctx.dataset.images.close()
+    if previous_home is None:
+        os.environ.pop(HOME_ENV, None)
+    else:
+        os.environ[HOME_ENV] = previous_home
 
 
 def verdict(results: list[StepResult], home: Path, seconds: float, out: TextIO) -> int:
