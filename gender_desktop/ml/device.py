@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import threading
 
+from gender_desktop.errors import UserError
 from gender_desktop.procs import ChildDied, Job, call
 
 PROBE_TIMEOUT_S = 120
 
 
+class DeviceProbeFailed(UserError):
+    """The device could not be found out; the message says why (shown as "Device: unknown
+    (why)"), without the internal-error treatment: a broken torch install is not a bug."""
+
+
 def describe_device() -> str:
     """ "CUDA · <GPU name>", "Apple MPS" or "CPU (<n> threads)": the device training will use."""
-    import torch
+    try:
+        import torch
+    except (ImportError, OSError) as exc:  # a broken install, or a bundle that left it out
+        raise DeviceProbeFailed(f"torch could not be loaded: {exc}") from exc
 
     if torch.cuda.is_available():
         return f"CUDA · {torch.cuda.get_device_name(0)}"
@@ -36,7 +45,8 @@ class DeviceService:
 def probe_device(cancel: threading.Event | None = None) -> str:
     """:func:`describe_device` from a short-lived child process (the one process layer).
     Setting ``cancel`` ends the child at once, so closing the app never waits for torch to
-    finish loading (:class:`Cancelled` is raised)."""
+    finish loading (:class:`Cancelled` is raised). Any failure is a
+    :class:`DeviceProbeFailed` saying what happened."""
     try:
         return call(
             "gender_desktop.ml.device:DeviceService",
@@ -46,6 +56,8 @@ def probe_device(cancel: threading.Event | None = None) -> str:
             cancel=cancel,
         )
     except TimeoutError:
-        raise RuntimeError("the device probe timed out") from None
+        raise DeviceProbeFailed("the device probe timed out") from None
     except ChildDied as exc:
-        raise RuntimeError(f"torch could not be loaded: {exc}") from None
+        raise DeviceProbeFailed(f"torch could not be loaded: {exc}") from None
+    except RuntimeError as exc:  # the child's own failure, already in words
+        raise DeviceProbeFailed(str(exc)) from None
