@@ -33,26 +33,26 @@ def test_a_finished_run_shows_its_test_metrics(window_with_run) -> None:
     _window, panel, run = window_with_run
     assert panel.runs.current() == str(run)
     assert panel.cards.cards["accuracy"].value.text() == "100.00%"
-    assert panel.cards.cards["n"].value.text() == f"{len(panel.part):,}"
+    assert panel.cards.cards["n"].value.text() == f"{len(panel.session.saved.part):,}"
     assert "test split" in panel.info.text()
     # Male images called Male in the top-left cell, nothing off the diagonal.
-    males = int((panel.part["label"] == "Male").sum())
+    males = int((panel.session.saved.part["label"] == "Male").sum())
     assert panel.confusion.buttons["male_correct"].text().startswith(f"{males:,}\n")
     assert panel.confusion.buttons["male_as_female"].text().startswith("0\n")
     # Slices come from the attributes that vary in the split (both values of each); an
     # attribute that is the same for every image would be the whole split and says nothing.
     slices = panel.slices.source.rows
-    assert slices and all(0 < s["n"] < len(panel.part) for s in slices)
+    assert slices and all(0 < s["n"] < len(panel.session.saved.part) for s in slices)
     assert {s["slice"] for s in slices} >= {"Eyeglasses", "no Eyeglasses"}
 
 
 def test_the_threshold_moves_every_number(window_with_run, qtbot) -> None:
     _window, panel, _run = window_with_run
-    p = panel.part["p_male"].to_numpy()
+    p = panel.session.saved.part["p_male"].to_numpy()
     threshold = 0.99  # above most male probabilities of a 3-epoch model: males become "Female"
     panel.spin.setValue(threshold)
     qtbot.waitUntil(lambda: panel.slider.value() == 99)
-    labels = panel.part["label"].to_numpy() == "Male"
+    labels = panel.session.saved.part["label"].to_numpy() == "Male"
     expected_fn = int((labels & (p < threshold)).sum())
     qtbot.waitUntil(
         lambda: panel.confusion.buttons["male_as_female"].text().startswith(f"{expected_fn:,}\n")
