@@ -117,9 +117,9 @@ class EvaluationPanel(QWidget):
             "checked against the original by running both"
         )
         self.top = QHBoxLayout()
-        self.top.addWidget(self.runs, 3)
+        self.top.addWidget(self.runs, 4)
         self.top.addWidget(QLabel("Dataset:"))
-        self.top.addWidget(self.data_combo, 2)
+        self.top.addWidget(self.data_combo, 1)
         self.top.addWidget(QLabel("Split:"))
         for widget in (self.split_combo, self.evaluate_button, self.cancel_button):
             self.top.addWidget(widget)
