@@ -171,3 +171,43 @@ def test_checking_the_train_split_adds_its_wrong_labels_to_the_suspects(
     assert done.args[0]["images"] == len(train)
     qtbot.waitUntil(lambda: flipped in panel.gallery.model.rows.tolist(), timeout=20_000)
     assert int(panel.gallery.model.rows[0]) == flipped  # the model is sure it is the other class
+
+
+def test_a_slice_row_opens_its_images_with_their_file_names(window_with_run, qtbot) -> None:
+    window, panel, _run = window_with_run
+    panel.tabs.setCurrentIndex(1)
+    table = panel.slices
+    index = table.model().index(0, 0)
+    row = panel.slices.source.rows[table.proxy.mapToSource(index).row()]
+    qtbot.mouseClick(
+        table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(index).center()
+    )
+    assert panel.tabs.currentIndex() == 2
+    assert panel.view_combo.currentText() == f"Slice: {row['slice']}"
+    assert panel.images.count.text().startswith(f"{row['n']:,} images in the slice {row['slice']}")
+    shown = panel.gallery.model.rows.tolist()
+    assert len(shown) == row["n"]
+    # Every image shown is in the slice: a flag's slice has it, "no <flag>" has it not.
+    values = window.dataset.table[row["attribute"]].astype(str).isin(["1", "True", "1.0"])
+    wanted = not row["slice"].startswith("no ")
+    assert all(bool(values.iat[r]) == wanted for r in shown)
+    # Tiles show the file name (the browser's elided text), the tooltip the whole of it.
+    first = panel.gallery.model.index(0)
+    image_id = str(window.dataset.table["image_id"].iat[shown[0]])
+    assert first.data(Qt.ItemDataRole.DisplayRole) == image_id
+    assert first.data(Qt.ItemDataRole.ToolTipRole).startswith(image_id)
+    # Back to a cell list: this model gets every test image right, so none are misclassified.
+    panel.view_combo.setCurrentIndex(panel.view_combo.findData("misclassified"))
+    assert panel.images.count.text().startswith("0 images")
+
+
+def test_the_top_bar_fits_1280_pixels_with_the_run_title_readable(window_with_run, qtbot) -> None:
+    window, panel, run = window_with_run
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() <= 1280)
+    qtbot.wait(50)
+    combo = panel.runs.combo
+    assert combo.width() >= 300  # room for the run's name and numbers
+    assert panel.export_button.geometry().right() <= panel.width()
+    assert combo.currentText() in combo.toolTip()  # the whole title, whatever is elided
+    assert run.name in combo.currentText()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -62,6 +63,8 @@ class EvaluationPanel(QWidget):
         self.progress.setMaximumHeight(16)
         self.progress.hide()
         self.info = QLabel(wordWrap=True, objectName="hint")
+        # Long run and dataset names wrap or shorten here; they never widen the window.
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary = SummaryView()
         # The widgets tests and the window reach for, by their old names.
         self.cards, self.confusion = self.summary.cards, self.summary.confusion
@@ -78,6 +81,7 @@ class EvaluationPanel(QWidget):
         self.tabs.addTab(self.slices_view, "Slices")
         self.tabs.addTab(self.images, "Images")
         self.empty = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        self.empty.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.body = QStackedWidget()
         self.body.addWidget(self.empty)
         self.body.addWidget(self.tabs)
