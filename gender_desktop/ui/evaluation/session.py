@@ -105,7 +105,7 @@ class EvaluationSession(QObject):
                 ERROR.format(f"{self._job_title()} failed: {message}")
             )
         )
-        self.jobs.busy_changed.connect(self._on_busy)
+        self.jobs.busy_changed.connect(self.busy_changed)
         self.exports = RequestSlot(self.engine, self)
         self.exports.succeeded.connect(self._on_exported)
         self.exports.failed.connect(
@@ -300,9 +300,6 @@ class EvaluationSession(QObject):
             self.crossval_done.emit(result)
         self.runs_written.emit()
         self.set_run(self.run)  # reads the files the child wrote, in the background
-
-    def _on_busy(self, busy: bool) -> None:
-        self.busy_changed.emit(busy)
 
     def _on_exported(self, result: object) -> None:
         if not isinstance(result, dict):
