@@ -65,8 +65,9 @@ class GalleryModel(ThumbnailModel):
 
 
 class GalleryDelegate(ThumbnailDelegate):
-    """The browser's cell (thumbnail, label badge, edited corner) plus the prediction's badge
-    on the right, outlined red when it disagrees with the current label."""
+    """The browser's cell (thumbnail, label badge, edited corner, file name) plus the
+    prediction's badge on the right, outlined red when it disagrees with the current label,
+    and p(Male) under the name."""
 
     def __init__(self, thumb_size: int, parent=None) -> None:
         super().__init__(thumb_size, parent)
@@ -99,7 +100,7 @@ class GalleryDelegate(ThumbnailDelegate):
         painter.restore()
 
     def _paint_probability(self, painter: QPainter, option: QStyleOptionViewItem, p: float) -> None:
-        """ "p(Male) 0.87" under the file name, dimmer than the name."""
+        """The line "p(Male) 0.87" under the file name, dimmer than the name."""
         painter.save()
         rect = option.rect.adjusted(3, 3, -3, -3)  # type: ignore[attr-defined]
         line = QRect(rect.left() + 2, rect.bottom() - TEXT_HEIGHT, rect.width() - 4, TEXT_HEIGHT)
