@@ -71,6 +71,7 @@ def test_relabeled_images_are_errors_and_a_cell_opens_exactly_them(window_with_r
     with qtbot.waitSignal(panel.evaluated, timeout=60_000):
         qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton)
     assert panel.confusion.buttons["female_as_male"].text().startswith("2\n")
+    assert "· 2 label edits applied" in panel.info.text()  # numbers on edited labels say so
     qtbot.mouseClick(panel.confusion.buttons["female_as_male"], Qt.MouseButton.LeftButton)
     assert panel.tabs.currentIndex() == 2
     assert sorted(panel.gallery.model.rows.tolist()) == sorted(males)
