@@ -103,8 +103,9 @@ def test_evaluate_prints_a_report_for_people(trained: Trained, capsys) -> None:
     lines = out.splitlines()
     assert lines[0].startswith(f"run:        {trained.run} (best.pt, epoch ")
     assert "the dataset the run trained on" in lines[1]
-    assert lines[2].startswith("split:      train: 64 images · threshold 0.50 · cpu")
-    assert lines[4].startswith("accuracy   1.0000   precision 1.0000   recall 1.0000")
+    assert lines[2] == "labels:     no label edits (the dataset's own labels)"
+    assert lines[3].startswith("split:      train: 64 images · threshold 0.50 · cpu")
+    assert lines[5].startswith("accuracy   1.0000   precision 1.0000   recall 1.0000")
     assert f"{'Male':<8}{1.0:>10.4f}{1.0:>9.4f}{1.0:>9.4f}{MALES_IN_TRAIN:>10}" in lines
     # the confusion matrix: rows are the true label, columns the prediction
     assert f"{'':<14}{'predicted Male':>16}{'predicted Female':>18}" in lines
@@ -120,6 +121,24 @@ def test_evaluate_prints_a_report_for_people(trained: Trained, capsys) -> None:
     assert lines[start + 2 + len(ranked)] == ""
     assert f"written:    {trained.run / PREDICTIONS}" in lines
     assert f"            {trained.run / EVALUATION}" in lines
+
+
+def test_evaluate_says_which_label_edits_it_applied(trained: Trained, capsys) -> None:
+    from gender_desktop.data.dataset import open_dataset
+    from gender_desktop.data.labels import LabelStore
+
+    dataset = open_dataset(trained.data)
+    store = LabelStore(dataset)
+    for row in (0, 1, 75):  # two train images and a test image get the other label
+        store.set_male([row], 1 - int(store.male[row]))
+    journal = store.journal_path
+    store.close()
+    assert evaluate(trained) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == f"labels:     3 label edits from {journal} applied"
+    saved = json.loads((trained.run / EVALUATION).read_text())
+    assert saved["label_edits"] == {"count": 3, "store": str(journal)}
+    assert saved["metrics"]["n"] == 8 and saved["metrics"]["accuracy"] < 1.0  # 75 is wrong now
 
 
 def test_evaluate_threshold_changes_the_printed_numbers_not_the_files(

@@ -137,11 +137,24 @@ def at_threshold(evaluation: dict[str, Any], threshold: float) -> dict[str, Any]
     }
 
 
+def edits_line(edits: Any) -> str:
+    """ "3 label edits from <store> applied" or "no label edits": whether the numbers below
+    are on the dataset's own labels or on the ones edited in the app."""
+    if not isinstance(edits, dict):
+        return "as in the dataset (this evaluation did not record label edits)"
+    count = int(edits.get("count") or 0)
+    if not count:
+        return "no label edits (the dataset's own labels)"
+    plural = "s" if count != 1 else ""
+    return f"{count:,} label edit{plural} from {edits.get('store') or 'the label store'} applied"
+
+
 def format_evaluation(evaluation: dict[str, Any], worst: int = WORST_SLICES) -> str:
     """The report people read: headline metrics, per-class table, the confusion matrix as a
     2x2 table (rows: true label), the worst slices with enough images to mean something, and
     where the files are."""
     from gender_desktop.ml.metrics import MIN_SLICE
+    from gender_desktop.ml.slice_names import slice_title
     from gender_desktop.runs.folder import EVALUATION, PREDICTIONS
 
     m = evaluation["metrics"]
@@ -162,6 +175,7 @@ def format_evaluation(evaluation: dict[str, Any], worst: int = WORST_SLICES) -> 
         lines.append(f"run:        {run} ({weights})")
     lines += [
         f"data:       {dataset['source']} ({dataset['layout']}), {origin}",
+        f"labels:     {edits_line(evaluation.get('label_edits'))}",
         f"split:      {evaluation['split']}: {m['n']:,} images"
         + (f" ({skipped:,} unreadable, left out)" if skipped else "")
         + f" · threshold {evaluation['threshold']:.2f} · {evaluation['device']}"
@@ -189,12 +203,13 @@ def format_evaluation(evaluation: dict[str, Any], worst: int = WORST_SLICES) -> 
     ]
     ranked = [s for s in evaluation["slices"] if s["n"] >= MIN_SLICE][:worst]
     if ranked:
-        width = max(24, *(len(s["slice"]) for s in ranked))
+        names = [slice_title(s["slice"]) for s in ranked]  # as the Evaluate tab names them
+        width = max(24, *(len(name) for name in names))
         lines.append(f"worst slices (at least {MIN_SLICE} images), by accuracy:")
         lines.append(f"  {'slice':<{width}}{'n':>8}{'accuracy':>10}{'male share':>12}{'errors':>8}")
-        for s in ranked:
+        for name, s in zip(names, ranked, strict=True):
             lines.append(
-                f"  {s['slice']:<{width}}{s['n']:>8,}{s['accuracy']:>10.4f}"
+                f"  {name:<{width}}{s['n']:>8,}{s['accuracy']:>10.4f}"
                 f"{s['male_share']:>12.3f}{s['errors']:>8,}"
             )
     else:

@@ -26,6 +26,7 @@ import torch
 
 from gender_desktop import csvsafe
 from gender_desktop.data.dataset import Dataset, open_dataset
+from gender_desktop.data.journal import JOURNAL_FILE
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.fileio import atomic_write_bytes, atomic_write_json
 from gender_desktop.ml import runtime
@@ -139,6 +140,7 @@ def evaluate_model(
             "fingerprint": dataset.fingerprint,
         },
         "skipped_images": skipped,
+        "label_edits": label_edits(dataset, table),
         "device": runtime.device_name(device),
         "evaluate_seconds": round(time.perf_counter() - started, 3),
         "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -150,6 +152,18 @@ def evaluate_model(
         evaluation["same_dataset_as_training"] = run.trained_fingerprint() == dataset.fingerprint
         write_results(run, predictions, evaluation)
     return evaluation
+
+
+def label_edits(dataset: Dataset, table: pd.DataFrame) -> dict[str, Any]:
+    """How many of the labels evaluated against differ from the dataset's own, and the label
+    store they came from (the CLI and the Evaluate tab say so: a number computed on edited
+    labels must not pass for one on the published ones)."""
+    changed = table["Male"].to_numpy().astype(int) != dataset.table["Male"].to_numpy().astype(int)
+    journal = dataset.sidecar() / JOURNAL_FILE
+    return {
+        "count": int(np.count_nonzero(changed)),
+        "store": str(journal) if journal.exists() else None,
+    }
 
 
 def write_results(run: RunFolder, predictions: pd.DataFrame, evaluation: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gender_desktop.ml.slice_names import AGE_BANDS, flag_slice, value_slice
+
 CLASS_NAMES = {1: "Male", 0: "Female"}
 MIN_SLICE = 10  # smaller slices are listed but not ranked: their numbers are noise
 
@@ -118,13 +120,6 @@ def roc_summary(labels: np.ndarray, p_male: np.ndarray, points: int = 200) -> di
     }
 
 
-AGE_BANDS = (
-    (0, 17, "age 0-17"),
-    (18, 29, "age 18-29"),
-    (30, 44, "age 30-44"),
-    (45, 59, "age 45-59"),
-    (60, 200, "age 60+"),
-)
 NOT_SLICES = {
     "image_id",
     "Male",
@@ -143,7 +138,8 @@ NOT_SLICES = {
 def slice_masks(table: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     """(attribute, slice name, row mask) for every attribute column of ``table``: both values
     of a binary attribute (``Eyeglasses`` / ``no Eyeglasses``), age bands for a numeric age,
-    and each value of a categorical column with a few values (race, Adience age groups)."""
+    and each value of a categorical column with a few values (race, Adience age groups).
+    Names come from :mod:`gender_desktop.ml.slice_names` (readable, the same in CLI and app)."""
     out: list[tuple[str, str, np.ndarray]] = []
     for column in table.columns:
         if column in NOT_SLICES or column.startswith("_"):
@@ -160,11 +156,11 @@ def slice_masks(table: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
         as_set = {str(v) for v in distinct}
         if as_set <= {"0", "1", "-1", "True", "False", "0.0", "1.0"}:
             yes = values.astype(str).isin(("1", "True", "1.0")).to_numpy()
-            out.append((column, column, yes))
-            out.append((column, f"no {column}", ~yes & values.notna().to_numpy()))
+            out.append((column, flag_slice(column, True), yes))
+            out.append((column, flag_slice(column, False), ~yes & values.notna().to_numpy()))
             continue
         for value in sorted(distinct, key=str):
-            out.append((column, f"{column} = {value}", (values == value).to_numpy()))
+            out.append((column, value_slice(column, value), (values == value).to_numpy()))
     return out
 
 

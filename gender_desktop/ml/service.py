@@ -258,4 +258,11 @@ class Engine:
                 img = crop_face(img, boxes[face])
         arr = square(img, predictor.size)
         p_male, heat = predictor.grad_cam(arr)
-        return {"image": arr, "heat": (heat * 255).astype(np.uint8), "p_male": p_male}
+        # "full": the picture the square was cut from, so a view can keep the image's aspect
+        # (ui/heatmap.overlay_result places the map on the square it covers).
+        return {
+            "image": arr,
+            "full": np.asarray(img.convert("RGB"), dtype=np.uint8),
+            "heat": (heat * 255).astype(np.uint8),
+            "p_male": p_male,
+        }

@@ -33,26 +33,26 @@ def test_a_finished_run_shows_its_test_metrics(window_with_run) -> None:
     _window, panel, run = window_with_run
     assert panel.runs.current() == str(run)
     assert panel.cards.cards["accuracy"].value.text() == "100.00%"
-    assert panel.cards.cards["n"].value.text() == f"{len(panel.part):,}"
+    assert panel.cards.cards["n"].value.text() == f"{len(panel.session.saved.part):,}"
     assert "test split" in panel.info.text()
     # Male images called Male in the top-left cell, nothing off the diagonal.
-    males = int((panel.part["label"] == "Male").sum())
+    males = int((panel.session.saved.part["label"] == "Male").sum())
     assert panel.confusion.buttons["male_correct"].text().startswith(f"{males:,}\n")
     assert panel.confusion.buttons["male_as_female"].text().startswith("0\n")
     # Slices come from the attributes that vary in the split (both values of each); an
     # attribute that is the same for every image would be the whole split and says nothing.
     slices = panel.slices.source.rows
-    assert slices and all(0 < s["n"] < len(panel.part) for s in slices)
+    assert slices and all(0 < s["n"] < len(panel.session.saved.part) for s in slices)
     assert {s["slice"] for s in slices} >= {"Eyeglasses", "no Eyeglasses"}
 
 
 def test_the_threshold_moves_every_number(window_with_run, qtbot) -> None:
     _window, panel, _run = window_with_run
-    p = panel.part["p_male"].to_numpy()
+    p = panel.session.saved.part["p_male"].to_numpy()
     threshold = 0.99  # above most male probabilities of a 3-epoch model: males become "Female"
     panel.spin.setValue(threshold)
     qtbot.waitUntil(lambda: panel.slider.value() == 99)
-    labels = panel.part["label"].to_numpy() == "Male"
+    labels = panel.session.saved.part["label"].to_numpy() == "Male"
     expected_fn = int((labels & (p < threshold)).sum())
     qtbot.waitUntil(
         lambda: panel.confusion.buttons["male_as_female"].text().startswith(f"{expected_fn:,}\n")
@@ -71,6 +71,7 @@ def test_relabeled_images_are_errors_and_a_cell_opens_exactly_them(window_with_r
     with qtbot.waitSignal(panel.evaluated, timeout=60_000):
         qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton)
     assert panel.confusion.buttons["female_as_male"].text().startswith("2\n")
+    assert "· 2 label edits applied" in panel.info.text()  # numbers on edited labels say so
     qtbot.mouseClick(panel.confusion.buttons["female_as_male"], Qt.MouseButton.LeftButton)
     assert panel.tabs.currentIndex() == 2
     assert sorted(panel.gallery.model.rows.tolist()) == sorted(males)
@@ -171,3 +172,43 @@ def test_checking_the_train_split_adds_its_wrong_labels_to_the_suspects(
     assert done.args[0]["images"] == len(train)
     qtbot.waitUntil(lambda: flipped in panel.gallery.model.rows.tolist(), timeout=20_000)
     assert int(panel.gallery.model.rows[0]) == flipped  # the model is sure it is the other class
+
+
+def test_a_slice_row_opens_its_images_with_their_file_names(window_with_run, qtbot) -> None:
+    window, panel, _run = window_with_run
+    panel.tabs.setCurrentIndex(1)
+    table = panel.slices
+    index = table.model().index(0, 0)
+    row = panel.slices.source.rows[table.proxy.mapToSource(index).row()]
+    qtbot.mouseClick(
+        table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(index).center()
+    )
+    assert panel.tabs.currentIndex() == 2
+    assert panel.view_combo.currentText() == f"Slice: {row['slice']}"
+    assert panel.images.count.text().startswith(f"{row['n']:,} images in the slice {row['slice']}")
+    shown = panel.gallery.model.rows.tolist()
+    assert len(shown) == row["n"]
+    # Every image shown is in the slice: a flag's slice has it, "no <flag>" has it not.
+    values = window.dataset.table[row["attribute"]].astype(str).isin(["1", "True", "1.0"])
+    wanted = not row["slice"].startswith("no ")
+    assert all(bool(values.iat[r]) == wanted for r in shown)
+    # Tiles show the file name (the browser's elided text), the tooltip the whole of it.
+    first = panel.gallery.model.index(0)
+    image_id = str(window.dataset.table["image_id"].iat[shown[0]])
+    assert first.data(Qt.ItemDataRole.DisplayRole) == image_id
+    assert first.data(Qt.ItemDataRole.ToolTipRole).startswith(image_id)
+    # Back to a cell list: this model gets every test image right, so none are misclassified.
+    panel.view_combo.setCurrentIndex(panel.view_combo.findData("misclassified"))
+    assert panel.images.count.text().startswith("0 images")
+
+
+def test_the_top_bar_fits_1280_pixels_with_the_run_title_readable(window_with_run, qtbot) -> None:
+    window, panel, run = window_with_run
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() <= 1280)
+    qtbot.wait(50)
+    combo = panel.runs.combo
+    assert combo.width() >= 300  # room for the run's name and numbers
+    assert panel.export_button.geometry().right() <= panel.width()
+    assert combo.currentText() in combo.toolTip()  # the whole title, whatever is elided
+    assert run.name in combo.currentText()

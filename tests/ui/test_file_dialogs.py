@@ -91,7 +91,7 @@ def test_export_model_proposes_the_run_folder_which_exists(make_window, dialogs,
     panel = window.evaluation
     run = tmp_path / "a-run"
     run.mkdir()
-    panel.run = str(run)
+    panel.session.run = str(run)
     panel._choose_export_folder()
     assert dialogs["starts"][-1] == str(run)
     assert Path(dialogs["starts"][-1]).is_dir()

@@ -6,27 +6,29 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSplitter,
+    QStyle,
     QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
-from gender_desktop.ui import heatmap
 from gender_desktop.ui.browser.delegate import (
     FEMALE_COLOR,
     MALE_COLOR,
+    TEXT_HEIGHT,
     ThumbnailDelegate,
     paint_badge,
 )
 from gender_desktop.ui.browser.grid import ThumbnailGrid
 from gender_desktop.ui.browser.model import Role, ThumbnailModel
+from gender_desktop.ui.elided import ElidedLabel
 from gender_desktop.ui.heatmap import to_qimage
 from gender_desktop.ui.thumbnails import ThumbnailLoader
 
@@ -54,30 +56,34 @@ class GalleryModel(ThumbnailModel):
             return None
         if role == P_MALE:
             return float(self.p_male[index.row()])
-        if role == Qt.ItemDataRole.DisplayRole:
-            p = float(self.p_male[index.row()])
-            return f"p(Male) {p:.2f}"
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:  # the full file name, then the prediction
             base = super().data(index, role)
             p = float(self.p_male[index.row()])
             predicted = "Male" if p >= self.threshold else "Female"
             return f"{base}\npredicted {predicted} (p(Male) = {p:.3f})"
-        return super().data(index, role)
+        return super().data(index, role)  # the file name is the tile's text, as in the browser
 
 
 class GalleryDelegate(ThumbnailDelegate):
-    """The browser's cell (thumbnail, label badge, edited corner) plus the prediction's badge
-    on the right, outlined red when it disagrees with the current label."""
+    """The browser's cell (thumbnail, label badge, edited corner, file name) plus the
+    prediction's badge on the right, outlined red when it disagrees with the current label,
+    and p(Male) under the name."""
 
     def __init__(self, thumb_size: int, parent=None) -> None:
         super().__init__(thumb_size, parent)
         self.threshold = 0.5
+
+    def cell_size(self) -> QSize:
+        """The browser's cell (picture, file name) and one more line for p(Male)."""
+        size = super().cell_size()
+        return QSize(size.width(), size.height() + TEXT_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         super().paint(painter, option, index)
         p = index.data(P_MALE)
         if p is None:
             return
+        self._paint_probability(painter, option, float(p))
         predicted_male = p >= self.threshold
         wrong = bool(index.data(Role.MALE)) != predicted_male
         painter.save()
@@ -93,10 +99,19 @@ class GalleryDelegate(ThumbnailDelegate):
         )
         painter.restore()
 
-
-def overlay(image: np.ndarray, heat: np.ndarray | None) -> QImage:
-    """``image`` with its Grad-CAM ``heat`` coloured over it (or plain, without one)."""
-    return to_qimage(image if heat is None else heatmap.overlay(image, heat))
+    def _paint_probability(self, painter: QPainter, option: QStyleOptionViewItem, p: float) -> None:
+        """The line "p(Male) 0.87" under the file name, dimmer than the name."""
+        painter.save()
+        rect = option.rect.adjusted(3, 3, -3, -3)  # type: ignore[attr-defined]
+        line = QRect(rect.left() + 2, rect.bottom() - TEXT_HEIGHT, rect.width() - 4, TEXT_HEIGHT)
+        palette: QPalette = option.palette  # type: ignore[attr-defined]
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        role = (
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
+        )
+        painter.setPen(palette.color(role))
+        painter.drawText(line, Qt.AlignmentFlag.AlignCenter, f"p(Male) {p:.2f}")
+        painter.restore()
 
 
 class GalleryDetail(QWidget):
@@ -111,8 +126,7 @@ class GalleryDetail(QWidget):
         self.setMinimumWidth(260)
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(240, 240)
-        self.title = QLabel(objectName="detailTitle")
-        self.title.setWordWrap(True)
+        self.title = ElidedLabel(objectName="detailTitle")
         self.label_line = QLabel()
         self.prediction_line = QLabel()
         self.prediction_line.setWordWrap(True)
@@ -185,6 +199,22 @@ class GalleryDetail(QWidget):
             self.image.setText("Loading…")
         for w in (self.male_button, self.female_button, self.browser_button):
             w.setEnabled(True)
+
+    def show_cam(self, cam: tuple[np.ndarray, bool] | None) -> None:
+        """The Grad-CAM overlay over the whole picture, or that it is being computed."""
+        if cam is None:
+            self.cam_note.setText("Computing Grad-CAM…")
+            return
+        picture, stands_out = cam
+        self.set_picture(QPixmap.fromImage(to_qimage(picture)))
+        height, width = picture.shape[:2]
+        outside = " Dimmed: outside the centre square the model sees." if height != width else ""
+        self.cam_note.setText(
+            "Red: the regions that drove this prediction most." + outside
+            if stands_out
+            else "No region stands out: at this layer nothing pushes the model toward its "
+            "answer more than elsewhere."
+        )
 
     def set_picture(self, pixmap: QPixmap) -> None:
         side = min(self.image.width(), 320)

@@ -1,5 +1,7 @@
 """The slice table: the metrics for every subgroup the dataset's attributes define, worst
-first, so a weakness or a bias (e.g. women with short hair, men wearing lipstick) shows up."""
+first, so a weakness or a bias (e.g. women with short hair, men wearing lipstick) shows up.
+Clicking a row shows the slice's images. Slice names come from the core
+(:mod:`gender_desktop.ml.slice_names`), so they read as in ``gender-desktop evaluate``."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from gender_desktop.ml.metrics import MIN_SLICE
+from gender_desktop.ml.slice_names import slice_title
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = (
@@ -29,11 +33,6 @@ COLUMNS = (
     ("errors", "Errors", "Images of the slice classified wrongly"),
 )
 PERCENT = {"male_share", "accuracy", "recall", "female_recall", "f1"}
-
-
-def readable(name: str) -> str:
-    """'no Arched_Eyebrows' -> 'no Arched Eyebrows' (the browser's attribute names)."""
-    return name.replace("_", " ").replace("5 o Clock", "5 o'Clock")
 
 
 class SliceModel(QAbstractTableModel):
@@ -74,7 +73,7 @@ class SliceModel(QAbstractTableModel):
             if value is None:
                 return "–"
             if key == "slice":
-                return readable(value)
+                return slice_title(value)
             if key in PERCENT:
                 return f"{value:.1%}"
             if key in ("n", "errors"):
@@ -90,8 +89,10 @@ class SliceModel(QAbstractTableModel):
             if key == "accuracy" and value < self.overall - 0.02:
                 return QColor("#c0392b")
         if role == Qt.ItemDataRole.ToolTipRole:
-            tip = f"{readable(row['slice'])}: {row['n']:,} images, accuracy {row['accuracy']:.2%}"
-            tip += f" (overall {self.overall:.2%})"
+            tip = (
+                f"{slice_title(row['slice'])}: {row['n']:,} images, accuracy {row['accuracy']:.2%}"
+            )
+            tip += f" (overall {self.overall:.2%})\nClick to see its images"
             if small:
                 tip += f"\nFewer than {MIN_SLICE} images: too few to judge, listed last"
             return tip
@@ -99,10 +100,15 @@ class SliceModel(QAbstractTableModel):
 
 
 class SliceTable(QTableView):
+    """The slices, sortable by any column; ``slice_clicked`` names the row clicked."""
+
+    slice_clicked = Signal(str)  # the slice's name
+
     def __init__(self) -> None:
         super().__init__()
         self.source = SliceModel()
         proxy = QSortFilterProxyModel(self)
+        self.proxy = proxy
         proxy.setSourceModel(self.source)
         proxy.setSortRole(Qt.ItemDataRole.UserRole)
         self.setModel(proxy)
@@ -116,6 +122,14 @@ class SliceTable(QTableView):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for i in range(1, len(COLUMNS)):
             header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.clicked.connect(self._clicked)
+        self.activated.connect(self._clicked)  # Enter on a row, as a click
+
+    def _clicked(self, index: Index) -> None:
+        row = self.proxy.mapToSource(index).row()
+        if 0 <= row < len(self.source.rows):
+            self.slice_clicked.emit(self.source.rows[row]["slice"])
 
     def set_rows(self, rows: list[dict[str, Any]], overall_accuracy: float) -> None:
         self.source.set_rows(rows, overall_accuracy)
@@ -128,6 +142,7 @@ class SlicesView(QWidget):
         super().__init__()
         self.note = QLabel(wordWrap=True)
         self.table = SliceTable()
+        self.slice_clicked = self.table.slice_clicked
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.table, 1)
@@ -139,9 +154,10 @@ class SlicesView(QWidget):
             worst = ranked[0]
             self.note.setText(
                 f"{len(rows):,} slices from {attributes} attributes. Weakest with at least "
-                f"{MIN_SLICE} images: <b>{readable(worst['slice'])}</b> at "
+                f"{MIN_SLICE} images: <b>{slice_title(worst['slice'])}</b> at "
                 f"{worst['accuracy']:.1%} accuracy ({worst['n']:,} images) against "
-                f"{overall:.1%} overall. Red: more than 2 points below overall."
+                f"{overall:.1%} overall. Red: more than 2 points below overall. Click a slice "
+                "to see its images."
             )
         elif not attributes:
             self.note.setText("This dataset has no other attributes to slice by.")

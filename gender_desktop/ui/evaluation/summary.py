@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.durations import duration_text
 from gender_desktop.ml.metrics import operating_point
+from gender_desktop.ui.elided import ElidedLabel
 from gender_desktop.ui.plots import ThemedPlot
 
 # Confusion cells: (label, prediction) -> the gallery selection they open.
@@ -289,10 +290,14 @@ class SummaryView(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(
-            QLabel("Confusion matrix · click a cell to see its images", objectName="sectionTitle")
+            ElidedLabel(
+                "Confusion matrix · click a cell to see its images",
+                mode=Qt.TextElideMode.ElideRight,
+                objectName="sectionTitle",
+            )
         )
         left_layout.addWidget(self.confusion)
-        left_layout.addWidget(QLabel("Per class", objectName="sectionTitle"))
+        left_layout.addWidget(ElidedLabel("Per class", objectName="sectionTitle"))
         left_layout.addWidget(self.per_class)
         left_layout.addStretch(1)
         split = QSplitter()
