@@ -322,15 +322,24 @@ class BrowserPanel(QWidget):
         return self._replay(self._saved(self.store.redo)[1] if self.store else None)
 
     def _replay(self, change: Change | None) -> Change | None:
-        """Show an undone or redone change: refresh it and select the images it touched."""
+        """Show an undone or redone change: refresh it and select the images it touched. When
+        the filter now hides them all (redoing "Male" under a Female filter), the selection
+        moves to the image that took their place, as labeling does, instead of vanishing."""
         if change is None or self.store is None:
             return None
         rows = self.store.rows_of(change)
+        shown_before = self.model.positions_of(rows)
+        current = self.grid.currentIndex()
+        position = int(shown_before[0]) if len(shown_before) else current.row()
         if self._filter_depends_on_labels():
             self._refilter(keep_scroll=True)
         else:
             self.model.refresh_rows(rows)
-        self.select_rows([int(r) for r in rows if self.model.model_index(int(r)).isValid()])
+        still = [int(r) for r in rows if self.model.model_index(int(r)).isValid()]
+        if still:
+            self.select_rows(still)
+        else:
+            self._select_position(max(position, 0))
         self._edited()
         return change
 
