@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
@@ -159,7 +160,8 @@ class DetailPane(QWidget):
         self.table.setRowCount(len(columns))
         for i, column in enumerate(columns):
             value = table[column].iat[row]
-            text = {True: "Yes", False: "No"}.get(value, str(value))  # type: ignore[call-overload]
+            # Only real booleans read Yes/No: an age of 1 or 0 equals True/False as a dict key.
+            text = ("Yes" if value else "No") if isinstance(value, (bool, np.bool_)) else str(value)
             if column == "path":
                 text = dataset.display_path(row)
             self.table.setItem(i, 0, QTableWidgetItem(attribute_label(column)))
