@@ -459,10 +459,12 @@ class MainWindow(QMainWindow):
 
     def _on_device(self, text: str, failed: bool = False) -> None:
         self.device_text = text
-        self.device_label.setText(f"Device: {text}")
         self.device_detected.emit(text)
-        if failed:
+        if failed:  # the reason can be long: the status bar says "unknown", its tooltip why
+            self.device_label.setText("Device: unknown")
+            self.device_label.setToolTip(f"The device probe failed: {text}")
             return
+        self.device_label.setText(f"Device: {text}")
         self.training.set_device_text(text)
         self.predict.set_device_text(text)
 

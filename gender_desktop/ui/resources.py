@@ -33,6 +33,8 @@ def icon_color(mode: QIcon.Mode, palette: QPalette | None = None) -> str:
     """The colour a monochrome icon is drawn in: the palette's button text, dimmed when
     disabled (the same colours as the action's text beside it)."""
     palette = palette or QGuiApplication.palette()
+    if mode == QIcon.Mode.Selected:  # on a highlighted menu item: the highlighted text colour
+        return palette.color(QPalette.ColorRole.HighlightedText).name()
     group = (
         QPalette.ColorGroup.Disabled if mode == QIcon.Mode.Disabled else QPalette.ColorGroup.Active
     )
@@ -58,8 +60,16 @@ class _TintedEngine(QIconEngine):
         self.name = name
 
     def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
-        side = max(1, min(size.width(), size.height()))
-        return QPixmap.fromImage(_render(self.name, icon_color(mode), side, side))
+        return self.scaledPixmap(size, mode, state, 1.0)
+
+    def scaledPixmap(
+        self, size: QSize, mode: QIcon.Mode, state: QIcon.State, scale: float
+    ) -> QPixmap:
+        """Rendered at the screen's pixel density, so the icon is sharp on a HiDPI display."""
+        side = max(1, round(min(size.width(), size.height()) * scale))
+        pixmap = QPixmap.fromImage(_render(self.name, icon_color(mode), side, side))
+        pixmap.setDevicePixelRatio(scale)
+        return pixmap
 
     def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
         ratio = painter.device().devicePixelRatioF() if painter.device() else 1.0

@@ -31,6 +31,7 @@ def test_the_welcome_page_explains_and_its_demo_button_opens_the_demo(make_windo
     browser, page = window.browser, window.welcome
     assert browser.pages.currentWidget() is page and page.isVisible()
     assert page.no_recent.isVisible()  # a first start: nothing opened yet
+    assert initial_dataset(window, None, demo=False) is None  # so nothing opens: this page
     # The layouts are those of the reader table detection walks, in its order.
     assert [label.text() for label in page.layout_labels] == [layout.files for layout in LAYOUTS]
     with qtbot.waitSignal(window.dataset_opened, timeout=60_000):
