@@ -577,6 +577,7 @@ class MainWindow(QMainWindow):
         for path in recent:
             text = "Demo dataset (synthetic)" if path == DEMO else path
             action = self.recent_menu.addAction(text)
+            action.setData(path)
             action.triggered.connect(lambda _=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(recent))
         self.welcome.set_recent(recent)
@@ -594,6 +595,10 @@ class MainWindow(QMainWindow):
             shown, missing = result
             if shown == app_settings_mod.recent_paths(self.settings):  # not changed since
                 self.welcome.set_recent(shown, missing)
+                for action in self.recent_menu.actions():
+                    if action.data() in missing:
+                        action.setText(f"{action.data()} (missing)")
+                        action.setEnabled(False)
 
         if paths and not self._closing:
             self._run("recent", Task(fn, self), done, lambda _msg: None)

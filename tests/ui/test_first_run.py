@@ -59,7 +59,11 @@ def test_recent_datasets_open_and_a_missing_one_is_marked_and_removable(
     assert not missing.open_button.isEnabled() and missing.remove_button.isVisibleTo(page)
     assert not page.rows[0].missing and not page.rows[0].remove_button.isVisibleTo(page)
     assert page.rows[0].open_button.text() == f"there  —  {tmp_path}"
+    menu = {action.data(): action for action in window.recent_menu.actions()}
+    assert menu[str(gone)].text() == f"{gone} (missing)" and not menu[str(gone)].isEnabled()
+    assert menu[str(there)].isEnabled()
     qtbot.mouseClick(missing.remove_button, Qt.MouseButton.LeftButton)
+    assert [action.data() for action in window.recent_menu.actions()] == [str(there), DEMO]
     assert [row.path for row in page.rows] == [str(there), DEMO]
     window.settings.sync()
     on_disk = QSettings(str(_settings_file(app_home)), QSettings.Format.IniFormat)
