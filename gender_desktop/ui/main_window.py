@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self._opening: str | None = None  # what is being opened now
         self._current_path: str | None = None  # what the shown dataset was opened from
         self._closing = False
+        self._shown_splitters: set[QSplitter] = set()  # laid out this session: worth saving
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
@@ -324,7 +325,6 @@ class MainWindow(QMainWindow):
         state = self.settings.value("windowState")
         if isinstance(state, QByteArray):
             self.restoreState(state)
-        self._shown_splitters: set[QSplitter] = set()
         for key, splitter in self._splitters().items():
             saved = self.settings.value(f"splitters/{key}")
             if isinstance(saved, QByteArray):

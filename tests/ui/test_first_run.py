@@ -181,3 +181,15 @@ def test_the_gui_process_shows_about_without_importing_torch(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_every_setting_goes_to_the_one_settings_file() -> None:
+    """Only ui/settings.py makes a QSettings (in GENDER_DESKTOP_HOME when it is set): a default
+    QSettings() elsewhere would write to the user's real profile, from the app and the tests."""
+    package = Path(app_settings.__file__).parents[1]
+    makers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "QSettings(" in path.read_text(encoding="utf-8")
+    )
+    assert makers == [str(Path("ui") / "settings.py")]
