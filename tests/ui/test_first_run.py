@@ -13,7 +13,7 @@ from pathlib import Path
 import builders
 from forms import tiny_form
 from PySide6.QtCore import QSettings, Qt, qVersion
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QGuiApplication
 
 from gender_desktop.data.detect import LAYOUTS
 from gender_desktop.ui import settings as app_settings
@@ -162,6 +162,9 @@ def test_about_shows_the_versions_and_the_device(make_window, qtbot):
     assert f"Device: {window.device_text}" in about.text()
     assert window.device_text.startswith(("CPU (", "CUDA", "Apple MPS"))
     assert window.device_text in about.details.text()
+    qtbot.mouseClick(about.copy_button, Qt.MouseButton.LeftButton)  # for a bug report
+    assert QGuiApplication.clipboard().text() == about.text()
+    assert about.copy_button.text() == "Copied"
 
 
 def test_the_gui_process_shows_about_without_importing_torch(tmp_path):
