@@ -150,7 +150,7 @@ def celeba_subset(
 
 
 UTK_BROKEN = (
-    "39_1_20170116174525125.jpg.chip.jpg",  # a missing field: gender ambiguous
+    "39_1_20170116174525125.jpg.chip.jpg",  # the race field is missing
     "61_3_2_20170109150557335.jpg.chip.jpg",  # gender 3
 )
 

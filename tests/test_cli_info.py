@@ -34,7 +34,7 @@ def test_info_text_for_people(tmp_path: Path, capsys) -> None:
     assert "layout:    utkface" in out
     assert "images:    30 (12 male / 18 female)" in out
     assert "skipped 2" in out
-    assert "skipped: " in out and "gender is ambiguous" in out
+    assert "skipped: " in out and "the race field is missing" in out
 
 
 def test_info_error_exits_2_with_the_message(tmp_path: Path, capsys) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from gender_desktop.data import celeba
@@ -22,11 +23,6 @@ from gender_desktop.data.sources import (
 )
 from gender_desktop.data.utkface import looks_like_utkface, read_utkface
 
-SUPPORTED = (
-    "CelebA (list_attr_celeba.txt, flat or Img/Anno/Eval), the Kaggle CelebA copy "
-    "(list_attr_celeba.csv), a CSV with a Male column, UTKFace file names, Adience "
-    "fold_N_data.txt, or male/ and female/ folders"
-)
 _MAX_CSV_DEPTH = 2
 
 
@@ -59,7 +55,7 @@ def _parse_folder(p: Path) -> Parsed:
     if found is None:
         why = "".join(f"; {u}" for u in unusable)
         raise DatasetError(
-            f"no supported dataset found. Expected {SUPPORTED}{why}.", printable(str(p))
+            f"no supported dataset found. Expected one of: {SUPPORTED}{why}.", printable(str(p))
         )
     return _with_unusable(found, unusable)
 
@@ -79,7 +75,7 @@ def _parse_zip(p: Path) -> Parsed:
             raise DatasetError(unreadable[0])
         raise DatasetError(
             f"no annotations inside the archive or beside it in {printable(str(p.parent))}. "
-            f"Expected {SUPPORTED}.",
+            f"Expected one of: {SUPPORTED}.",
             printable(str(p)),
         )
     return found
@@ -136,7 +132,7 @@ def _parse_annotation_file(p: Path) -> Parsed:
     elif name.endswith((".csv", ".txt", ".tsv")):
         parsed = celeba.read_subset(src, rel, candidates)
     else:
-        raise DatasetError(f"not a dataset file. Expected {SUPPORTED}.", printable(str(p)))
+        raise DatasetError(f"not a dataset file. Expected one of: {SUPPORTED}.", printable(str(p)))
     return _with_unusable(parsed, unusable)
 
 
@@ -166,34 +162,16 @@ def _detect(
     annotations_only: bool,
     unreadable: list[str] | None = None,
 ) -> Parsed | None:
-    """The first layout ``src`` holds, or None; candidate annotation files that cannot be read
-    (encrypted, a FIFO, no permission) are skipped and their reasons added to ``unreadable``."""
-    readers: list[tuple[Callable[[], str | None], Callable[[str], Parsed]]] = [
-        (
-            lambda: celeba.find_file(src, celeba.ATTR_TXT),
-            lambda rel: celeba.read_official(src, rel, candidates),
-        ),
-        (
-            lambda: celeba.find_file(src, celeba.ATTR_CSV),
-            lambda rel: celeba.read_kaggle(src, rel, candidates),
-        ),
-        (
-            lambda: _male_csv(src, unreadable if unreadable is not None else []),
-            lambda rel: celeba.read_subset(src, rel, candidates),
-        ),
-    ]
-    for find, read in readers:
-        rel = find()
+    """The first layout of :data:`LAYOUTS` that ``src`` holds, or None; candidate annotation
+    files that cannot be read (encrypted, a FIFO, no permission) are skipped and their reasons
+    added to ``unreadable``."""
+    problems = unreadable if unreadable is not None else []
+    for layout in LAYOUTS:
+        if annotations_only and not layout.by_annotation:
+            continue
+        rel = layout.find(src, problems)
         if rel is not None:
-            return read(rel)
-    if annotations_only:
-        return None
-    if fold_files(src.other_files()):
-        return read_adience(src)
-    if looks_like_folders(src.image_files()):
-        return read_folders(src)
-    if looks_like_utkface(src.image_files()):
-        return read_utkface(src)
+            return layout.read(src, rel, candidates)
     return None
 
 
@@ -211,3 +189,81 @@ def _male_csv(src: Source, unreadable: list[str]) -> str | None:
         except DatasetError as exc:
             unreadable.append(str(exc))
     return None
+
+
+def _utkface_names(src: Source, _unreadable: list[str]) -> str | None:
+    return "" if looks_like_utkface(src.image_files()) else None
+
+
+def _class_folders(src: Source, _unreadable: list[str]) -> str | None:
+    return "" if looks_like_folders(src.image_files()) else None
+
+
+def _adience_folds(src: Source, _unreadable: list[str]) -> str | None:
+    return "" if fold_files(src.other_files()) else None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One dataset layout the app reads: how it is recognised, how it is read, and how to name
+    it to a person. :data:`LAYOUTS` is the one list of them: detection walks it in order, and
+    the error messages and the welcome page describe it, so a new layout is added once."""
+
+    name: str  # what Parsed.layout says, e.g. "celeba-official"
+    title: str  # "CelebA, official release"
+    files: str  # what a user has on disk, in a few words
+    find: Callable[[Source, list[str]], str | None]  # the file it keys on ("" = none), or None
+    read: Callable[[Source, str, list[Source]], Parsed]  # (source, that file, image sources)
+    by_annotation: bool = True  # recognised by an annotation file (also one beside a zip)
+
+
+LAYOUTS: tuple[Layout, ...] = (
+    Layout(
+        "celeba-official",
+        "CelebA, official release",
+        "list_attr_celeba.txt with img_align_celeba/ (flat, or in Img/ Anno/ Eval/), "
+        "the images as a folder or a .zip",
+        lambda src, _u: celeba.find_file(src, celeba.ATTR_TXT),
+        celeba.read_official,
+    ),
+    Layout(
+        "celeba-kaggle",
+        "CelebA, Kaggle copy",
+        "list_attr_celeba.csv with img_align_celeba/img_align_celeba/",
+        lambda src, _u: celeba.find_file(src, celeba.ATTR_CSV),
+        celeba.read_kaggle,
+    ),
+    Layout(
+        "celeba-subset",
+        "CSV with a Male column",
+        "one CSV (image name first, Male coded -1/1 or 0/1) with the images in a folder or .zip",
+        _male_csv,
+        celeba.read_subset,
+    ),
+    Layout(
+        "adience",
+        "Adience",
+        "fold_0_data.txt … fold_4_data.txt with aligned/ or faces/",
+        _adience_folds,
+        lambda src, _rel, _c: read_adience(src),
+        by_annotation=False,
+    ),
+    Layout(
+        "folder-per-class",
+        "Folder per class",
+        "male/ and female/ folders (men/women, man/woman), optionally in train/ val/ test/",
+        _class_folders,
+        lambda src, _rel, _c: read_folders(src),
+        by_annotation=False,
+    ),
+    Layout(
+        "utkface",
+        "UTKFace",
+        "one folder of age_gender_race_date.jpg(.chip.jpg) files",
+        _utkface_names,
+        lambda src, _rel, _c: read_utkface(src),
+        by_annotation=False,
+    ),
+)
+
+SUPPORTED = "; ".join(f"{layout.title} ({layout.files})" for layout in LAYOUTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
@@ -24,14 +25,15 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def initial_dataset(window: MainWindow, open_path: str | None, demo: bool) -> str:
-    """What to open at start: the path given, the demo when asked or on first launch, else the
-    dataset open last time."""
+def initial_dataset(window: MainWindow, open_path: str | None, demo: bool) -> str | None:
+    """What to open at start: the path given, the demo when asked, else the dataset open last
+    time if it still exists; None (the welcome page) on a first launch or when it is gone."""
     if open_path:
         return open_path
     if demo:
         return DEMO
-    return str(window.settings.value("lastDataset", DEMO)) or DEMO
+    last = str(window.settings.value("lastDataset", "") or "")
+    return last if last == DEMO or (last and Path(last).exists()) else None
 
 
 def run_app(open_path: str | None = None, demo: bool = False) -> int:
@@ -40,5 +42,7 @@ def run_app(open_path: str | None = None, demo: bool = False) -> int:
     window = MainWindow()
     apply_theme(app, str(window.settings.value("theme", "system")))
     window.show()
-    window.open_path(initial_dataset(window, open_path, demo))
+    first = initial_dataset(window, open_path, demo)
+    if first is not None:
+        window.open_path(first)
     return app.exec()

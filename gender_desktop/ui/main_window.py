@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QStyle,
+    QSplitter,
     QTabWidget,
     QToolButton,
 )
@@ -31,27 +32,32 @@ from gender_desktop.data.demo import ensure_demo
 from gender_desktop.data.labels import LabelStore, export_labels
 from gender_desktop.data.splits import SplitSpec, load_stored
 from gender_desktop.errors import UserError, explain
+from gender_desktop.ml.config import TrainConfig
 from gender_desktop.ml.device import probe_device
 from gender_desktop.ui import file_dialogs
 from gender_desktop.ui import settings as app_settings_mod
 from gender_desktop.ui.browser.panel import BrowserPanel
-from gender_desktop.ui.dialogs import ABOUT_TEXT, ExportDialog, ProblemsDialog, SplitDialog
+from gender_desktop.ui.dialogs import ExportDialog, ProblemsDialog, SplitDialog
 from gender_desktop.ui.evaluation.panel import EvaluationPanel
 from gender_desktop.ui.experiments import actions as experiment_actions
 from gender_desktop.ui.experiments.panel import ExperimentsPanel
+from gender_desktop.ui.help import AboutDialog, ShortcutSheet
 from gender_desktop.ui.predict.panel import PredictPanel
 from gender_desktop.ui.resources import icon
 from gender_desktop.ui.theme import THEMES, apply_theme
 from gender_desktop.ui.training.panel import TrainingPanel
+from gender_desktop.ui.welcome import DEMO, WelcomePage
 from gender_desktop.ui.workers import Task
 
-DEMO = "demo:"  # the recent-list entry that stands for the built-in demo dataset
+QUIET_TASKS = ("device", "recent")  # background checks: no progress bar, no Cancel button
+TRAINING_OPTIONS = "training/options"  # the Train form's settings, as TrainConfig JSON
 
 
 class MainWindow(QMainWindow):
     dataset_opened = Signal(object)  # Dataset
     open_failed = Signal(str)
     verified = Signal()
+    device_detected = Signal(str)  # the device text, once the probe has answered
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,12 +66,17 @@ class MainWindow(QMainWindow):
         self._tasks: dict[str, Task] = {}
         self._opening: str | None = None  # what is being opened now
         self._current_path: str | None = None  # what the shown dataset was opened from
+        self._closing = False
+        self._shown_splitters: set[QSplitter] = set()  # laid out this session: worth saving
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
         self._default_size()
 
         self.browser = BrowserPanel()
+        self.welcome = WelcomePage()
+        self.browser.set_welcome(self.welcome)
+        self.device_text: str | None = None
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.browser, "Browse")
@@ -104,12 +115,14 @@ class MainWindow(QMainWindow):
         self.browser.auto_advance.setChecked(
             self.settings.value("autoAdvance", True, type=bool)  # type: ignore[arg-type]
         )
+        self._connect_welcome()
         self._restore_geometry()
+        self._restore_training_options()
+        self.training.running_changed.connect(self._on_training_running)
         self._update_label_actions()
         # The device probe starts a process that imports torch (seconds of CPU): run it once the
         # first dataset is open (or after a few idle seconds), so it does not slow the import.
         self._device_known = False
-        self._closing = False
         QTimer.singleShot(4000, self, self._detect_device)
 
     # -- construction -----------------------------------------------------------------------------
@@ -131,21 +144,19 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        std = self.style().standardIcon
-        sp = QStyle.StandardPixmap
         self.act_open_folder = self._action(
             "&Open Folder…",
             self.choose_folder,
             QKeySequence.StandardKey.Open,
             "Open a dataset folder",
-            std(sp.SP_DirOpenIcon),
+            icon("folder-open"),
         )
         self.act_open_file = self._action(
             "Open &File…",
             self.choose_file,
             "Ctrl+Shift+O",
             "Open an annotation file (.txt/.csv) or a .zip",
-            std(sp.SP_FileIcon),
+            icon("file-open"),
         )
         self.act_open_demo = self._action(
             "Open &Demo Dataset", self.open_demo, None, "Open the built-in synthetic demo dataset"
@@ -155,7 +166,7 @@ class MainWindow(QMainWindow):
             self.export_labels,
             "Ctrl+E",
             "Export labels with your edits as a CelebA-style CSV",
-            std(sp.SP_DialogSaveButton),
+            icon("export"),
         )
         self.act_split = self._action(
             "&Split Settings…",
@@ -175,14 +186,14 @@ class MainWindow(QMainWindow):
             self.undo,
             QKeySequence.StandardKey.Undo,
             "Undo the last label change",
-            std(sp.SP_ArrowBack),
+            icon("undo"),
         )
         self.act_redo = self._action(
             "&Redo Label",
             self.redo,
             [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")],
             "Redo the label change",
-            std(sp.SP_ArrowForward),
+            icon("redo"),
         )
         self.act_male = self._action(
             "&Male", lambda: self.label(1), "M", "Label the selected image(s) Male", icon("male")
@@ -214,7 +225,13 @@ class MainWindow(QMainWindow):
         self.act_search = self._action(
             "Search File &Names", self._focus_search, QKeySequence.StandardKey.Find
         )
-        self.act_about = self._action("&About gender-desktop", self.about)
+        self.act_shortcuts = self._action(
+            "&Keyboard Shortcuts…",
+            self.show_shortcuts,
+            QKeySequence.StandardKey.HelpContents,
+            "Every keyboard shortcut of the app",
+        )
+        self.act_about = self._action(f"&About {APP_NAME}", self.about)
         self.theme_group = QActionGroup(self)
         current = str(self.settings.value("theme", "system"))
         self.theme_actions = {}
@@ -247,7 +264,7 @@ class MainWindow(QMainWindow):
         dataset_menu = bar.addMenu("&Dataset")
         dataset_menu.addActions([self.act_split, self.act_problems])
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.act_about)
+        help_menu.addActions([self.act_shortcuts, self.act_about])
         self._rebuild_recent()
 
     def _build_toolbar(self) -> None:
@@ -300,12 +317,80 @@ class MainWindow(QMainWindow):
         self.resize(width, height)
 
     def _restore_geometry(self) -> None:
+        """Window geometry, toolbar state and every splitter, as they were at the last close."""
         geometry = self.settings.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        splitter = self.settings.value("splitter")
-        if isinstance(splitter, QByteArray):
-            self.browser.splitter.restoreState(splitter)
+        state = self.settings.value("windowState")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        for key, splitter in self._splitters().items():
+            saved = self.settings.value(f"splitters/{key}")
+            if isinstance(saved, QByteArray):
+                splitter.restoreState(saved)
+            splitter.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Show and isinstance(watched, QSplitter):
+            self._shown_splitters.add(watched)
+        return super().eventFilter(watched, event)
+
+    def _save_geometry(self) -> None:
+        """Geometry, toolbars and the splitters shown this session: one never laid out (a tab
+        not visited, the browser behind the welcome page) reports made-up sizes, so the ones
+        saved last time stay."""
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("windowState", self.saveState())
+        for key, splitter in self._splitters().items():
+            if splitter in self._shown_splitters:
+                self.settings.setValue(f"splitters/{key}", splitter.saveState())
+
+    def _splitters(self) -> dict[str, QSplitter]:
+        """Every splitter of every panel, keyed by its place in the widget tree (object names
+        where set, else class and position), so panels need no code of their own for it."""
+        found: dict[str, QSplitter] = {}
+        for splitter in self.findChildren(QSplitter):
+            parts = []
+            widget = splitter
+            while widget is not None and widget is not self:
+                parent = widget.parentWidget()
+                name = widget.objectName()
+                if not name:
+                    kin = [
+                        w for w in (parent.children() if parent else []) if type(w) is type(widget)
+                    ]
+                    name = f"{type(widget).__name__}{kin.index(widget) if widget in kin else 0}"
+                parts.append(name)
+                widget = parent
+            found["-".join(reversed(parts))] = splitter
+        return found
+
+    def _restore_training_options(self) -> None:
+        """The Train form as it was at the last Start or close; damaged settings are ignored
+        (the form keeps its defaults)."""
+        text = self.settings.value(TRAINING_OPTIONS)
+        if not isinstance(text, str) or not text:
+            return
+        try:
+            self.training.form.set_config(TrainConfig.from_dict(json.loads(text)))
+        except (UserError, ValueError, TypeError, KeyError) as exc:
+            self.statusBar().showMessage(f"The saved training options were not used: {exc}", 8000)
+
+    def save_training_options(self) -> bool:
+        """Remember the Train form's settings (at Start and at close); a form that does not
+        validate leaves the last good ones in place. Returns whether they were saved."""
+        try:
+            config = self.training.form.config(str(self.dataset.root) if self.dataset else "-")
+        except (UserError, ValueError):
+            return False
+        data = config.to_dict()
+        data["data"] = ""  # the dataset is the open one, not part of the form
+        self.settings.setValue(TRAINING_OPTIONS, json.dumps(data))
+        return True
+
+    def _on_training_running(self, running: bool) -> None:
+        if running:
+            self.save_training_options()
 
     # -- background tasks -------------------------------------------------------------------------
     def _run(self, name: str, task: Task, on_success, on_failed=None) -> Task:
@@ -319,7 +404,8 @@ class MainWindow(QMainWindow):
         task.failed.connect(on_failed or (lambda msg: self._task_failed(task, msg)))
         task.cancelled.connect(lambda: self.statusBar().showMessage("Cancelled", 4000))
         task.finished.connect(lambda: self._task_done(name, task))
-        self.cancel_button.show()
+        if name not in QUIET_TASKS:
+            self.cancel_button.show()
         task.start()
         return task
 
@@ -335,7 +421,7 @@ class MainWindow(QMainWindow):
         task.deleteLater()
         if name == "open" and not self._closing:
             QTimer.singleShot(0, self, self._detect_device)
-        if not any(n != "device" for n in self._tasks):
+        if not any(n not in QUIET_TASKS for n in self._tasks):
             self.progress.hide()
             self.cancel_button.hide()
 
@@ -347,7 +433,7 @@ class MainWindow(QMainWindow):
 
     def cancel_tasks(self) -> None:
         for name, task in list(self._tasks.items()):
-            if name != "device":
+            if name not in QUIET_TASKS:
                 task.cancel()
 
     def wait_for_tasks(self) -> None:
@@ -367,10 +453,16 @@ class MainWindow(QMainWindow):
             "device",
             Task(fn, self),
             self._on_device,
-            lambda msg: self.device_label.setText(f"Device: unknown ({msg})"),
+            lambda msg: self._on_device(f"unknown ({msg})", failed=True),
         )
 
-    def _on_device(self, text: str) -> None:
+    def _on_device(self, text: str, failed: bool = False) -> None:
+        self.device_text = text
+        self.device_detected.emit(text)
+        if failed:  # the reason can be long: the status bar says "unknown", its tooltip why
+            self.device_label.setText("Device: unknown")
+            self.device_label.setToolTip(f"The device probe failed: {text}")
+            return
         self.device_label.setText(f"Device: {text}")
         self.training.set_device_text(text)
         self.predict.set_device_text(text)
@@ -480,8 +572,43 @@ class MainWindow(QMainWindow):
         for path in recent:
             text = "Demo dataset (synthetic)" if path == DEMO else path
             action = self.recent_menu.addAction(text)
+            action.setData(path)
             action.triggered.connect(lambda _=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(recent))
+        self.welcome.set_recent(recent)
+        self._check_recent(recent)
+
+    def _check_recent(self, recent: list[str]) -> None:
+        """Which recent datasets are gone, found off the GUI thread (a detached network drive
+        can take seconds to answer); the welcome page then marks them."""
+        paths = [p for p in recent if p != DEMO]
+
+        def fn(progress, cancel):
+            return recent, {p for p in paths if not Path(p).exists()}
+
+        def done(result: tuple[list[str], set[str]]) -> None:
+            shown, missing = result
+            if shown == app_settings_mod.recent_paths(self.settings):  # not changed since
+                self.welcome.set_recent(shown, missing)
+                for action in self.recent_menu.actions():
+                    if action.data() in missing:
+                        action.setText(f"{action.data()} (missing)")
+                        action.setEnabled(False)
+
+        if paths and not self._closing:
+            self._run("recent", Task(fn, self), done, lambda _msg: None)
+
+    def forget_recent(self, path: str) -> None:
+        app_settings_mod.forget_recent(self.settings, path)
+        self._rebuild_recent()
+
+    def _connect_welcome(self) -> None:
+        page = self.welcome
+        page.open_folder_requested.connect(self.choose_folder)
+        page.open_file_requested.connect(self.choose_file)
+        page.demo_requested.connect(self.open_demo)
+        page.recent_requested.connect(self.open_path)
+        page.forget_requested.connect(self.forget_recent)
 
     # -- labeling -----------------------------------------------------------------------------------
     def label(self, male: int) -> None:
@@ -607,8 +734,21 @@ class MainWindow(QMainWindow):
         if isinstance(app, QApplication):
             apply_theme(app, name)
 
-    def about(self) -> None:
-        QMessageBox.about(self, f"About {APP_NAME}", ABOUT_TEXT)
+    def about(self) -> AboutDialog:
+        """Help ▸ About, with the device as the probe reports it (asked for now if it has not
+        run yet); the dialog fills it in when the answer comes."""
+        dialog = AboutDialog(self.device_text, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.device_detected.connect(dialog.set_device)
+        self._detect_device()
+        dialog.show()
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutSheet:
+        sheet = ShortcutSheet(self)
+        sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        sheet.show()
+        return sheet
 
     def _focus_search(self) -> None:
         self.browser.filters.search.setFocus()
@@ -632,8 +772,8 @@ class MainWindow(QMainWindow):
     # -- closing ------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closing = True
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("splitter", self.browser.splitter.saveState())
+        self._save_geometry()
+        self.save_training_options()
         self.settings.setValue("autoAdvance", self.browser.auto_advance.isChecked())
         self.wait_for_tasks()
         self.experiments.shutdown()

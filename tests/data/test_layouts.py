@@ -111,7 +111,9 @@ def test_utkface_file_names_with_broken_ones_skipped_and_reported(tmp_path: Path
     assert ds.layout == "utkface"
     assert counts(ds) == (30, builders.males(30), 30 - builders.males(30))
     assert len(ds.report.skipped) == len(builders.UTK_BROKEN)
-    assert all("ambiguous" in reason for _, reason in ds.report.skipped)
+    reasons = dict(ds.report.skipped)
+    assert reasons[str(tmp_path / builders.UTK_BROKEN[0])].startswith("the race field is missing")
+    assert reasons[str(tmp_path / builders.UTK_BROKEN[1])].startswith("the gender field is '3'")
     assert set(ds.table["race"]) == {"White", "Black", "Asian", "Indian", "Others"}
     assert ds.table["age"].min() == 20 and "age_band" in ds.attributes
 

@@ -206,3 +206,34 @@ def test_a_damaged_label_journal_opens_with_its_good_edits_and_says_what_was_set
     ((title, message),) = warnings_shown
     assert title == "Some label edits were set aside"
     assert "line 2: not a JSON record" in message and "journal.damaged-" in message
+
+
+def test_redo_keeps_a_selection_like_undo_does(make_window, open_dataset_in, tmp_path):
+    """Under a Female filter, redoing "Male" hides the image again: the next female image is
+    selected (as when it was labeled), the grid never ends up with nothing selected."""
+    window = make_window()
+    open_dataset_in(window, builders.celeba_official(tmp_path, 20))
+    browser = window.browser
+    browser.filters.gender.setCurrentText("Female")
+    browser.select_rows([2])
+    window.act_male.trigger()
+    assert browser.selected_rows() == [3]
+    window.act_undo.trigger()
+    assert browser.selected_rows() == [2]
+    window.act_redo.trigger()
+    assert browser.store.male[2] == 1
+    assert browser.selected_rows() == [3]
+    assert browser.detail.title.text() == "000004.jpg"
+    window.act_undo.trigger()  # and back again: the undone image is shown and selected
+    assert browser.selected_rows() == [2]
+    # Without a label filter, redo selects the images it changed, as undo does.
+    browser.filters.gender.setCurrentIndex(0)
+    browser.select_rows([5, 6])
+    window.act_female.trigger()
+    browser.select_rows([0])
+    window.act_undo.trigger()
+    assert browser.selected_rows() == [5, 6]
+    browser.select_rows([0])
+    window.act_redo.trigger()
+    assert browser.selected_rows() == [5, 6]
+    assert browser.detail.title.text() == "2 images selected"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
@@ -78,16 +79,45 @@ class _ScaledImage(QLabel):
         )
 
 
+class ElidedLabel(QLabel):
+    """One line that elides in the middle when it does not fit, so a long file name keeps its
+    end (``….jpg.chip.jpg``) instead of being cut off at the pane's edge; the whole text is in
+    the tooltip and :meth:`text` (what a test or a caller reads) is never the elided one."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._full = ""
+        # Ignored: a long name must not widen the pane; it elides to the width it is given.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width()
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, width)
+        super().setText(shown)
+        self.setToolTip(self._full if shown != self._full else "")
+
+
 class DetailPane(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._token = 0
         self._signals = _Loaded()
         self._signals.done.connect(self._on_loaded)
-        self.title = QLabel("No image selected")
+        self.title = ElidedLabel("No image selected")
         self.title.setObjectName("detailTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.title.setWordWrap(True)
         self.label_line = QLabel("")
         self.label_line.setWordWrap(True)
         self.image = _ScaledImage()
@@ -98,6 +128,7 @@ class DetailPane(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)  # a wrapped path showed its first line, the name lost
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -129,7 +160,8 @@ class DetailPane(QWidget):
         self.table.setRowCount(len(columns))
         for i, column in enumerate(columns):
             value = table[column].iat[row]
-            text = {True: "Yes", False: "No"}.get(value, str(value))  # type: ignore[call-overload]
+            # Only real booleans read Yes/No: an age of 1 or 0 equals True/False as a dict key.
+            text = ("Yes" if value else "No") if isinstance(value, (bool, np.bool_)) else str(value)
             if column == "path":
                 text = dataset.display_path(row)
             self.table.setItem(i, 0, QTableWidgetItem(attribute_label(column)))

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -102,15 +103,29 @@ class BrowserPanel(QWidget):
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([260, 760, 340])
+        # The welcome page (set_welcome) stands in for the three panes while no dataset is open.
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.splitter)
+        self.welcome: QWidget | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.splitter)
+        layout.addWidget(self.pages)
 
         self.filters.changed.connect(self.set_filter)
         self.grid.selectionModel().selectionChanged.connect(self._on_selection)
         self.grid.selectionModel().currentChanged.connect(lambda *_: self._on_selection())
 
     # -- dataset --------------------------------------------------------------------------------
+    def set_welcome(self, page: QWidget) -> None:
+        """The page shown instead of the empty panes while no dataset is open."""
+        self.welcome = page
+        self.pages.insertWidget(0, page)
+        self._show_page()
+
+    def _show_page(self) -> None:
+        showing_welcome = self.dataset is None and self.welcome is not None
+        self.pages.setCurrentWidget(self.welcome if showing_welcome else self.splitter)
+
     def set_dataset(self, dataset: Dataset | None, store: LabelStore | None = None) -> None:
         """Show ``dataset`` with its label ``store`` (opened here when not given)."""
         if self.store is not None and self.store is not store:
@@ -122,6 +137,7 @@ class BrowserPanel(QWidget):
         self.filter = self.filters.current()
         self.grid.setVisible(dataset is not None)
         self.empty_hint.setVisible(dataset is None)
+        self._show_page()
         demo = dataset is not None and dataset.is_demo
         self.banner.setVisible(demo)
         self.banner.setText(
@@ -322,15 +338,24 @@ class BrowserPanel(QWidget):
         return self._replay(self._saved(self.store.redo)[1] if self.store else None)
 
     def _replay(self, change: Change | None) -> Change | None:
-        """Show an undone or redone change: refresh it and select the images it touched."""
+        """Show an undone or redone change: refresh it and select the images it touched. When
+        the filter now hides them all (redoing "Male" under a Female filter), the selection
+        moves to the image that took their place, as labeling does, instead of vanishing."""
         if change is None or self.store is None:
             return None
         rows = self.store.rows_of(change)
+        shown_before = self.model.positions_of(rows)
+        current = self.grid.currentIndex()
+        position = int(shown_before[0]) if len(shown_before) else current.row()
         if self._filter_depends_on_labels():
             self._refilter(keep_scroll=True)
         else:
             self.model.refresh_rows(rows)
-        self.select_rows([int(r) for r in rows if self.model.model_index(int(r)).isValid()])
+        still = [int(r) for r in rows if self.model.model_index(int(r)).isValid()]
+        if still:
+            self.select_rows(still)
+        else:
+            self._select_position(max(position, 0))
         self._edited()
         return change
 

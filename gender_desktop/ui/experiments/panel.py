@@ -114,8 +114,12 @@ class ExperimentsPanel(QWidget):
         self.stack.addWidget(self.compare_view)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack)
-        for keys, slot in (("Delete", self.delete_selected), ("F2", self.edit_details)):
+        for keys, slot, what in (
+            ("Delete", self.delete_selected, "Move the selected runs to the trash"),
+            ("F2", self.edit_details, "Edit the run's title, tags and note"),
+        ):
             shortcut = QShortcut(QKeySequence(keys), self.view)
+            shortcut.setWhatsThis(what)  # its line in Help ▸ Keyboard Shortcuts
             shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
             shortcut.activated.connect(slot)
         self._update_buttons()
