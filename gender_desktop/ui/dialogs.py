@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gender_desktop import __version__
 from gender_desktop.data.dataset import ImportReport
 from gender_desktop.data.sources import printable
 from gender_desktop.data.splits import SplitSpec
@@ -254,10 +253,3 @@ def install_excepthook() -> Callable[[], None]:
     sys.excepthook = hook
     threading.excepthook = thread_hook
     return restore
-
-
-ABOUT_TEXT = f"""<h3>gender-desktop {__version__}</h3>
-<p>Browse face datasets in their CelebA, UTKFace, Adience or folder layouts, fix their gender
-labels by keyboard, and train VGG16, ResNet or MobileNet classifiers on them.</p>
-<p>Label edits never modify your dataset files: they are kept, with their full history,
-in the app's data folder.</p>"""
