@@ -61,8 +61,8 @@ def check_window() -> str:
                 f"{window.device_label.text()!r})"
             )
         device = window.device_label.text()
-        if device.startswith("Device: unknown"):
-            raise WindowCheckFailed(device)
+        if device.startswith("Device: unknown"):  # the label is short; the reason is kept apart
+            raise WindowCheckFailed(f"Device: {window.device_text}")
         if icon("app").isNull() or icon("male").isNull():
             raise WindowCheckFailed(f"the app's icons are missing ({resource_path('icons')})")
         if "torch" in sys.modules:
