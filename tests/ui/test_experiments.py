@@ -86,7 +86,7 @@ def test_sorting_by_a_column_header(make_window, qtbot, three_runs: Path) -> Non
     test = panel.model.column_index("test")
     panel.view.sortByColumn(test, Qt.SortOrder.DescendingOrder)
     assert shown_titles(panel, "test") == ["90.0%", "82.0%", ""]  # not evaluated: last
-    assert shown_titles(panel, "ci")[0] == "82.6–94.5"
+    assert shown_titles(panel, "ci")[0] == "82.6–94.5%"
     assert shown_titles(panel, "status") == ["finished", "finished", "stopped"]
 
 

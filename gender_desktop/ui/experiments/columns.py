@@ -19,7 +19,7 @@ def _pct(value: float | None) -> str:
 
 
 def _ci(r: RunRecord) -> str:
-    return f"{100 * r.test_ci[0]:.1f}–{100 * r.test_ci[1]:.1f}" if r.test_ci else ""
+    return f"{100 * r.test_ci[0]:.1f}–{100 * r.test_ci[1]:.1f}%" if r.test_ci else ""
 
 
 def _seconds(value: float | None) -> str:
