@@ -45,10 +45,11 @@ from gender_desktop.ui.experiments.panel import ExperimentsPanel
 from gender_desktop.ui.help import AboutDialog, ShortcutSheet
 from gender_desktop.ui.predict.panel import PredictPanel
 from gender_desktop.ui.resources import icon
+from gender_desktop.ui.tasks import TaskSlot
 from gender_desktop.ui.theme import THEMES, apply_theme
 from gender_desktop.ui.training.panel import TrainingPanel
 from gender_desktop.ui.welcome import DEMO, WelcomePage
-from gender_desktop.ui.workers import Task
+from gender_desktop.ui.workers import Task, TaskFn
 
 QUIET_TASKS = ("device", "recent")  # background checks: no progress bar, no Cancel button
 TRAINING_OPTIONS = "training/options"  # the Train form's settings, as TrainConfig JSON
@@ -64,7 +65,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = app_settings_mod.app_settings()
         self.dataset: Dataset | None = None
-        self._tasks: dict[str, Task] = {}
+        self._slots: dict[str, TaskSlot] = {}  # one per kind of job: open, verify, export, ...
         self._opening: str | None = None  # what is being opened now
         self._current_path: str | None = None  # what the shown dataset was opened from
         self._closing = False
@@ -394,20 +395,27 @@ class MainWindow(QMainWindow):
             self.save_training_options()
 
     # -- background tasks -------------------------------------------------------------------------
-    def _run(self, name: str, task: Task, on_success, on_failed=None) -> Task:
-        """Start ``task`` as the one running under ``name`` (cancelling its predecessor)."""
-        old = self._tasks.get(name)
-        if old is not None:
-            old.cancel()
-        self._tasks[name] = task
-        task.progressed.connect(self._on_progress)
-        task.succeeded.connect(on_success)
-        task.failed.connect(on_failed or (lambda msg: self._task_failed(task, msg)))
-        task.cancelled.connect(lambda: self.statusBar().showMessage("Cancelled", 4000))
-        task.finished.connect(lambda: self._task_done(name, task))
+    @property
+    def _tasks(self) -> dict[str, Task]:
+        """The job each busy slot is running, by name."""
+        return {name: slot.task for name, slot in self._slots.items() if slot.task is not None}
+
+    def _slot(self, name: str) -> TaskSlot:
+        slot = self._slots.get(name)
+        if slot is None:
+            slot = self._slots[name] = TaskSlot(self)
+            slot.progressed.connect(self._on_progress)
+            slot.cancelled.connect(lambda: self.statusBar().showMessage("Cancelled", 4000))
+            slot.busy_changed.connect(lambda busy, n=name: busy or self._slot_idle(n))
+        return slot
+
+    def _run(self, name: str, fn: TaskFn, on_success, on_failed=None) -> Task:
+        """Run ``fn`` as the one job under ``name``: its predecessor is cancelled, and nothing
+        the predecessor reports afterwards reaches the window (ui/tasks.TaskSlot)."""
+        slot = self._slot(name)
+        task = slot.start(fn, on_success, on_failed or (lambda msg: self._task_failed(task, msg)))
         if name not in QUIET_TASKS:
             self.cancel_button.show()
-        task.start()
         return task
 
     def _task_failed(self, task: Task, message: str) -> None:
@@ -416,10 +424,7 @@ class MainWindow(QMainWindow):
         else:
             self._error("Error", message)
 
-    def _task_done(self, name: str, task: Task) -> None:
-        if self._tasks.get(name) is task:
-            del self._tasks[name]
-        task.deleteLater()
+    def _slot_idle(self, name: str) -> None:
         if name == "open" and not self._closing:
             QTimer.singleShot(0, self, self._detect_device)
         if not any(n not in QUIET_TASKS for n in self._tasks):
@@ -433,14 +438,14 @@ class MainWindow(QMainWindow):
         self.progress.setFormat(f"{message} %p%")
 
     def cancel_tasks(self) -> None:
-        for name, task in list(self._tasks.items()):
+        for name, slot in self._slots.items():
             if name not in QUIET_TASKS:
-                task.cancel()
+                slot.cancel()
 
     def wait_for_tasks(self) -> None:
-        for task in list(self._tasks.values()):
-            task.cancel()
-            task.wait()
+        for slot in self._slots.values():
+            slot.cancel()
+            slot.wait()
 
     def _detect_device(self) -> None:
         if self._closing or self._device_known or "open" in self._tasks:
@@ -452,7 +457,7 @@ class MainWindow(QMainWindow):
 
         self._run(
             "device",
-            Task(fn, self),
+            fn,
             self._on_device,
             lambda msg: self._on_device(f"unknown ({msg})", failed=True),
         )
@@ -486,7 +491,7 @@ class MainWindow(QMainWindow):
 
         self._opening = target
         self.statusBar().showMessage(f"Opening {target if target != DEMO else 'the demo dataset'}…")
-        return self._run("open", Task(fn, self), self._on_opened, self._on_open_failed)
+        return self._run("open", fn, self._on_opened, self._on_open_failed)
 
     def open_demo(self) -> Task:
         return self.open_path(DEMO)
@@ -517,7 +522,7 @@ class MainWindow(QMainWindow):
             dataset.images.close()
             self._on_open_failed(explain(exc).message)
             return
-        checking = self._tasks.get("verify")
+        checking = self._slots.get("verify")
         if checking is not None:  # still reading the previous dataset's files: stop it first
             checking.cancel()
             checking.wait()
@@ -565,7 +570,7 @@ class MainWindow(QMainWindow):
             self._update_problems()
             self.verified.emit()
 
-        self._run("verify", Task(fn, self), done)
+        self._run("verify", fn, done)
 
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
@@ -597,7 +602,7 @@ class MainWindow(QMainWindow):
                         action.setEnabled(False)
 
         if paths and not self._closing:
-            self._run("recent", Task(fn, self), done, lambda _msg: None)
+            self._run("recent", fn, done, lambda _msg: None)
 
     def forget_recent(self, path: str) -> None:
         app_settings_mod.forget_recent(self.settings, path)
@@ -712,7 +717,7 @@ class MainWindow(QMainWindow):
 
         return self._run(
             "export",
-            Task(fn, self),
+            fn,
             lambda out: self.statusBar().showMessage(f"Labels exported to {out}", 6000),
             lambda msg: self._error("Export failed", msg),
         )

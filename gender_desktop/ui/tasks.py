@@ -17,6 +17,7 @@ says when the slot starts and stops working (for buttons and progress bars).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -52,8 +53,17 @@ class TaskSlot(QObject):
         """No thread of this slot is running, stale ones included (safe to close)."""
         return not self._running
 
-    def start(self, fn: TaskFn) -> Task:
-        """Run ``fn(progress, cancel)`` in a thread as the slot's current job."""
+    def start(
+        self,
+        fn: TaskFn,
+        on_success: Callable[[Any], Any] | None = None,
+        on_failure: Callable[[str], Any] | None = None,
+    ) -> Task:
+        """Run ``fn(progress, cancel)`` in a thread as the slot's current job.
+
+        ``on_success`` / ``on_failure`` are this job's own continuations (called before the
+        slot's signals, and only while the job is current), for a slot whose jobs each end
+        their own way (the window's "export" slot writes labels one time, a report the next)."""
         was_busy = self.busy
         if self._current is not None:
             self._current.cancel()
@@ -63,6 +73,10 @@ class TaskSlot(QObject):
         task.progressed.connect(
             lambda d, t, m: self._if_current(task, self.progressed.emit, d, t, m)
         )
+        if on_success is not None:
+            task.succeeded.connect(lambda result: self._if_current(task, on_success, result))
+        if on_failure is not None:
+            task.failed.connect(lambda message: self._if_current(task, on_failure, message))
         task.succeeded.connect(lambda result: self._if_current(task, self.succeeded.emit, result))
         task.failed.connect(lambda message: self._if_current(task, self.failed.emit, message))
         task.cancelled.connect(lambda: self._if_current(task, self.cancelled.emit))
