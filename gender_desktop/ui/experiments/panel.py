@@ -56,6 +56,7 @@ from gender_desktop.ui.experiments.compare_view import CompareView
 from gender_desktop.ui.experiments.dialogs import ColumnsDialog, DetailsDialog
 from gender_desktop.ui.experiments.model import PATH_ROLE, RunsFilter, RunsModel
 from gender_desktop.ui.experiments.report import ReportWriter
+from gender_desktop.ui.tasks import TaskSlot
 from gender_desktop.ui.workers import Task
 
 COLUMNS_KEY = "experiments/columns"
@@ -83,9 +84,27 @@ class ExperimentsPanel(QWidget):
         self.proxy = RunsFilter(self)
         self.proxy.setSourceModel(self.model)
         self.undo_stack: list[list[trash.TrashEntry]] = []
-        self._listing: Task | None = None
-        self._comparing: Task | None = None
-        self._trash_task: Task | None = None
+        # the one lifecycle helper (ui/tasks.py): a replaced comparison's late answer is dropped
+        self._listing, self._comparing, self._trashing = (
+            TaskSlot(self),
+            TaskSlot(self),
+            TaskSlot(self),
+        )
+        self._listing.succeeded.connect(self._show_records)
+        self._listing.failed.connect(
+            lambda message: self.summary.setText(f"Cannot list the runs: {message}")
+        )
+        self._comparing.succeeded.connect(self._show_comparison)
+        self._comparing.failed.connect(
+            lambda message: QMessageBox.warning(self, "Cannot compare", message)
+        )
+        self._comparing.busy_changed.connect(lambda busy: busy or self._update_buttons())
+        self._trashing.succeeded.connect(
+            lambda n: self.message.emit(f"Deleted {n} run(s) for good")
+        )
+        self._trashing.failed.connect(
+            lambda message: QMessageBox.warning(self, "Trash not emptied", message)
+        )
         self._closing = False
         self._sized = False  # columns fitted to the first listing's contents
         self._in_trash = 0
@@ -226,8 +245,8 @@ class ExperimentsPanel(QWidget):
 
     def refresh(self) -> Task | None:
         """List the runs again in the background (one listing at a time)."""
-        if self._closing or self._listing is not None:
-            return self._listing
+        if self._closing or self._listing.busy:
+            return self._listing.task
         root = self._root()
 
         def fn(progress, cancel):
@@ -235,20 +254,7 @@ class ExperimentsPanel(QWidget):
                 return [], 0
             return list_records(root), len(trash.list_trash(root))
 
-        task = Task(fn, self)
-        task.succeeded.connect(self._show_records)
-        task.failed.connect(
-            lambda message: self.summary.setText(f"Cannot list the runs: {message}")
-        )
-        task.finished.connect(lambda: self._listed(task))
-        self._listing = task
-        task.start()
-        return task
-
-    def _listed(self, task: Task) -> None:
-        if self._listing is task:
-            self._listing = None
-        task.deleteLater()
+        return self._listing.start(fn)
 
     def _show_records(self, listing: tuple[list[RunRecord], int]) -> None:
         if self._closing:
@@ -387,31 +393,17 @@ class ExperimentsPanel(QWidget):
 
     def compare_paths(self, paths: list[str]) -> Task:
         """Compare the runs (reading their predictions in the background), then show it."""
-        if self._comparing is not None:
-            self._comparing.cancel()
         self.compare_button.setEnabled(False)
         self.compare_button.setText("Comparing…")
 
         def fn(progress, cancel):
             return compare([Path(p) for p in paths])
 
-        task = Task(fn, self)
-        task.succeeded.connect(self._show_comparison)
-        task.failed.connect(lambda message: QMessageBox.warning(self, "Cannot compare", message))
-        task.finished.connect(lambda: self._compared(task))
-        self._comparing = task
-        task.start()
-        return task
+        return self._comparing.start(fn)  # a comparison still running is replaced
 
     def report_selected(self) -> int | None:
         """Ask for a file and write the selected runs' report (in the report child)."""
         return self.reports.ask_and_write(self.selected_paths())
-
-    def _compared(self, task: Task) -> None:
-        if self._comparing is task:
-            self._comparing = None
-        task.deleteLater()
-        self._update_buttons()
 
     def _show_comparison(self, comparison: Comparison) -> None:
         if self._closing:
@@ -526,18 +518,7 @@ class ExperimentsPanel(QWidget):
             return None
         self.undo_stack.clear()
         self.empty_button.setEnabled(False)
-        task = Task(lambda progress, cancel: trash.empty_trash(root), self)
-        task.succeeded.connect(lambda n: self.message.emit(f"Deleted {n} run(s) for good"))
-        task.failed.connect(lambda message: QMessageBox.warning(self, "Trash not emptied", message))
-        task.finished.connect(lambda: self._trash_emptied(task))
-        self._trash_task = task
-        task.start()
-        return task
-
-    def _trash_emptied(self, task: Task) -> None:
-        if self._trash_task is task:
-            self._trash_task = None
-        task.deleteLater()
+        return self._trashing.start(lambda progress, cancel: trash.empty_trash(root))
         self.refresh()
         self._update_buttons()
 
@@ -599,13 +580,9 @@ class ExperimentsPanel(QWidget):
         self._closing = True
         self.timer.stop()
         self.reports.shutdown()
-        for task in (self._listing, self._comparing, self._trash_task):
-            if task is not None:
-                try:
-                    task.cancel()
-                    task.wait()
-                except RuntimeError:  # already deleted by Qt
-                    pass
+        for slot in (self._listing, self._comparing, self._trashing):
+            slot.cancel()
+            slot.wait()
 
 
 __all__ = ["COLUMNS", "ExperimentsPanel"]
