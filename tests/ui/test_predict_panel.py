@@ -185,10 +185,11 @@ def test_a_test_image_the_model_gets_wrong_is_flagged(
     assert (right.label, right.prediction, right.wrong) == ("Male", "Male", False)
     index = panel.results.index(list(rows).index("000075.jpg"))
     assert index.data(Qt.ItemDataRole.AccessibleTextRole).endswith(
-        "label: Male (test split) · wrong"
+        "label: Male (test split) · the model disagrees with the label"
     )
-    assert "1 disagree with the dataset label" in panel.summary.text()
-    assert panel.counts.text() == "2 results · 1 of 2 labelled wrong"
+    assert "the model disagrees with the label of 1 image" in panel.summary.text()
+    assert panel.counts.text() == "2 results · the model disagrees with 1 of 2 labels"
+    assert panel.show_combo.itemText(int(Show.WRONG)) == "Model disagrees with label (1)"
     panel.show_combo.setCurrentIndex(panel.show_combo.findData(int(Show.WRONG)))
     assert panel.results.rowCount() == 1
     out = tmp_path / "labelled.csv"

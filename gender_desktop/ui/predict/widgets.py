@@ -29,11 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from gender_desktop.ml.prediction_row import PredictionRow
+from gender_desktop.ml.prediction_rows import DISAGREES, crop_text, face_text
 from gender_desktop.ui import heatmap
 from gender_desktop.ui.heatmap import to_qimage
 from gender_desktop.ui.predict.delegate import ERROR_COLOR, RIGHT_COLOR, class_color, mix
 from gender_desktop.ui.predict.files import escape
-from gender_desktop.ui.predict.model import HeatState, face_text
+from gender_desktop.ui.predict.model import HeatState
 
 DETAIL_SIDE = 256
 
@@ -190,7 +191,11 @@ def _muted(label: QLabel) -> QLabel:
 
 class DetailPane(QWidget):
     """The selected result, large: its Grad-CAM overlay when that is on, the probabilities, the
-    dataset label, the face box or the error, and where the file is."""
+    dataset label, the face box or the error, the setting it was made with, and where the file
+    is. For an image of the open dataset it relabels it and shows it in the browser."""
+
+    relabel = Signal(int)  # 1 Male, 0 Female
+    reveal = Signal()  # show the image in the Browse tab
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -245,6 +250,24 @@ class DetailPane(QWidget):
         for button in (self.open_button, self.folder_button, self.copy_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        self.dataset_actions = QWidget()
+        self.male_button = QPushButton("Male")
+        self.male_button.setToolTip("Label this image of the open dataset Male (Ctrl+Z undoes)")
+        self.female_button = QPushButton("Female")
+        self.female_button.setToolTip("Label this image of the open dataset Female (Ctrl+Z undoes)")
+        self.browser_button = QPushButton("Show in Browser")
+        self.browser_button.setToolTip("Switch to the Browse tab with this image selected")
+        self.male_button.clicked.connect(lambda: self.relabel.emit(1))
+        self.female_button.clicked.connect(lambda: self.relabel.emit(0))
+        self.browser_button.clicked.connect(self.reveal)
+        dataset_row = QHBoxLayout(self.dataset_actions)
+        dataset_row.setContentsMargins(0, 0, 0, 0)
+        dataset_row.addWidget(_muted(QLabel("Label:")))
+        dataset_row.addWidget(self.male_button)
+        dataset_row.addWidget(self.female_button)
+        dataset_row.addSpacing(8)
+        dataset_row.addWidget(self.browser_button)
+        dataset_row.addStretch(1)
         self.placeholder = _muted(QLabel("Select a result to see it larger, with its details."))
         self.placeholder.setWordWrap(True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -257,6 +280,7 @@ class DetailPane(QWidget):
         column.addSpacing(4)
         column.addWidget(self.prediction)
         column.addWidget(self.facts)
+        column.addWidget(self.dataset_actions)
         column.addWidget(self.path)
         column.addLayout(buttons)
         column.addStretch(1)
@@ -275,7 +299,11 @@ class DetailPane(QWidget):
         heat_state: HeatState = HeatState.NONE,
         heat_message: str = "",
         show_heat: bool = False,
+        crop_now: bool = False,
+        in_dataset: bool = False,
     ) -> None:
+        """Show ``row``; ``crop_now`` is the panel's setting (a row made with the other one
+        says so), ``in_dataset`` offers relabeling and the browser (an open dataset's image)."""
         self.row = row
         self.placeholder.setVisible(row is None)
         self.content.setVisible(row is not None)
@@ -310,9 +338,9 @@ class DetailPane(QWidget):
             facts.append(f"p(male) {row.p_male:.4f} · p(female) {1.0 - row.p_male:.4f}")
         if row.label is not None:
             if row.wrong:
-                verdict = f"<b style='color:{ERROR_COLOR.name()}'>✗ wrong: the dataset says {row.label}</b>"
+                verdict = f"<b style='color:{ERROR_COLOR.name()}'>✗ {DISAGREES[0].upper() + DISAGREES[1:]}</b>"
             else:
-                verdict = f"<span style='color:{RIGHT_COLOR.name()}'>✓ agrees with the dataset label</span>"
+                verdict = f"<span style='color:{RIGHT_COLOR.name()}'>✓ The model agrees with the label</span>"
             facts.append(
                 f"<b>Dataset:</b> {escape(str(row.image_id))} ({row.split} split)<br>"
                 f"<b>Label:</b> {row.label}<br>{verdict}"
@@ -325,7 +353,17 @@ class DetailPane(QWidget):
                 facts.append("Grad-CAM: computing…")
             elif heat_state == HeatState.FAILED:
                 facts.append(f"Grad-CAM failed: {escape(heat_message)}")
+        setting = f"Predicted with {crop_text(row.crop_faces)}"
+        if row.crop_faces != crop_now:
+            setting = (
+                f"<b style='color:{ERROR_COLOR.name()}'>{setting}, not the current setting</b>"
+            )
+        facts.append(setting)
         self.facts.setText("<br>".join(facts))
+        self.dataset_actions.setVisible(in_dataset)
+        if in_dataset:
+            self.male_button.setEnabled(row.label != "Male")
+            self.female_button.setEnabled(row.label != "Female")
         self.path.setText(row.path)
 
     def _color(self, label: QLabel, color: QColor) -> None:
