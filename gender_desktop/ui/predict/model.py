@@ -162,20 +162,27 @@ class ResultsModel(QAbstractListModel):
         return list(dict.fromkeys(i.row.image_id for i in self._items if i.row.image_id))
 
     def set_labels(self, labels: dict[str, str | None]) -> bool:
-        """New dataset labels by image id (an edit, an undo; None: no longer in the dataset);
-        True when any row changed. Counts, the filter and the order follow."""
-        changed = False
-        for item in self._items:
+        """New dataset labels by image id (an edit, an undo; None: not the open dataset's
+        image any more); True when any row changed. Counts follow, and so does the filter when
+        it shows disagreements (the only one that depends on labels)."""
+        changed: list[int] = []
+        for position, item in enumerate(self._items):
             row = item.row
-            if row.image_id in labels and labels[row.image_id] != row.label:
-                label = labels[row.image_id]
-                if label is None:
-                    row.image_id = row.split = None
-                row.label = label
-                changed = True
-        if changed:
-            self._rebuild(self._items)
-        return changed
+            if row.image_id not in labels or labels[row.image_id] == row.label:
+                continue
+            self.counts.add(row, -1)
+            row.label = labels[row.image_id]
+            if row.label is None:
+                row.image_id = row.split = None
+            self.counts.add(row)
+            self._wrong[position] = row.wrong
+            changed.append(position)
+        if changed and self.showing == Show.WRONG:
+            self.set_view()
+        elif changed:
+            for position in changed:
+                self._changed(position)
+        return bool(changed)
 
     def _rebuild(self, items: list[_Item]) -> None:
         self._items = items

@@ -18,7 +18,6 @@ from typing import Any
 from PySide6.QtCore import (
     QEvent,
     QItemSelectionModel,
-    QMimeData,
     QModelIndex,
     QPoint,
     Qt,
@@ -26,15 +25,8 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import (
-    QAction,
     QDesktopServices,
-    QDragEnterEvent,
-    QDragLeaveEvent,
-    QDragMoveEvent,
-    QDropEvent,
-    QGuiApplication,
     QHideEvent,
-    QImage,
     QKeySequence,
     QResizeEvent,
     QShortcut,
@@ -42,14 +34,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
-    QMenu,
-    QProgressBar,
-    QPushButton,
-    QSizePolicy,
     QSplitter,
     QStackedWidget,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -58,23 +44,23 @@ from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.prediction_rows import Order, Show
 from gender_desktop.ui import file_dialogs
 from gender_desktop.ui.engine import EngineClient
-from gender_desktop.ui.predict.delegate import ERROR_COLOR, ResultDelegate
-from gender_desktop.ui.predict.files import escape, first_line, local_paths, web_addresses
+from gender_desktop.ui.predict.delegate import ResultDelegate
+from gender_desktop.ui.predict.drops import DropHandling
+from gender_desktop.ui.predict.files import first_line
 from gender_desktop.ui.predict.model import Role
 from gender_desktop.ui.predict.session import PredictSession
-from gender_desktop.ui.predict.toolbar import CropBanner, PredictToolbar
+from gender_desktop.ui.predict.toolbar import CropBanner, ModelLabel, PredictToolbar, StatusRow
 from gender_desktop.ui.predict.view import ResultsView
-from gender_desktop.ui.predict.widgets import DetailPane, DropOverlay, DropZone
+from gender_desktop.ui.predict.widgets import DetailPane, DropOverlay, DropZone, results_menu
 from gender_desktop.ui.runs import RunPicker
 from gender_desktop.ui.settings import app_settings
 
 IMAGE_FILTER = (
     "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif *.JPG *.JPEG *.PNG);;All files (*)"
 )
-RED = ERROR_COLOR.name()
 
 
-class PredictPanel(QWidget):
+class PredictPanel(DropHandling, QWidget):
     """Predictions for dropped, opened or pasted images with a trained run's model."""
 
     model_loaded = Signal(dict)  # the engine's description of the loaded model
@@ -110,21 +96,21 @@ class PredictPanel(QWidget):
     # -- construction -----------------------------------------------------------------------------
     def _build(self) -> None:
         self.runs = RunPicker()
-        self.model_label = QLabel()
-        # Long texts (a load error naming a path) wrap in the width the picker leaves, instead
-        # of widening the window; the tooltip has them whole too.
-        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.model_label.setWordWrap(True)
-        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_label = ModelLabel()
         top = QHBoxLayout()
         top.addWidget(self.runs, 3)
         top.addSpacing(12)
         top.addWidget(self.model_label, 2)
         self.toolbar = PredictToolbar()
-        for name in ("crop_faces", "grad_cam", "show_combo", "order_combo"):
-            setattr(self, name, getattr(self.toolbar, name))
-        for name in ("open_files", "open_folder", "paste", "clear", "export"):
-            setattr(self, f"{name}_button", getattr(self.toolbar, f"{name}_button"))
+        bar = self.toolbar
+        self.crop_faces, self.grad_cam = bar.crop_faces, bar.grad_cam
+        self.show_combo, self.order_combo = bar.show_combo, bar.order_combo
+        self.open_files_button, self.open_folder_button = (
+            bar.open_files_button,
+            bar.open_folder_button,
+        )
+        self.paste_button, self.clear_button = bar.paste_button, bar.clear_button
+        self.export_button = bar.export_button
         self.crop_faces.setChecked(
             self.settings.value("predict/cropFaces", False, type=bool)  # type: ignore[arg-type]
         )
@@ -145,29 +131,16 @@ class PredictPanel(QWidget):
         self.stack.addWidget(self.drop_zone)
         self.stack.addWidget(self.splitter)
         self.overlay = DropOverlay(self.stack)
-        self.summary = QLabel()
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.counts = QLabel()
-        self.progress = QProgressBar(textVisible=True)
-        self.progress.setMinimumWidth(320)
-        self.progress.hide()
-        stop = self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserStop)
-        self.cancel_button = QPushButton(stop, "Cancel")
-        self.cancel_button.setToolTip("Stop predicting (Esc); the results so far stay")
-        self.cancel_button.hide()
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.summary, 1)
-        bottom.addWidget(self.counts)
-        bottom.addWidget(self.progress)
-        bottom.addWidget(self.cancel_button)
+        self.status = StatusRow()
+        self.summary, self.counts = self.status.summary, self.status.counts
+        self.progress, self.cancel_button = self.status.progress, self.status.cancel_button
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 6)
         layout.addLayout(top)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.crop_banner)
         layout.addWidget(self.stack, 1)
-        layout.addLayout(bottom)
+        layout.addWidget(self.status)
 
     def _connect(self) -> None:
         session = self.session
@@ -195,10 +168,10 @@ class PredictPanel(QWidget):
         self.results.rowsInserted.connect(self._update_counts)
         self.results.modelReset.connect(self._update_counts)
         self.results.modelReset.connect(self._refresh_detail)
-        session.model_changed.connect(self._on_model_changed)
+        session.model_changed.connect(self.model_label.show_model)
         session.progressed.connect(self._on_progress)
         session.rows_added.connect(self._on_rows)
-        session.summary.connect(self._on_summary)
+        session.summary.connect(self.status.show_summary)
         session.message.connect(self._message)
         session.stale_changed.connect(self._on_stale)
         session.busy_changed.connect(self._on_busy)
@@ -228,8 +201,8 @@ class PredictPanel(QWidget):
 
     def labels_changed(self) -> None:
         """Label edits or undo in the browser: results take today's labels."""
-        self.session.refresh_labels()
-        self._refresh_detail()
+        self._keeping_current(self.session.refresh_labels)
+        self._update_counts()
 
     def set_device_text(self, text: str) -> None:
         self.device_text = text
@@ -279,36 +252,6 @@ class PredictPanel(QWidget):
         if folder:
             self.predict_paths([folder])
 
-    def paste(self) -> None:
-        """Ctrl+V: file paths or file URLs on the clipboard, or an image (saved as a PNG)."""
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not self._take_mime(mime):
-            self._message(
-                "Nothing to predict on the clipboard: copy an image, image files or a folder",
-                error=True,
-            )
-
-    def _take_mime(self, mime: QMimeData) -> bool:
-        """Predict what ``mime`` holds (paste and drop share this). False when it holds nothing
-        usable; web addresses get their own message."""
-        found = local_paths(mime)
-        if found:
-            return self.predict_paths(found) or True
-        if mime.hasImage():
-            image = QImage(mime.imageData())
-            if not image.isNull():
-                self.session.predict_image(image)
-                return True
-        web = web_addresses(mime)
-        if web:
-            self._message(
-                "Web addresses are not downloaded: save the image, then drop or paste the file "
-                f"({web[0]})",
-                error=True,
-            )
-            return True
-        return False
-
     def export_csv(self, path: str | None = None) -> None:
         """Save every result (whatever the filter shows) as CSV, in the background."""
         if not self.results.total():
@@ -338,34 +281,17 @@ class PredictPanel(QWidget):
         self._update_hint()
         self._refresh_detail()
 
-    def _on_model_changed(self, text: str, tooltip: str, error: bool) -> None:
-        if error:
-            text = f"<span style='color:{RED}'>{escape(first_line(text))}</span>"
-        self.model_label.setText(text)
-        self.model_label.setToolTip(tooltip)
-
     def _on_progress(self, done: int, total: int, text: str) -> None:
         if done == total == 0:  # a prediction starts: an earlier message has had its time
             self._update_hint()
             self.summary.clear()
-        if done >= 0:
-            self.progress.setRange(0, total and max(total, 1))
-            self.progress.setValue(done)
-        self.progress.setFormat(text)
+        self.status.show_progress(done, total, text)
 
     def _on_rows(self, _rows: list[PredictionRow]) -> None:
         if not self.view.currentIndex().isValid() and self.results.rowCount():
             self.view.selectionModel().setCurrentIndex(
                 self.results.index(0), QItemSelectionModel.SelectionFlag.ClearAndSelect
             )
-
-    def _on_summary(self, parts: list[tuple[str, bool]]) -> None:
-        shown = [
-            f"<span style='color:{RED}'>{escape(t)}</span>" if alarming else escape(t)
-            for t, alarming in parts
-        ]
-        self.summary.setText(" · ".join(shown))
-        self.summary.setToolTip("")
 
     def _on_busy(self, busy: bool) -> None:
         if not busy and self.results.total() == 0:
@@ -385,9 +311,7 @@ class PredictPanel(QWidget):
             self.drop_zone.hint.setToolTip(text)
             self.summary.clear()
             return
-        escaped = escape(first_line(text))  # the whole text is in the tooltip
-        self.summary.setText(f"<span style='color:{RED}'>{escaped}</span>" if error else escaped)
-        self.summary.setToolTip(text)
+        self.status.show_line(text, error)
 
     # -- settings and views -----------------------------------------------------------------------
     def _on_crop_toggled(self, on: bool) -> None:
@@ -404,34 +328,30 @@ class PredictPanel(QWidget):
         self._refresh_detail()
 
     def _heat_candidates(self) -> Iterator[int]:
-        """Grad-CAM's order: the selected result, then those on screen, top-left first
-        (sampled per grid cell: O(visible))."""
+        """Grad-CAM's order: the selected result, then those on screen."""
         current = self.view.currentIndex()
         if current.isValid():
             yield self.results.position(current)
-        if not self.isVisible():
-            return
-        viewport = self.view.viewport().rect()
-        grid = self.view.gridSize()
-        for y in range(grid.height() // 2, viewport.height() + grid.height(), grid.height() // 2):
-            for x in range(grid.width() // 2, viewport.width(), grid.width() // 2):
-                index = self.view.indexAt(QPoint(x, min(y, viewport.height() - 1)))
-                if index.isValid():
-                    yield self.results.position(index)
+        if self.isVisible():
+            yield from self.view.positions_in_sight()
 
     def _on_view_changed(self, *_args: object) -> None:
         """A new filter or order: the selected result stays selected (and in sight) if shown."""
+        show, order = Show(self.show_combo.currentData()), Order(self.order_combo.currentData())
+        self._keeping_current(lambda: self.results.set_view(show, order))
+        self.session.kick()
+
+    def _keeping_current(self, change) -> None:
+        """Run ``change`` (it may reset the results model); the selected result stays
+        selected and in sight when it is still shown."""
         current = self.results.position(self.view.currentIndex())
-        self.results.set_view(
-            Show(self.show_combo.currentData()), Order(self.order_combo.currentData())
-        )
+        change()
         index = self.results.index_of(current) if current >= 0 else QModelIndex()
-        if index.isValid():
+        if index.isValid() and index != self.view.currentIndex():
             self.view.setCurrentIndex(index)
             self.view.scrollTo(index)
         else:
             self._refresh_detail()
-        self.session.kick()
 
     def _on_current_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
         self._refresh_detail()
@@ -466,28 +386,10 @@ class PredictPanel(QWidget):
 
     def _context_menu(self, point: QPoint) -> None:
         rows = self._selected_rows()
-        if not rows:
-            return
-        menu = QMenu(self)
-        first = rows[0]
-        actions = [
-            ("Open Image", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(first.path))),
-            (
-                "Show Folder",
-                lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(first.path).parent))),
-            ),
-            (
-                "Copy Path" if len(rows) == 1 else f"Copy {len(rows)} Paths",
-                lambda: QGuiApplication.clipboard().setText("\n".join(r.path for r in rows)),
-            ),
-        ]
-        if self.session.dataset_rows(rows):
-            actions.append(("Show in Browser", self.detail.reveal.emit))
-        for text, slot in actions:
-            action = QAction(text, menu)
-            action.triggered.connect(slot)
-            menu.addAction(action)
-        menu.exec(self.view.viewport().mapToGlobal(point))
+        if rows:
+            in_browser = self.detail.reveal.emit if self.session.dataset_rows(rows) else None
+            menu = results_menu(self, rows, in_browser)
+            menu.exec(self.view.viewport().mapToGlobal(point))
 
     def _open_index(self, index: QModelIndex) -> None:
         row = index.data(Role.ROW)
@@ -504,28 +406,12 @@ class PredictPanel(QWidget):
     def _update_controls(self) -> None:
         busy = self.is_busy()
         has_rows = self.results.total() > 0
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        self.counts.setVisible(not busy and has_rows)
+        self.status.set_busy(busy, has_rows)
         self.toolbar.enable_results(has_rows, busy)
         self.crop_banner.button.setEnabled(not busy)
 
     def _update_hint(self) -> None:
-        run = self.runs.current()
-        if not run:
-            self.drop_zone.set_hint(
-                "No trained run yet: train one in the Train tab, or pick a run folder with "
-                "Browse… above.",
-                warning=True,
-            )
-            return
-        text = f"Predictions use {Path(run).name}"
-        if self.device_text:
-            text += f" on {self.device_text}"
-        text += "."
-        if self.dataset_name:
-            text += f" Files of the open dataset ({self.dataset_name}) also show their label."
-        self.drop_zone.set_hint(text)
+        self.drop_zone.show_run(self.runs.current(), self.device_text, self.dataset_name)
 
     # -- Qt events: drops land here ---------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -545,39 +431,3 @@ class PredictPanel(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self.view.viewport().update()
         super().changeEvent(event)
-
-    def _accepts(self, mime: QMimeData) -> bool:
-        return any(url.isLocalFile() for url in mime.urls()) or mime.hasImage()
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._accepts(event.mimeData()):
-            event.acceptProposedAction()
-            self._show_drop_target(True)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if self._accepts(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
-        self._show_drop_target(False)
-        super().dragLeaveEvent(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        """Accepted here, so a drop on this tab predicts instead of reaching the main window
-        (which would open the files as a dataset)."""
-        self._show_drop_target(False)
-        mime = event.mimeData()
-        if self._accepts(mime):
-            event.acceptProposedAction()
-            self._take_mime(mime)
-
-    def _show_drop_target(self, on: bool) -> None:
-        if self.stack.currentWidget() is self.drop_zone:
-            self.drop_zone.set_highlight(on)
-            self.overlay.hide()
-        elif on:
-            self.overlay.setGeometry(self.stack.rect())
-            self.overlay.raise_()
-            self.overlay.show()
-        else:
-            self.overlay.hide()

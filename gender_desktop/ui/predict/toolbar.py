@@ -1,20 +1,49 @@
-"""The Predict panel's tool row (open, paste, the two settings, the filter and order, clear
-and export) and the bar that says when results were made with the other "Crop faces" setting."""
+"""The Predict panel's bars: the model line, the tool row (open, paste, the two settings, the
+filter and order, clear and export), the bar that says when results were made with the other
+"Crop faces" setting, and the status row under the results (summary, counts, progress, Cancel)."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QWidget,
 )
 
 from gender_desktop.ml.prediction_rows import Counts, Order, Show, crop_text, plural
 from gender_desktop.ui.fields import ComboBox
+from gender_desktop.ui.predict.delegate import ERROR_COLOR
+from gender_desktop.ui.predict.files import escape, first_line
+
+RED = ERROR_COLOR.name()
+
+
+def red(text: str) -> str:
+    """Plain ``text`` as rich text in the error colour."""
+    return f"<span style='color:{RED}'>{escape(text)}</span>"
+
+
+class ModelLabel(QLabel):
+    """Which model predicts ("Model: resnet18 · 32 px · epoch 2 · CPU"), or why none can."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Long texts (a load error naming a path) wrap in the width the picker leaves, instead
+        # of widening the window; the tooltip has them whole too.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+    def show_model(self, text: str, tooltip: str, error: bool) -> None:
+        self.setText(red(first_line(text)) if error else text)
+        self.setToolTip(tooltip)
 
 
 class PredictToolbar(QWidget):
@@ -118,6 +147,52 @@ class CropBanner(QFrame):
                 f"{crop_text(not crop_now)}; the setting is now {crop_text(crop_now)}."
             )
         self.button.setEnabled(not busy)
+
+
+class StatusRow(QWidget):
+    """Under the results: the last prediction's summary (or a message), the counts over every
+    result, and while predicting the progress bar and Cancel."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.counts = QLabel()
+        self.progress = QProgressBar(textVisible=True)
+        self.progress.setMinimumWidth(320)
+        self.progress.hide()
+        stop = self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserStop)
+        self.cancel_button = QPushButton(stop, "Cancel")
+        self.cancel_button.setToolTip("Stop predicting (Esc); the results so far stay")
+        self.cancel_button.hide()
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.summary, 1)
+        row.addWidget(self.counts)
+        row.addWidget(self.progress)
+        row.addWidget(self.cancel_button)
+
+    def show_progress(self, done: int, total: int, text: str) -> None:
+        """``total`` 0: not known yet (a busy bar); ``done`` < 0: only the text changes."""
+        if done >= 0:
+            self.progress.setRange(0, total and max(total, 1))
+            self.progress.setValue(done)
+        self.progress.setFormat(text)
+
+    def show_summary(self, parts: list[tuple[str, bool]]) -> None:
+        self.summary.setText(" · ".join(red(t) if alarming else escape(t) for t, alarming in parts))
+        self.summary.setToolTip("")
+
+    def show_line(self, text: str, error: bool) -> None:
+        line = first_line(text)  # the whole text is in the tooltip
+        self.summary.setText(red(line) if error else escape(line))
+        self.summary.setToolTip(text)
+
+    def set_busy(self, busy: bool, has_rows: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.counts.setVisible(not busy and has_rows)
 
 
 def separator() -> QFrame:

@@ -3,10 +3,12 @@ are dragged over the results, and the detail pane for the selected result."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QRectF, Qt, QUrl, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QDesktopServices,
     QFont,
@@ -22,6 +24,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -126,6 +129,20 @@ class DropZone(QWidget):
             shown = f"<span style='color:{ERROR_COLOR.name()}'>{shown}</span>"
         self.hint.setText(shown)
         self.hint.setVisible(bool(text))
+
+    def show_run(self, run: str, device: str, dataset: str) -> None:
+        """The hint when nothing is wrong: which run predicts, on what, and whether labels show."""
+        if not run:
+            self.set_hint(
+                "No trained run yet: train one in the Train tab, or pick a run folder with "
+                "Browse… above.",
+                warning=True,
+            )
+            return
+        text = f"Predictions use {Path(run).name}" + (f" on {device}" if device else "") + "."
+        if dataset:
+            text += f" Files of the open dataset ({dataset}) also show their label."
+        self.set_hint(text)
 
     def set_highlight(self, on: bool) -> None:
         if on != self.highlight:
@@ -382,3 +399,28 @@ class DetailPane(QWidget):
     def _copy(self) -> None:
         if self.row is not None:
             QGuiApplication.clipboard().setText(self.row.path)
+
+
+def results_menu(parent: QWidget, rows: list[PredictionRow], in_browser: Callable | None) -> QMenu:
+    """The context menu of selected results: open, show the folder, copy paths, and "Show in
+    Browser" (``in_browser``) when they are images of the open dataset."""
+    first = rows[0]
+    actions: list[tuple[str, Callable]] = [
+        ("Open Image", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(first.path))),
+        (
+            "Show Folder",
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(first.path).parent))),
+        ),
+        (
+            "Copy Path" if len(rows) == 1 else f"Copy {len(rows)} Paths",
+            lambda: QGuiApplication.clipboard().setText("\n".join(r.path for r in rows)),
+        ),
+    ]
+    if in_browser is not None:
+        actions.append(("Show in Browser", in_browser))
+    menu = QMenu(parent)
+    for text, slot in actions:
+        action = QAction(text, menu)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+    return menu
