@@ -113,9 +113,11 @@ def test_a_changed_crop_setting_predicts_the_results_again_or_says_which_it_used
     files = photos(tmp_path / "a")
     with qtbot.waitSignal(session.finished, timeout=60_000):
         session.predict_paths([str(files["red.jpg"]), str(files["blue.jpg"])])
+    shown: list[str] = []
+    session.progressed.connect(lambda done, total, text: shown.append(text))
     with qtbot.waitSignal(session.finished, timeout=60_000):
         session.set_crop_faces(True)  # two files: predicted again at once
-    assert ("Predicting 2 files again with Crop faces on", False) in seen["message"]
+    assert shown[0] == "Predicting 2 files again with Crop faces on…"
     rows = session.results.rows()
     assert [(Path(r.path).name, r.crop_faces, r.error) for r in rows] == [
         ("red.jpg", True, "no face found"),  # plain colour: OpenCV finds no face

@@ -26,6 +26,7 @@ from gender_desktop.ui.predict.model import HeatState, Role
 
 ERROR_COLOR = QColor("#d64545")
 RIGHT_COLOR = QColor("#2a9d4b")
+STALE_COLOR = QColor(170, 110, 0)  # made with the other "Crop faces" setting
 WRONG_PILL = "✗ model ≠ label"  # the model disagrees with the dataset label
 PAD = 8
 IMAGE_SIDE = 160
@@ -165,17 +166,20 @@ class ResultDelegate(QStyledItemDelegate):
             painter.setPen(ERROR_COLOR)
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "⚠")
             painter.setFont(small)
+        face_rect = QRect()
         if row.face is not None and row.faces:
             text = f"face {row.face + 1}/{row.faces}"
-            rect = pill_rect(painter, text, box, "tl")
-            draw_pill(painter, rect, text, QColor(0, 0, 0, 150), QColor("white"))
+            face_rect = pill_rect(painter, text, box, "tl")
+            draw_pill(painter, face_rect, text, QColor(0, 0, 0, 150), QColor("white"))
         if row.wrong:
             rect = pill_rect(painter, WRONG_PILL, box, "tr")
+            if rect.intersects(face_rect):  # both do not fit on one line: one under the other
+                rect.translate(0, face_rect.height() + 3)
             draw_pill(painter, rect, WRONG_PILL, ERROR_COLOR, QColor("white"))
         if row.crop_faces != self.crop_faces:
             text = "crop on" if row.crop_faces else "crop off"
             rect = pill_rect(painter, text, box, "bl")
-            draw_pill(painter, rect, text, QColor(170, 110, 0, 230), QColor("white"))
+            draw_pill(painter, rect, text, STALE_COLOR, QColor("white"))
         if self.show_heat and row.p_male is not None:
             if heat_state == HeatState.PENDING:
                 rect = pill_rect(painter, "Grad-CAM…", box, "br")

@@ -45,13 +45,14 @@ from gender_desktop.ml.prediction_rows import Order, Show
 from gender_desktop.ui import file_dialogs
 from gender_desktop.ui.engine import EngineClient
 from gender_desktop.ui.predict.delegate import ResultDelegate
+from gender_desktop.ui.predict.detail import DetailPane
 from gender_desktop.ui.predict.drops import DropHandling
 from gender_desktop.ui.predict.files import first_line
 from gender_desktop.ui.predict.model import Role
 from gender_desktop.ui.predict.session import PredictSession
 from gender_desktop.ui.predict.toolbar import CropBanner, ModelLabel, PredictToolbar, StatusRow
 from gender_desktop.ui.predict.view import ResultsView
-from gender_desktop.ui.predict.widgets import DetailPane, DropOverlay, DropZone, results_menu
+from gender_desktop.ui.predict.widgets import DropOverlay, DropZone, results_menu
 from gender_desktop.ui.runs import RunPicker
 from gender_desktop.ui.settings import app_settings
 

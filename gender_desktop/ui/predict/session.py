@@ -55,6 +55,7 @@ class PredictJob:
     queued job uses what the panel shows at that moment."""
 
     paths: list[str]
+    note: str = ""  # what the progress bar says while it starts ("" : reading files)
     crop_faces: bool = False
     started: float = 0.0
     tally: JobTally = field(default_factory=JobTally)
@@ -171,7 +172,7 @@ class PredictSession(QObject):
         self._settle_stale()
 
     # -- commands -----------------------------------------------------------------------------
-    def predict_paths(self, paths: Iterable[str]) -> bool:
+    def predict_paths(self, paths: Iterable[str], note: str = "") -> bool:
         """Queue files and folders (the child expands folders). False, with a message, when
         there is no run to predict with or nothing was given."""
         paths = [str(p) for p in paths if str(p)]
@@ -181,7 +182,7 @@ class PredictSession(QObject):
             self.message.emit(NO_RUN, True)
             return False
         self.ensure_model()
-        self._queue.append(PredictJob(paths))
+        self._queue.append(PredictJob(paths, note))
         self._next()
         self._update_busy()
         return True
@@ -206,7 +207,8 @@ class PredictSession(QObject):
         self.results.remove(stale)
         self.results.reset_pending()
         self.stale_changed.emit(0)
-        self.predict_paths(files)
+        note = f"Predicting {plural(len(files), 'file')} again with {crop_text(self.crop_faces)}…"
+        self.predict_paths(files, note)
         return len(files)
 
     def cancel(self) -> None:
@@ -338,7 +340,7 @@ class PredictSession(QObject):
             dataset=self.dataset_source,
         )
         starting = "Reading files…" if self.loaded_run else "Starting the engine…"
-        self.progressed.emit(0, 0, starting)
+        self.progressed.emit(0, 0, job.note or starting)
 
     def _after_request(self) -> None:
         self._update_busy()
@@ -403,10 +405,6 @@ class PredictSession(QObject):
         if self._repredict_when_idle and not self.is_busy():
             self._repredict_when_idle = False
             if 0 < stale <= AUTO_REPREDICT_FILES:
-                self.message.emit(
-                    f"Predicting {plural(stale, 'file')} again with {crop_text(self.crop_faces)}",
-                    False,
-                )
                 self.repredict()
 
     # -- Grad-CAM -----------------------------------------------------------------------------

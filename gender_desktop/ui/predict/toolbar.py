@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.ml.prediction_rows import Counts, Order, Show, crop_text, plural
 from gender_desktop.ui.fields import ComboBox
-from gender_desktop.ui.predict.delegate import ERROR_COLOR
+from gender_desktop.ui.predict.delegate import ERROR_COLOR, STALE_COLOR
 from gender_desktop.ui.predict.files import escape, first_line
 
 RED = ERROR_COLOR.name()
@@ -134,7 +134,9 @@ class CropBanner(QFrame):
         self.button.setToolTip("Predict those files again; their old results are replaced")
         row = QHBoxLayout(self)
         row.setContentsMargins(10, 4, 6, 4)
-        row.addWidget(QLabel("⚠"))
+        glyph = QLabel("⚠")
+        glyph.setStyleSheet(f"color: {STALE_COLOR.name()}")  # the cards' "crop off" pill colour
+        row.addWidget(glyph)
         row.addWidget(self.text, 1)
         row.addWidget(self.button)
         self.hide()

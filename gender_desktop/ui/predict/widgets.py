@@ -13,33 +13,24 @@ from PySide6.QtGui import (
     QDesktopServices,
     QFont,
     QGuiApplication,
-    QImage,
     QPainter,
     QPainterPath,
     QPaintEvent,
     QPalette,
     QPen,
-    QPixmap,
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from gender_desktop.ml.prediction_row import PredictionRow
-from gender_desktop.ml.prediction_rows import DISAGREES, crop_text, face_text
-from gender_desktop.ui import heatmap
-from gender_desktop.ui.heatmap import to_qimage
-from gender_desktop.ui.predict.delegate import ERROR_COLOR, RIGHT_COLOR, class_color, mix
+from gender_desktop.ui.predict.delegate import ERROR_COLOR, mix
 from gender_desktop.ui.predict.files import escape
-from gender_desktop.ui.predict.model import HeatState
-
-DETAIL_SIDE = 256
 
 
 def _paint_tray(painter: QPainter, centre_x: float, top: float, color: QColor) -> None:
@@ -92,7 +83,7 @@ class DropZone(QWidget):
         for label in (self.title, self.subtitle, self.hint):
             label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         for label in (self.subtitle, self.hint):
-            _muted(label)
+            muted(label)
         self.files_button = QPushButton("Open Files…")
         self.folder_button = QPushButton("Open Folder…")
         self.paste_button = QPushButton("Paste")
@@ -200,205 +191,10 @@ class DropOverlay(QWidget):
         painter.drawText(text_box, Qt.AlignmentFlag.AlignCenter, "Drop to predict")
 
 
-def _muted(label: QLabel) -> QLabel:
+def muted(label: QLabel) -> QLabel:
     """Secondary text: drawn in the palette's placeholder colour, so it follows theme switches."""
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     return label
-
-
-class DetailPane(QWidget):
-    """The selected result, large: its Grad-CAM overlay when that is on, the probabilities, the
-    dataset label, the face box or the error, the setting it was made with, and where the file
-    is. For an image of the open dataset it relabels it and shows it in the browser."""
-
-    relabel = Signal(int)  # 1 Male, 0 Female
-    reveal = Signal()  # show the image in the Browse tab
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.row: PredictionRow | None = None
-        self.title = QLabel()
-        self.title.setWordWrap(True)
-        font = QFont(self.title.font())
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.title.setFont(font)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.image = QLabel()
-        self.image.setFixedSize(DETAIL_SIDE, DETAIL_SIDE)
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setBackgroundRole(QPalette.ColorRole.AlternateBase)
-        self.image.setAutoFillBackground(True)
-        self.legend = QWidget()
-        legend_row = QHBoxLayout(self.legend)
-        legend_row.setContentsMargins(0, 0, 0, 0)
-        bar = QLabel()
-        bar.setPixmap(QPixmap.fromImage(to_qimage(heatmap.legend(120, 8))))
-        self.legend.setToolTip(
-            "Grad-CAM: where the evidence for the predicted class lies, from the gradients at "
-            "the network's last block"
-        )
-        legend_row.addWidget(_muted(QLabel("Grad-CAM: low")))
-        legend_row.addWidget(bar)
-        legend_row.addWidget(_muted(QLabel("high")))
-        legend_row.addStretch(1)
-        self.prediction = QLabel()
-        pfont = QFont(self.prediction.font())
-        pfont.setPointSizeF(pfont.pointSizeF() * 1.4)
-        pfont.setBold(True)
-        self.prediction.setFont(pfont)
-        self.facts = QLabel()
-        self.facts.setWordWrap(True)
-        self.facts.setTextFormat(Qt.TextFormat.RichText)
-        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.path = _muted(QLabel())
-        self.path.setWordWrap(True)
-        self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.path.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.open_button = QPushButton("Open Image")
-        self.open_button.setToolTip("Open the file in the system's image viewer")
-        self.folder_button = QPushButton("Show Folder")
-        self.folder_button.setToolTip("Open the folder that holds the file")
-        self.copy_button = QPushButton("Copy Path")
-        self.open_button.clicked.connect(self._open)
-        self.folder_button.clicked.connect(self._open_folder)
-        self.copy_button.clicked.connect(self._copy)
-        buttons = QHBoxLayout()
-        for button in (self.open_button, self.folder_button, self.copy_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        self.dataset_actions = QWidget()
-        self.male_button = QPushButton("Male")
-        self.male_button.setToolTip("Label this image of the open dataset Male (Ctrl+Z undoes)")
-        self.female_button = QPushButton("Female")
-        self.female_button.setToolTip("Label this image of the open dataset Female (Ctrl+Z undoes)")
-        self.browser_button = QPushButton("Show in Browser")
-        self.browser_button.setToolTip("Switch to the Browse tab with this image selected")
-        self.male_button.clicked.connect(lambda: self.relabel.emit(1))
-        self.female_button.clicked.connect(lambda: self.relabel.emit(0))
-        self.browser_button.clicked.connect(self.reveal)
-        dataset_row = QHBoxLayout(self.dataset_actions)
-        dataset_row.setContentsMargins(0, 0, 0, 0)
-        dataset_row.addWidget(_muted(QLabel("Label:")))
-        dataset_row.addWidget(self.male_button)
-        dataset_row.addWidget(self.female_button)
-        dataset_row.addSpacing(8)
-        dataset_row.addWidget(self.browser_button)
-        dataset_row.addStretch(1)
-        self.placeholder = _muted(QLabel("Select a result to see it larger, with its details."))
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.content = QWidget()
-        column = QVBoxLayout(self.content)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.title)
-        column.addWidget(self.image)
-        column.addWidget(self.legend)
-        column.addSpacing(4)
-        column.addWidget(self.prediction)
-        column.addWidget(self.facts)
-        column.addWidget(self.dataset_actions)
-        column.addWidget(self.path)
-        column.addLayout(buttons)
-        column.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.addWidget(self.placeholder, 1)
-        layout.addWidget(self.content, 1)
-        self.setMinimumWidth(DETAIL_SIDE + 24)
-        self.show_row(None)
-
-    def show_row(
-        self,
-        row: PredictionRow | None,
-        preview: QImage | None = None,
-        heat: QImage | None = None,
-        heat_state: HeatState = HeatState.NONE,
-        heat_message: str = "",
-        show_heat: bool = False,
-        crop_now: bool = False,
-        in_dataset: bool = False,
-    ) -> None:
-        """Show ``row``; ``crop_now`` is the panel's setting (a row made with the other one
-        says so), ``in_dataset`` offers relabeling and the browser (an open dataset's image)."""
-        self.row = row
-        self.placeholder.setVisible(row is None)
-        self.content.setVisible(row is not None)
-        if row is None:
-            return
-        name = Path(row.path).name
-        face = face_text(row)
-        self.title.setText(f"{name} · {face}" if face else name)
-        image = heat if show_heat and heat is not None else preview
-        if image is not None and not image.isNull():
-            pixmap = QPixmap.fromImage(image).scaled(
-                DETAIL_SIDE,
-                DETAIL_SIDE,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-            self.image.setPixmap(pixmap)
-            self.image.setText("")
-        else:  # nothing decodable: a warning sign where the image would be
-            self.image.setPixmap(QPixmap())
-            self.image.setText(f"<span style='font-size:40pt; color:{ERROR_COLOR.name()}'>⚠</span>")
-        self.legend.setVisible(show_heat and heat is not None)
-        facts: list[str] = []
-        if row.p_male is None:
-            self.prediction.setText("Cannot predict")
-            self._color(self.prediction, ERROR_COLOR)
-            facts.append(f"<b>Reason:</b> {escape(row.error)}")
-        else:
-            prob = row.p_male if row.prediction == "Male" else 1.0 - row.p_male
-            self.prediction.setText(f"{row.prediction}  {prob:.1%}")
-            self._color(self.prediction, class_color(row.prediction))
-            facts.append(f"p(male) {row.p_male:.4f} · p(female) {1.0 - row.p_male:.4f}")
-        if row.label is not None:
-            if row.wrong:
-                verdict = f"<b style='color:{ERROR_COLOR.name()}'>✗ {DISAGREES[0].upper() + DISAGREES[1:]}</b>"
-            else:
-                verdict = f"<span style='color:{RIGHT_COLOR.name()}'>✓ The model agrees with the label</span>"
-            facts.append(
-                f"<b>Dataset:</b> {escape(str(row.image_id))} ({row.split} split)<br>"
-                f"<b>Label:</b> {row.label}<br>{verdict}"
-            )
-        if face and row.box:
-            left, top, width, height = row.box
-            facts.append(f"<b>Face box:</b> {width}×{height} px at ({left}, {top})")
-        if show_heat and row.p_male is not None:
-            if heat_state == HeatState.PENDING:
-                facts.append("Grad-CAM: computing…")
-            elif heat_state == HeatState.FAILED:
-                facts.append(f"Grad-CAM failed: {escape(heat_message)}")
-        setting = f"Predicted with {crop_text(row.crop_faces)}"
-        if row.crop_faces != crop_now:
-            setting = (
-                f"<b style='color:{ERROR_COLOR.name()}'>{setting}, not the current setting</b>"
-            )
-        facts.append(setting)
-        self.facts.setText("<br>".join(facts))
-        self.dataset_actions.setVisible(in_dataset)
-        if in_dataset:
-            self.male_button.setEnabled(row.label != "Male")
-            self.female_button.setEnabled(row.label != "Female")
-        self.path.setText(row.path)
-
-    def _color(self, label: QLabel, color: QColor) -> None:
-        palette = label.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, color)
-        label.setPalette(palette)
-
-    def _open(self) -> None:
-        if self.row is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.row.path))
-
-    def _open_folder(self) -> None:
-        if self.row is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.row.path).parent)))
-
-    def _copy(self) -> None:
-        if self.row is not None:
-            QGuiApplication.clipboard().setText(self.row.path)
 
 
 def results_menu(parent: QWidget, rows: list[PredictionRow], in_browser: Callable | None) -> QMenu:
