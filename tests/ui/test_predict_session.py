@@ -12,6 +12,7 @@ import pytest
 from gender_desktop.data.dataset import open_dataset
 from gender_desktop.data.labels import LabelStore
 from gender_desktop.ml.prediction_rows import NO_IMAGES, Show
+from gender_desktop.runs.folder import BEST
 from gender_desktop.ui.engine import EngineClient
 from gender_desktop.ui.predict import session as session_module
 from gender_desktop.ui.predict.model import HeatState
@@ -138,6 +139,26 @@ def test_a_changed_crop_setting_predicts_the_results_again_or_says_which_it_used
         ("blue.jpg", "Female", False),
     ]
     assert seen["stale"][-1] == 0
+
+
+def test_a_re_predict_that_fails_keeps_the_old_results(loaded, trained, qtbot, tmp_path):
+    session, seen = loaded
+    files = photos(tmp_path / "a")
+    with qtbot.waitSignal(session.finished, timeout=60_000):
+        session.predict_paths([str(files["red.jpg"]), str(files["blue.jpg"])])
+    broken = tmp_path / "broken-run"
+    shutil.copytree(trained[1], broken)
+    best = broken / BEST
+    best.write_bytes(best.read_bytes()[: best.stat().st_size // 2])
+    session.set_run(str(broken))
+    with qtbot.waitSignal(session.failed, timeout=60_000) as failed:
+        session.set_crop_faces(True)
+    assert "damaged or incomplete" in failed.args[0]
+    assert [(Path(r.path).name, r.crop_faces) for r in session.results.rows()] == [
+        ("red.jpg", False),
+        ("blue.jpg", False),
+    ]
+    assert seen["stale"][-1] == 2  # still said, with the button to try again
 
 
 def test_grad_cam_follows_the_candidates_and_a_replaced_run_drops_the_old_answers(

@@ -59,6 +59,7 @@ class PredictJob:
     crop_faces: bool = False
     started: float = 0.0
     tally: JobTally = field(default_factory=JobTally)
+    replaces: list[PredictionRow] = field(default_factory=list)  # old results its rows replace
 
 
 class PredictSession(QObject):
@@ -172,7 +173,7 @@ class PredictSession(QObject):
         self._settle_stale()
 
     # -- commands -----------------------------------------------------------------------------
-    def predict_paths(self, paths: Iterable[str], note: str = "") -> bool:
+    def predict_paths(self, paths: Iterable[str]) -> bool:
         """Queue files and folders (the child expands folders). False, with a message, when
         there is no run to predict with or nothing was given."""
         paths = [str(p) for p in paths if str(p)]
@@ -181,11 +182,14 @@ class PredictSession(QObject):
         if not self.run:
             self.message.emit(NO_RUN, True)
             return False
+        self._enqueue(PredictJob(paths))
+        return True
+
+    def _enqueue(self, job: PredictJob) -> None:
         self.ensure_model()
-        self._queue.append(PredictJob(paths, note))
+        self._queue.append(job)
         self._next()
         self._update_busy()
-        return True
 
     def predict_image(self, image: QImage) -> None:
         """A pasted image: saved as a PNG in a thread (encoding can take >50 ms), then predicted."""
@@ -196,19 +200,16 @@ class PredictSession(QObject):
 
     def repredict(self) -> int:
         """Predict again, with the current setting, the files whose results used the other
-        one; their old results go. Returns how many files were queued."""
+        one; their old results go when the new ones arrive (a request that fails at once, such
+        as face detection without OpenCV, leaves them). Returns how many files were queued."""
         rows = self.results.rows()
         stale = stale_positions(rows, self.crop_faces)
         files = files_of(rows[k] for k in stale)
         self._repredict_when_idle = False
         if not files or not self.run:
             return 0
-        self._drop_heat()
-        self.results.remove(stale)
-        self.results.reset_pending()
-        self.stale_changed.emit(0)
         note = f"Predicting {plural(len(files), 'file')} again with {crop_text(self.crop_faces)}…"
-        self.predict_paths(files, note)
+        self._enqueue(PredictJob(files, note, replaces=[rows[k] for k in stale]))
         return len(files)
 
     def cancel(self) -> None:
@@ -369,6 +370,13 @@ class PredictSession(QObject):
         job = self._job
         if job is None or self._closing or not isinstance(messages, list):
             return
+        if job.replaces:  # the first new results of a re-predict: the old ones go now
+            old = {id(row) for row in job.replaces}
+            job.replaces = []
+            self._drop_heat()
+            self.results.remove([k for k, r in enumerate(self.results.rows()) if id(r) in old])
+            self.results.reset_pending()
+            self.stale_changed.emit(self._stale_files())
         rows = self.results.append(messages)
         job.tally.add(rows)
         self.rows_added.emit(rows)
