@@ -51,15 +51,26 @@ def _detector():
     return cascade
 
 
+_import_lock = threading.Lock()
+
+
 def _load_cascade():
-    try:
-        import cv2
-    except ImportError as exc:
-        raise FaceDetectorUnavailable(
-            "face detection needs opencv-python-headless 4.x: pip install "
-            "'opencv-python-headless>=4.8,<5'"
-        ) from exc
-    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    """A new cascade. The first ``import cv2`` is serialised: cv2's bootstrap swaps modules in
+    ``sys.modules``, and decode threads importing it at once got a half-made module without
+    ``cv2.data``, which read as "no Haar cascades" and failed the whole request."""
+    with _import_lock:
+        try:
+            import cv2
+        except ImportError as exc:
+            raise FaceDetectorUnavailable(
+                "face detection needs opencv-python-headless 4.x: pip install "
+                "'opencv-python-headless>=4.8,<5'"
+            ) from exc
+        try:
+            from cv2 import data as cv2_data
+        except ImportError:
+            cv2_data = None
+    folder = getattr(cv2_data, "haarcascades", None)
     if not folder:
         raise FaceDetectorUnavailable(
             "this OpenCV has no Haar cascades (5.x wheels dropped them); install "

@@ -34,6 +34,7 @@ class PredictionRow:
     image_id: str | None = None  # set when the file is an image of the open dataset
     split: str | None = None
     label: str | None = None  # the dataset's label (edits applied)
+    crop_faces: bool = False  # the "Crop faces" setting the row was predicted with
     preview: np.ndarray | None = field(default=None, repr=False)  # what the model saw, small
 
     @classmethod
@@ -97,7 +98,8 @@ def columns_for(rows: Sequence[PredictionRow]) -> list[str]:
     """:func:`csv_columns` for rows whose request is not known any more (the Predict panel's
     table gathers several): faces were cropped when any row was searched for faces."""
     return csv_columns(
-        any(row.faces is not None for row in rows), any(row.label is not None for row in rows)
+        any(row.crop_faces or row.faces is not None for row in rows),
+        any(row.label is not None for row in rows),
     )
 
 

@@ -81,9 +81,11 @@ def prepare_file(
         # very p_male its evaluation gave it. Face detection needs the full resolution.
         img = decode(_read(path), path, max_side=None if crop_faces else size * 2)
     except ImageError as exc:
-        return [(PredictionRow(path, error=exc.reason), None)]
+        return [(PredictionRow(path, error=exc.reason, crop_faces=crop_faces), None)]
     except Exception as exc:  # noqa: BLE001 - one strange file never stops a batch
-        return [(PredictionRow(path, error=f"cannot be decoded ({exc})"), None)]
+        return [
+            (PredictionRow(path, error=f"cannot be decoded ({exc})", crop_faces=crop_faces), None)
+        ]
     if not crop_faces:
         arr = square(img, size)
         return [(PredictionRow(path, preview=_preview(arr)), arr)]
@@ -94,7 +96,9 @@ def prepare_file(
     except FaceDetectorUnavailable:
         raise  # no photo can be cropped: the whole request fails with the install hint
     except Exception as exc:  # noqa: BLE001 - OpenCV failing on one photo fails only its row
-        return [(PredictionRow(path, error=f"face detection failed ({exc})"), None)]
+        return [
+            (PredictionRow(path, error=f"face detection failed ({exc})", crop_faces=True), None)
+        ]
     if not boxes:
         return [
             (
@@ -102,6 +106,7 @@ def prepare_file(
                     path,
                     error="no face found",
                     faces=0,
+                    crop_faces=True,
                     preview=_preview(square(img, PREVIEW_SIDE)),
                 ),
                 None,
@@ -111,7 +116,12 @@ def prepare_file(
     for k, box in enumerate(boxes):
         arr = square(crop_face(img, box), size)
         row = PredictionRow(
-            path, face=k, faces=len(boxes), box=box.as_tuple(), preview=_preview(arr)
+            path,
+            face=k,
+            faces=len(boxes),
+            box=box.as_tuple(),
+            crop_faces=True,
+            preview=_preview(arr),
         )
         out.append((row, arr))
     return out

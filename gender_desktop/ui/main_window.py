@@ -94,6 +94,8 @@ class MainWindow(QMainWindow):
         self.evaluation.relabel_requested.connect(self._relabel_from_evaluation)
         self.evaluation.reveal_requested.connect(self._reveal_in_browser)
         self.evaluation.review_requested.connect(self._review_in_browser)
+        self.predict.relabel_requested.connect(self._relabel_from_evaluation)  # same store, undo
+        self.predict.reveal_requested.connect(self._reveal_in_browser)
         self.evaluation.open_requested.connect(self.open_path)
         self.evaluation.selection_changed.connect(self._update_label_actions)
         self.evaluation.tabs.currentChanged.connect(lambda _i: self._update_label_actions())
@@ -111,6 +113,7 @@ class MainWindow(QMainWindow):
         self.browser.status_changed.connect(self.status_text.setText)
         self.browser.labels_changed.connect(self._update_label_actions)
         self.browser.labels_changed.connect(self.evaluation.labels_changed)
+        self.browser.labels_changed.connect(self.predict.labels_changed)
         self.browser.image_failed.connect(lambda *_: self._update_problems())
         self.browser.selection_changed.connect(self._update_label_actions)
         self.browser.edit_failed.connect(lambda message: self._error("Label not saved", message))
@@ -531,7 +534,7 @@ class MainWindow(QMainWindow):
         self._opening = None
         self.browser.set_dataset(dataset, store)
         self.training.set_dataset(dataset)
-        self.predict.set_dataset(dataset)
+        self.predict.set_dataset(dataset, store)
         self.evaluation.set_dataset(dataset, store)
         if previous is not None and previous is not dataset:
             previous.images.close()

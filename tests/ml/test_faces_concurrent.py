@@ -19,3 +19,32 @@ def test_concurrent_detections_match_one_at_a_time() -> None:
     with ThreadPoolExecutor(8) as pool:
         for _ in range(3):
             assert list(pool.map(detect_faces, images * 3)) == expected * 3
+
+
+def test_the_first_detections_in_a_fresh_process_all_find_the_cascade() -> None:
+    """The first ``import cv2`` from several decode threads at once (the first Crop-faces
+    prediction of a new engine child) used to hand some threads a half-made module, and the
+    request failed with "this OpenCV has no Haar cascades"."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\n"
+        "from gender_desktop.ml import faces\n"
+        "errors = []\n"
+        "def load():\n"
+        "    try:\n"
+        "        faces._load_cascade()\n"
+        "    except Exception as exc:\n"
+        "        errors.append(str(exc))\n"
+        "threads = [threading.Thread(target=load) for _ in range(8)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(errors)\n"
+    )
+    for _ in range(3):  # the race showed in most fresh processes
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[]"

@@ -185,10 +185,11 @@ def test_a_test_image_the_model_gets_wrong_is_flagged(
     assert (right.label, right.prediction, right.wrong) == ("Male", "Male", False)
     index = panel.results.index(list(rows).index("000075.jpg"))
     assert index.data(Qt.ItemDataRole.AccessibleTextRole).endswith(
-        "label: Male (test split) · wrong"
+        "label: Male (test split) · the model disagrees with the label"
     )
-    assert "1 disagree with the dataset label" in panel.summary.text()
-    assert panel.counts.text() == "2 results · 1 of 2 labelled wrong"
+    assert "the model disagrees with the label of 1 image" in panel.summary.text()
+    assert panel.counts.text() == "2 results · the model disagrees with 1 of 2 labels"
+    assert panel.show_combo.itemText(int(Show.WRONG)) == "Model disagrees with label (1)"
     panel.show_combo.setCurrentIndex(panel.show_combo.findData(int(Show.WRONG)))
     assert panel.results.rowCount() == 1
     out = tmp_path / "labelled.csv"
@@ -269,3 +270,65 @@ def test_an_idle_model_is_released_said_so_and_reloaded_for_the_next_prediction(
     assert predict(qtbot, panel, [files["blue.jpg"]])["rows"] == 1
     assert rows_by_name(panel)["blue.jpg"].prediction == "Female"
     assert panel.engine.running and panel.engine.pid != first_child
+
+
+def test_the_detail_pane_relabels_an_image_and_shows_it_in_the_browser(
+    predict_window, open_dataset_in, trained, qtbot
+):
+    window, panel = predict_window, predict_window.predict
+    data, _run = trained
+    open_dataset_in(window, data)
+    images = data / "img_align_celeba"
+    predict(qtbot, panel, [images / "000075.jpg", images / "000076.jpg"])  # Female, Male
+    panel.view.setCurrentIndex(panel.results.index(0))
+    detail = panel.detail
+    assert detail.dataset_actions.isVisible()
+    assert not detail.female_button.isEnabled()  # already its label
+    assert "The model agrees with the label" in detail.facts.text()
+    row = int(window.dataset.position(["000075.jpg"])[0])
+
+    detail.male_button.click()  # the same undoable store as labeling in the browser
+    assert window.browser.store.male[row] == 1
+    relabelled = panel.results.rows()[0]
+    assert (relabelled.label, relabelled.wrong) == ("Male", True)
+    assert "The model disagrees with the label" in detail.facts.text()
+    assert panel.counts.text() == "2 results · the model disagrees with 1 of 2 labels"
+    assert not detail.male_button.isEnabled() and detail.female_button.isEnabled()
+    window.undo()
+    assert window.browser.store.male[row] == 0 and not panel.results.rows()[0].wrong
+    assert detail.male_button.isEnabled()
+
+    detail.browser_button.click()
+    assert window.tabs.currentWidget() is window.browser
+    assert window.browser.selected_rows() == [row]
+
+
+def test_a_changed_crop_setting_predicts_again_or_offers_to(
+    predict_window, qtbot, tmp_path, monkeypatch
+):
+    from gender_desktop.ui.predict import session as session_module
+
+    panel = predict_window.predict
+    files = awkward_files(tmp_path / "drop")
+    predict(qtbot, panel, [files["red.jpg"], files["blue.jpg"]])
+    panel.view.setCurrentIndex(panel.results.index(0))
+    assert "Predicted with Crop faces off" in panel.detail.facts.text()
+    with qtbot.waitSignal(panel.job_finished, timeout=60_000):
+        panel.crop_faces.setChecked(True)
+    assert [(r.crop_faces, r.error) for r in panel.results.rows()] == [(True, "no face found")] * 2
+    assert not panel.crop_banner.isVisible()
+    panel.view.setCurrentIndex(panel.results.index(0))
+    assert "Predicted with Crop faces on" in panel.detail.facts.text()
+
+    monkeypatch.setattr(session_module, "AUTO_REPREDICT_FILES", 1)  # a "very large" list
+    panel.crop_faces.setChecked(False)
+    assert not panel.is_busy() and panel.crop_banner.isVisible()
+    assert panel.crop_banner.text.text() == (
+        "The results of 2 files were predicted with Crop faces on; "
+        "the setting is now Crop faces off."
+    )
+    assert "Crop faces on, not the current setting" in panel.detail.facts.text()
+    with qtbot.waitSignal(panel.job_finished, timeout=60_000):
+        panel.crop_banner.button.click()
+    assert not panel.crop_banner.isVisible()
+    assert [r.prediction for r in panel.results.rows()] == ["Male", "Female"]

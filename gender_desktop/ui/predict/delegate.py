@@ -26,6 +26,8 @@ from gender_desktop.ui.predict.model import HeatState, Role
 
 ERROR_COLOR = QColor("#d64545")
 RIGHT_COLOR = QColor("#2a9d4b")
+STALE_COLOR = QColor(170, 110, 0)  # made with the other "Crop faces" setting
+WRONG_PILL = "✗ model ≠ label"  # the model disagrees with the dataset label
 PAD = 8
 IMAGE_SIDE = 160
 LINE = 18
@@ -57,11 +59,11 @@ def draw_pill(painter: QPainter, rect: QRect, text: str, fill: QColor, color: QC
 
 
 def pill_rect(painter: QPainter, text: str, anchor: QRect, corner: str) -> QRect:
-    """A pill sized for ``text`` in a corner ("tl", "tr", "br") of ``anchor``, 5 px inside."""
+    """A pill sized for ``text`` in a corner ("tl", "tr", "bl", "br") of ``anchor``, 5 px inside."""
     width = painter.fontMetrics().horizontalAdvance(text) + 12
     height = painter.fontMetrics().height() + 2
-    x = anchor.left() + 5 if corner == "tl" else anchor.right() - 5 - width
-    y = anchor.bottom() - 5 - height if corner == "br" else anchor.top() + 5
+    x = anchor.left() + 5 if corner[1] == "l" else anchor.right() - 5 - width
+    y = anchor.bottom() - 5 - height if corner[0] == "b" else anchor.top() + 5
     return QRect(x, y, width, height)
 
 
@@ -84,11 +86,13 @@ def wrap(text: str, metrics: QFontMetrics, width: int, lines: int) -> list[str]:
 
 
 class ResultDelegate(QStyledItemDelegate):
-    """Cards of a fixed size; ``show_heat`` switches images to their Grad-CAM overlays."""
+    """Cards of a fixed size; ``show_heat`` switches images to their Grad-CAM overlays, and a
+    card made with another "Crop faces" setting than ``crop_faces`` (the panel's) says so."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.show_heat = False
+        self.crop_faces = False
 
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
         return CARD
@@ -162,13 +166,20 @@ class ResultDelegate(QStyledItemDelegate):
             painter.setPen(ERROR_COLOR)
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "⚠")
             painter.setFont(small)
+        face_rect = QRect()
         if row.face is not None and row.faces:
             text = f"face {row.face + 1}/{row.faces}"
-            rect = pill_rect(painter, text, box, "tl")
-            draw_pill(painter, rect, text, QColor(0, 0, 0, 150), QColor("white"))
+            face_rect = pill_rect(painter, text, box, "tl")
+            draw_pill(painter, face_rect, text, QColor(0, 0, 0, 150), QColor("white"))
         if row.wrong:
-            rect = pill_rect(painter, "✗ wrong", box, "tr")
-            draw_pill(painter, rect, "✗ wrong", ERROR_COLOR, QColor("white"))
+            rect = pill_rect(painter, WRONG_PILL, box, "tr")
+            if rect.intersects(face_rect):  # both do not fit on one line: one under the other
+                rect.translate(0, face_rect.height() + 3)
+            draw_pill(painter, rect, WRONG_PILL, ERROR_COLOR, QColor("white"))
+        if row.crop_faces != self.crop_faces:
+            text = "crop on" if row.crop_faces else "crop off"
+            rect = pill_rect(painter, text, box, "bl")
+            draw_pill(painter, rect, text, STALE_COLOR, QColor("white"))
         if self.show_heat and row.p_male is not None:
             if heat_state == HeatState.PENDING:
                 rect = pill_rect(painter, "Grad-CAM…", box, "br")

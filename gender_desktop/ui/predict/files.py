@@ -16,11 +16,6 @@ from gender_desktop.ml.prediction_row import PredictionRow, prediction_csv
 MAX_PASTED_LINES = 200  # a clipboard with more lines is not a list of files to stat
 
 
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """ "1 error", "1,234 errors": counts read as sentences in the summary line."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
-
-
 def local_paths(mime: QMimeData) -> list[str]:
     """Local files and folders named by ``mime``: URLs, or text with one path or file:// URL a
     line (what file managers and terminals put on the clipboard)."""

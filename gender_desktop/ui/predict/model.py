@@ -20,11 +20,20 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QImage
 
 from gender_desktop.ml.prediction_row import PredictionRow
+from gender_desktop.ml.prediction_rows import (
+    Counts,
+    Order,
+    Show,
+    show_mask,
+    sort_keys,
+    summary_text,
+    tooltip,
+)
 from gender_desktop.ui.heatmap import to_qimage
 
 Index = QModelIndex | QPersistentModelIndex
 
-UNCERTAIN = (0.4, 0.6)  # p_male in this band: the model is close to a coin toss
+__all__ = ["Counts", "HeatState", "Order", "ResultsModel", "Role", "Show", "to_qimage"]
 
 
 class Role(IntEnum):
@@ -43,58 +52,12 @@ class HeatState(IntEnum):
 
 
 @dataclass
-class Counts:
-    """Totals over every row, kept up to date as batches arrive (the header and filter show
-    them; recounting 10,000 rows per batch would not be free)."""
-
-    rows: int = 0
-    male: int = 0
-    female: int = 0
-    errors: int = 0
-    wrong: int = 0
-    labelled: int = 0
-    uncertain: int = 0
-
-    def add(self, row: PredictionRow, sign: int = 1) -> None:
-        self.rows += sign
-        if row.p_male is None:
-            self.errors += sign
-            return
-        if row.p_male >= 0.5:
-            self.male += sign
-        else:
-            self.female += sign
-        if UNCERTAIN[0] <= row.p_male <= UNCERTAIN[1]:
-            self.uncertain += sign
-        if row.label is not None:
-            self.labelled += sign
-            self.wrong += sign * int(row.wrong)
-
-
-@dataclass
 class _Item:
     row: PredictionRow
     preview: QImage | None
     heat: QImage | None = None
     heat_state: HeatState = HeatState.NONE
     heat_message: str = ""
-
-
-class Show(IntEnum):
-    """What the results filter lets through."""
-
-    ALL = 0
-    MALE = 1
-    FEMALE = 2
-    ERRORS = 3
-    WRONG = 4
-    UNCERTAIN = 5
-
-
-class Order(IntEnum):
-    INPUT = 0
-    LEAST_CONFIDENT = 1
-    MOST_CONFIDENT = 2
 
 
 class ResultsModel(QAbstractListModel):
@@ -176,28 +139,57 @@ class ResultsModel(QAbstractListModel):
 
     def _mask(self, positions: np.ndarray) -> np.ndarray:
         p = np.asarray(self._p, dtype=np.float64)[positions]
-        ok = ~np.isnan(p)
-        with np.errstate(invalid="ignore"):
-            if self.showing == Show.MALE:
-                return ok & (p >= 0.5)
-            if self.showing == Show.FEMALE:
-                return ok & (p < 0.5)
-            if self.showing == Show.UNCERTAIN:
-                return ok & (p >= UNCERTAIN[0]) & (p <= UNCERTAIN[1])
-        if self.showing == Show.ERRORS:
-            return ~ok
-        if self.showing == Show.WRONG:
-            return np.asarray(self._wrong, dtype=bool)[positions]
-        return np.ones(len(positions), dtype=bool)
+        return show_mask(p, np.asarray(self._wrong, dtype=bool)[positions], self.showing)
 
     def _sort_keys(self, positions: np.ndarray) -> np.ndarray:
-        """Ascending keys; errors go last in both confidence orders."""
-        if self.order == Order.INPUT:
-            return positions.astype(np.float64)
         p = np.asarray(self._p, dtype=np.float64)[positions]
-        confidence = np.maximum(p, 1.0 - p)
-        keys = confidence if self.order == Order.LEAST_CONFIDENT else -confidence
-        return np.where(np.isnan(p), 2.0, keys)
+        return sort_keys(p, positions, self.order)
+
+    def remove(self, positions: list[int]) -> None:
+        """Drop the rows at ``positions`` (re-predicted with another setting); the others keep
+        their order, overlays and heat states, under new positions."""
+        gone = set(positions)
+        self._rebuild([item for k, item in enumerate(self._items) if k not in gone])
+
+    def reset_pending(self) -> None:
+        """Overlays asked for but never to arrive (their request was dropped) may be asked again."""
+        for item in self._items:
+            if item.heat_state == HeatState.PENDING:
+                item.heat_state = HeatState.NONE
+
+    def dataset_ids(self) -> list[str]:
+        """The image ids of rows that are images of the open dataset, each once."""
+        return list(dict.fromkeys(i.row.image_id for i in self._items if i.row.image_id))
+
+    def set_labels(self, labels: dict[str, str | None]) -> bool:
+        """New dataset labels by image id (an edit, an undo; None: not the open dataset's
+        image any more); True when any row changed. Counts follow, and so does the filter when
+        it shows disagreements (the only one that depends on labels)."""
+        changed: list[int] = []
+        for position, item in enumerate(self._items):
+            row = item.row
+            if row.image_id not in labels or labels[row.image_id] == row.label:
+                continue
+            self.counts.add(row, -1)
+            row.label = labels[row.image_id]
+            if row.label is None:
+                row.image_id = row.split = None
+            self.counts.add(row)
+            self._wrong[position] = row.wrong
+            changed.append(position)
+        if changed and self.showing == Show.WRONG:
+            self.set_view()
+        elif changed:
+            for position in changed:
+                self._changed(position)
+        return bool(changed)
+
+    def _rebuild(self, items: list[_Item]) -> None:
+        self._items = items
+        self._p = [np.nan if i.row.p_male is None else i.row.p_male for i in items]
+        self._wrong = [i.row.wrong for i in items]
+        self.counts = Counts.of(i.row for i in items)
+        self.set_view()
 
     def set_heat(self, position: int, image: QImage) -> None:
         item = self._items[position]
@@ -276,39 +268,3 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{Path(row.path).name}: {summary_text(row)}"
         return None
-
-
-def face_text(row: PredictionRow) -> str:
-    """ "face 2 of 3" for a cropped face, "" for a whole image."""
-    if row.face is None or not row.faces:
-        return ""
-    return f"face {row.face + 1} of {row.faces}"
-
-
-def summary_text(row: PredictionRow) -> str:
-    """One line a screen reader or a tooltip can say: the prediction or the error."""
-    if row.p_male is None:
-        return f"error: {row.error}"
-    prob = row.p_male if row.prediction == "Male" else 1.0 - row.p_male
-    text = f"{row.prediction} {prob:.1%}"
-    if row.label is not None:
-        text += f" · label: {row.label} ({row.split} split)"
-        if row.wrong:
-            text += " · wrong"
-    return text
-
-
-def tooltip(row: PredictionRow) -> str:
-    lines = [row.path]
-    face = face_text(row)
-    if face:
-        left, top, width, height = row.box or (0, 0, 0, 0)
-        lines.append(f"{face} · box {width}×{height} at ({left}, {top})")
-    if row.p_male is None:
-        lines.append(f"Cannot predict: {row.error}")
-    else:
-        lines.append(f"p(male) = {row.p_male:.4f} · p(female) = {1.0 - row.p_male:.4f}")
-    if row.label is not None:
-        verdict = "the prediction disagrees" if row.wrong else "the prediction agrees"
-        lines.append(f"Dataset: {row.image_id}, label {row.label}, {row.split} split ({verdict})")
-    return "\n".join(lines)

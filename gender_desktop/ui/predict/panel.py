@@ -1,118 +1,67 @@
 """The Predict panel: drop photos or folders, see Male/Female with the probability per image
 (or per face), with the dataset's label where the file belongs to the open dataset, Grad-CAM
-overlays on demand, and a CSV export.
+overlays on demand, relabeling and "Show in Browser" for the open dataset's images, and a CSV
+export.
 
-The model runs in the engine child (``ui/engine.py``): the GUI thread never decodes a full
-image, never imports torch and never waits on a file. The panel talks to the child through a
-small scheduler that keeps exactly one request in flight: a model load first, then predictions
-in the order they were asked for, then Grad-CAM maps for the selected and visible results when
-that is on. One request at a time keeps Cancel exact (it stops the prediction it means, never
-a queued one) and keeps Grad-CAM from slowing a big folder.
+This module builds the widgets and renders what :class:`~gender_desktop.ui.predict.session.
+PredictSession` reports; the session holds the state and the scheduling (model loads,
+the prediction queue, Grad-CAM, results). Drops, paste and the file dialogs are handled here:
+they are where the paths come from, and everything after that is the session's.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import (
     QEvent,
     QItemSelectionModel,
-    QMimeData,
     QModelIndex,
     QPoint,
     Qt,
-    QTimer,
     QUrl,
     Signal,
 )
 from PySide6.QtGui import (
-    QAction,
     QDesktopServices,
-    QDragEnterEvent,
-    QDragLeaveEvent,
-    QDragMoveEvent,
-    QDropEvent,
-    QGuiApplication,
-    QImage,
+    QHideEvent,
     QKeySequence,
     QResizeEvent,
     QShortcut,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFrame,
     QHBoxLayout,
-    QLabel,
-    QMenu,
-    QProgressBar,
-    QPushButton,
-    QSizePolicy,
     QSplitter,
     QStackedWidget,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
-from gender_desktop.durations import duration_text
 from gender_desktop.ml.prediction_row import PredictionRow
-from gender_desktop.ui import file_dialogs, heatmap
+from gender_desktop.ml.prediction_rows import Order, Show
+from gender_desktop.ui import file_dialogs
 from gender_desktop.ui.engine import EngineClient
-from gender_desktop.ui.predict.delegate import ERROR_COLOR, ResultDelegate
-from gender_desktop.ui.predict.files import (
-    device_label,
-    escape,
-    first_line,
-    local_paths,
-    plural,
-    save_pasted_image,
-    web_addresses,
-    write_csv,
-)
-from gender_desktop.ui.predict.model import (
-    HeatState,
-    Order,
-    ResultsModel,
-    Role,
-    Show,
-    to_qimage,
-)
+from gender_desktop.ui.predict.delegate import ResultDelegate
+from gender_desktop.ui.predict.detail import DetailPane
+from gender_desktop.ui.predict.drops import DropHandling
+from gender_desktop.ui.predict.files import first_line
+from gender_desktop.ui.predict.model import Role
+from gender_desktop.ui.predict.session import PredictSession
+from gender_desktop.ui.predict.toolbar import CropBanner, ModelLabel, PredictToolbar, StatusRow
 from gender_desktop.ui.predict.view import ResultsView
-from gender_desktop.ui.predict.widgets import DetailPane, DropOverlay, DropZone
+from gender_desktop.ui.predict.widgets import DropOverlay, DropZone, results_menu
 from gender_desktop.ui.runs import RunPicker
 from gender_desktop.ui.settings import app_settings
-from gender_desktop.ui.workers import Task
 
 IMAGE_FILTER = (
     "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif *.JPG *.JPEG *.PNG);;All files (*)"
 )
-RED = ERROR_COLOR.name()
 
 
-@dataclass
-class _Job:
-    """One engine request the panel made (or will make)."""
-
-    kind: str  # "load", "predict" or "grad_cam"
-    args: dict[str, Any]
-    rid: int = 0
-    started: float = 0.0
-    position: int = -1  # grad_cam: the results row the map is for
-    generation: int = 0  # grad_cam: results/model generation it belongs to
-    discard: bool = False  # predict: its rows were cleared away while it ran
-    done_files: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: dict(male=0, female=0, wrong=0))
-
-
-class PredictPanel(QWidget):
+class PredictPanel(DropHandling, QWidget):
     """Predictions for dropped, opened or pasted images with a trained run's model."""
 
     model_loaded = Signal(dict)  # the engine's description of the loaded model
@@ -122,6 +71,8 @@ class PredictPanel(QWidget):
     exported = Signal(str)  # the CSV path
     heat_ready = Signal(int)  # a results row got its Grad-CAM overlay
     busy_changed = Signal(bool)
+    relabel_requested = Signal(list, int)  # dataset rows, 1 Male / 0 Female (as Evaluate's)
+    reveal_requested = Signal(list)  # dataset rows to show in the Browse tab
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -131,101 +82,40 @@ class PredictPanel(QWidget):
             self,
             release_note="Model released after {idle} idle; it reloads on the next prediction",
         )
-        self.engine.progressed.connect(self._on_progress)
-        self.engine.rows.connect(self._on_rows)
-        self.engine.finished.connect(self._on_finished)
-        self.engine.failed.connect(self._on_failed)
-        self.dataset_source: str | None = None
+        self.session = PredictSession(self.engine, self)
+        self.results = self.session.results
         self.dataset_name = ""
         self.device_text = ""
-        self._active: _Job | None = None
-        self._queue: deque[_Job] = deque()
-        self._want_load: str | None = None
-        self._loaded_run: str | None = None
-        self._loading_run: str | None = None
-        self._load_error = ""
-        self._generation = 0
-        self._tasks: set[Task] = set()
-        self._closing = False
-        self._was_busy = False
         self.settings = app_settings()
         self._build()
-        self._kick_timer = QTimer(self, singleShot=True, interval=40)
-        self._kick_timer.timeout.connect(self._next)
+        self._connect()
+        self.session.candidates = self._heat_candidates
+        self._on_crop_toggled(self.crop_faces.isChecked())
         self.runs.run_changed.connect(self._on_run_changed)
         self._on_run_changed(self.runs.current())
 
     # -- construction -----------------------------------------------------------------------------
     def _build(self) -> None:
-        std = self.style().standardIcon
-        sp = QStyle.StandardPixmap
         self.runs = RunPicker()
-        self.model_label = QLabel()
-        # Long texts (a load error naming a path) wrap in the width the picker leaves, instead
-        # of widening the window; the tooltip has them whole too.
-        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.model_label.setWordWrap(True)
-        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_label = ModelLabel()
         top = QHBoxLayout()
         top.addWidget(self.runs, 3)
         top.addSpacing(12)
         top.addWidget(self.model_label, 2)
-
-        self.open_files_button = QPushButton(std(sp.SP_FileIcon), "Open Files…")
-        self.open_files_button.setToolTip("Predict image files")
-        self.open_folder_button = QPushButton(std(sp.SP_DirOpenIcon), "Open Folder…")
-        self.open_folder_button.setToolTip("Predict every image in a folder and its subfolders")
-        self.paste_button = QPushButton("Paste")
-        self.paste_button.setToolTip(
-            "Predict the image, files or folders on the clipboard (Ctrl+V); a pasted image is "
-            "saved as a PNG in the app's cache folder first"
+        self.toolbar = PredictToolbar()
+        bar = self.toolbar
+        self.crop_faces, self.grad_cam = bar.crop_faces, bar.grad_cam
+        self.show_combo, self.order_combo = bar.show_combo, bar.order_combo
+        self.open_files_button, self.open_folder_button = (
+            bar.open_files_button,
+            bar.open_folder_button,
         )
-        self.crop_faces = QCheckBox("Crop faces")
-        self.crop_faces.setToolTip(
-            "Detect faces with OpenCV and predict each one, for photos that are not face crops "
-            "(portraits with background, group photos). Leave off for aligned crops like CelebA: "
-            "the model was trained on those as they are."
-        )
+        self.paste_button, self.clear_button = bar.paste_button, bar.clear_button
+        self.export_button = bar.export_button
         self.crop_faces.setChecked(
             self.settings.value("predict/cropFaces", False, type=bool)  # type: ignore[arg-type]
         )
-        self.crop_faces.toggled.connect(lambda on: self.settings.setValue("predict/cropFaces", on))
-        self.grad_cam = QCheckBox("Grad-CAM")
-        self.grad_cam.setToolTip(
-            "Overlay a heat map of the regions that drove each prediction (Grad-CAM), computed "
-            "for the selected and the visible results, one at a time"
-        )
-        self.show_combo = QComboBox()
-        self.show_combo.setToolTip("Which results to show")
-        for show in Show:
-            self.show_combo.addItem("", int(show))
-        self.order_combo = QComboBox()
-        self.order_combo.setToolTip("The order of the results")
-        self.order_combo.addItem("Input order", int(Order.INPUT))
-        self.order_combo.addItem("Least confident first", int(Order.LEAST_CONFIDENT))
-        self.order_combo.addItem("Most confident first", int(Order.MOST_CONFIDENT))
-        self.clear_button = QPushButton(std(sp.SP_DialogResetButton), "Clear")
-        self.clear_button.setToolTip("Remove every result")
-        self.export_button = QPushButton(std(sp.SP_DialogSaveButton), "Export CSV…")
-        self.export_button.setToolTip(
-            "Save the results as CSV: path, p_male, prediction, error (and face, box, dataset "
-            "id, split, label and wrong where present)"
-        )
-        tools = QHBoxLayout()
-        for widget in (self.open_files_button, self.open_folder_button, self.paste_button):
-            tools.addWidget(widget)
-        tools.addWidget(_separator())
-        tools.addWidget(self.crop_faces)
-        tools.addWidget(self.grad_cam)
-        tools.addStretch(1)
-        tools.addWidget(QLabel("Show:"))
-        tools.addWidget(self.show_combo)
-        tools.addWidget(self.order_combo)
-        tools.addWidget(_separator())
-        tools.addWidget(self.clear_button)
-        tools.addWidget(self.export_button)
-
-        self.results = ResultsModel(self)
+        self.crop_banner = CropBanner()
         self.delegate = ResultDelegate(self)
         self.view = ResultsView()
         self.view.setItemDelegate(self.delegate)
@@ -242,30 +132,19 @@ class PredictPanel(QWidget):
         self.stack.addWidget(self.drop_zone)
         self.stack.addWidget(self.splitter)
         self.overlay = DropOverlay(self.stack)
-
-        self.summary = QLabel()
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.counts = QLabel()
-        self.progress = QProgressBar(textVisible=True)
-        self.progress.setMinimumWidth(320)
-        self.progress.hide()
-        self.cancel_button = QPushButton(std(sp.SP_BrowserStop), "Cancel")
-        self.cancel_button.setToolTip("Stop predicting (Esc); the results so far stay")
-        self.cancel_button.hide()
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.summary, 1)
-        bottom.addWidget(self.counts)
-        bottom.addWidget(self.progress)
-        bottom.addWidget(self.cancel_button)
-
+        self.status = StatusRow()
+        self.summary, self.counts = self.status.summary, self.status.counts
+        self.progress, self.cancel_button = self.status.progress, self.status.cancel_button
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 6)
         layout.addLayout(top)
-        layout.addLayout(tools)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.crop_banner)
         layout.addWidget(self.stack, 1)
-        layout.addLayout(bottom)
+        layout.addWidget(self.status)
 
+    def _connect(self) -> None:
+        session = self.session
         self.open_files_button.clicked.connect(self.choose_files)
         self.open_folder_button.clicked.connect(self.choose_folder)
         self.paste_button.clicked.connect(self.paste)
@@ -275,32 +154,56 @@ class PredictPanel(QWidget):
         self.clear_button.clicked.connect(self.clear)
         self.export_button.clicked.connect(lambda: self.export_csv())
         self.cancel_button.clicked.connect(self.cancel)
+        self.crop_banner.button.clicked.connect(session.repredict)
+        self.crop_faces.toggled.connect(self._on_crop_toggled)
         self.grad_cam.toggled.connect(self._on_grad_cam_toggled)
         self.show_combo.currentIndexChanged.connect(self._on_view_changed)
         self.order_combo.currentIndexChanged.connect(self._on_view_changed)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
-        self.view.verticalScrollBar().valueChanged.connect(self._kick)
+        self.view.verticalScrollBar().valueChanged.connect(session.kick)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(self._open_index)
+        self.detail.relabel.connect(self._relabel)
+        self.detail.reveal.connect(lambda: self._emit_rows(self.reveal_requested.emit))
         self.results.dataChanged.connect(self._on_data_changed)
-        self.results.rowsInserted.connect(self._kick)
         self.results.rowsInserted.connect(self._update_counts)
         self.results.modelReset.connect(self._update_counts)
+        self.results.modelReset.connect(self._refresh_detail)
+        session.model_changed.connect(self.model_label.show_model)
+        session.progressed.connect(self._on_progress)
+        session.rows_added.connect(self._on_rows)
+        session.summary.connect(self.status.show_summary)
+        session.message.connect(self._message)
+        session.stale_changed.connect(self._on_stale)
+        session.busy_changed.connect(self._on_busy)
+        for ours, theirs in (
+            (self.model_loaded, session.model_loaded),
+            (self.model_failed, session.model_failed),
+            (self.job_finished, session.finished),
+            (self.job_failed, session.failed),
+            (self.exported, session.exported),
+            (self.heat_ready, session.heat_ready),
+        ):
+            theirs.connect(ours)
         paste = QShortcut(QKeySequence.StandardKey.Paste, self, self.paste)
         paste.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel)
-        escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        escape_key = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel)
+        escape_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._update_counts()
-        self._update_controls()
 
     # -- public API -------------------------------------------------------------------------------
-    def set_dataset(self, dataset: Any) -> None:
-        """The dataset open in the browser: predictions of its own files show their label.
-        The engine reopens it from ``report.source`` (the folder, annotation file or zip the
-        user picked, which ``open_dataset`` accepts as it is)."""
-        self.dataset_source = str(dataset.report.source) if dataset is not None else None
+    def set_dataset(self, dataset: Any, store: Any = None) -> None:
+        """The dataset open in the browser (and its label store): predictions of its own files
+        show their label, and can be relabeled or shown in the browser from the detail pane."""
+        self.session.set_dataset(dataset, store)
         self.dataset_name = dataset.name if dataset is not None else ""
         self._update_hint()
+        self._refresh_detail()
+
+    def labels_changed(self) -> None:
+        """Label edits or undo in the browser: results take today's labels."""
+        self._keeping_current(self.session.refresh_labels)
+        self._update_counts()
 
     def set_device_text(self, text: str) -> None:
         self.device_text = text
@@ -313,67 +216,30 @@ class PredictPanel(QWidget):
     def predict_paths(self, paths: list[str]) -> bool:
         """Predict files and folders (the child expands folders). False with a message when
         there is no model to predict with."""
-        paths = [str(p) for p in paths if str(p)]
-        if not paths:
+        if not self.session.predict_paths(paths):
             return False
-        run = self.runs.current()
-        if not run:
-            self._no_run()
-            return False
-        self._ensure_model()
-        job = _Job(
-            "predict",
-            {
-                "run": run,
-                "paths": paths,
-                "crop_faces": self.crop_faces.isChecked(),
-                "dataset": self.dataset_source,
-            },
-        )
-        self._queue.append(job)
         self.stack.setCurrentWidget(self.splitter)
-        self._next()
         self._update_controls()
         return True
 
     def cancel(self) -> None:
         """Stop the running prediction between two batches and drop the queued ones."""
-        had = bool(self._queue)
-        self._queue.clear()
-        if self._active is not None and self._active.kind == "predict":
-            self.engine.cancel()
-            self.progress.setFormat("Cancelling…")
-        elif had:
-            self._message("Cancelled")
-        self._update_controls()
+        self.session.cancel()
 
     def clear(self) -> None:
         """Remove every result (a running prediction is cancelled and its late rows dropped)."""
-        self.cancel()
-        if self._active is not None and self._active.kind == "predict":
-            self._active.discard = True
-        self._generation += 1
-        self.results.clear()
-        self.detail.show_row(None)
+        self.session.clear()
         self.summary.clear()
         self.stack.setCurrentWidget(self.drop_zone)
         self._update_controls()
 
     def is_busy(self) -> bool:
         """Predicting (or about to): what Cancel stops."""
-        predicting = self._active is not None and self._active.kind == "predict"
-        return predicting or bool(self._queue)
+        return self.session.is_busy()
 
     def shutdown(self) -> None:
         """End the engine child and wait for the small file tasks (closing the window)."""
-        self._closing = True
-        self._kick_timer.stop()
-        self._queue.clear()
-        self.engine.shutdown()
-        self._active = None
-        for task in list(self._tasks):
-            task.cancel()
-            task.wait()
+        self.session.shutdown()
         self.settings.sync()
 
     # -- commands ---------------------------------------------------------------------------------
@@ -387,282 +253,55 @@ class PredictPanel(QWidget):
         if folder:
             self.predict_paths([folder])
 
-    def paste(self) -> None:
-        """Ctrl+V: file paths or file URLs on the clipboard, or an image (saved as a PNG)."""
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not self._take_mime(mime):
-            self._message(
-                "Nothing to predict on the clipboard: copy an image, image files or a folder",
-                error=True,
-            )
-
-    def _take_mime(self, mime: QMimeData) -> bool:
-        """Predict what ``mime`` holds (paste and drop share this). False when it holds nothing
-        usable; web addresses get their own message."""
-        found = local_paths(mime)
-        if found:
-            return self.predict_paths(found) or True
-        if mime.hasImage():
-            image = QImage(mime.imageData())
-            if not image.isNull():
-                self._save_and_predict(image)
-                return True
-        web = web_addresses(mime)
-        if web:
-            self._message(
-                "Web addresses are not downloaded: save the image, then drop or paste the file "
-                f"({web[0]})",
-                error=True,
-            )
-            return True
-        return False
-
-    def _save_and_predict(self, image: QImage) -> None:
-        if not self.runs.current():
-            self._no_run()
-            return
-
-        def fn(progress, cancel):
-            return save_pasted_image(image)
-
-        self._start_task(
-            Task(fn, self),
-            lambda path: self.predict_paths([path]),
-            lambda message: self._message(f"Cannot save the pasted image: {message}", error=True),
-        )
-
-    def export_csv(self, path: str | None = None) -> Task | None:
+    def export_csv(self, path: str | None = None) -> None:
         """Save every result (whatever the filter shows) as CSV, in the background."""
-        rows = self.results.rows()
-        if not rows:
+        if not self.results.total():
             self._message("Nothing to export yet", error=True)
-            return None
+            return
         if path is None:
             name = f"predictions-{Path(self.runs.current()).name}.csv"
             path, _ = file_dialogs.save_file(
                 self, "export", "Export predictions", name, "CSV (*.csv)"
             )
             if not path:
-                return None
-        target = str(path)
+                return
+        self.session.export_csv(str(path))
 
-        def fn(progress, cancel):
-            return write_csv(rows, target)
+    def _relabel(self, male: int) -> None:
+        self._emit_rows(lambda rows: self.relabel_requested.emit(rows, male))
 
-        def done(out: str) -> None:
-            self._message(f"Saved {plural(len(rows), 'row')} to {out}")
-            self.exported.emit(out)
+    def _emit_rows(self, emit) -> None:
+        """The open dataset's rows of the selected results (or the one in the detail pane)."""
+        rows = self.session.dataset_rows(self._selected_rows() or [self.detail.row])
+        if rows:
+            emit(rows)
 
-        return self._start_task(
-            Task(fn, self),
-            done,
-            lambda message: self._message(f"Export failed: {message}", error=True),
-        )
-
-    def _start_task(self, task: Task, on_success, on_failed) -> Task:
-        self._tasks.add(task)
-        task.succeeded.connect(on_success)
-        task.failed.connect(on_failed)
-        task.finished.connect(lambda: self._task_done(task))
-        task.start()
-        return task
-
-    def _task_done(self, task: Task) -> None:
-        self._tasks.discard(task)
-        task.deleteLater()
-
-    # -- the model --------------------------------------------------------------------------------
+    # -- rendering the session --------------------------------------------------------------------
     def _on_run_changed(self, run: str) -> None:
-        self._loaded_run = None
-        self._load_error = ""
-        self._generation += 1  # Grad-CAM maps of another model are not this model's evidence
-        self.results.clear_heat()
-        if not run:
-            self._want_load = None
-            self.model_label.setText("No model")
-            self.model_label.setToolTip("")
-        elif self.isVisible():
-            self._ensure_model()
-        else:
-            self.model_label.setText("The model loads when this tab opens")
+        self.session.set_run(run)
         self._update_hint()
         self._refresh_detail()
-        self._kick()
 
-    def _ensure_model(self) -> None:
-        run = self.runs.current()
-        if not run or run == self._loaded_run or self._closing:
-            return
-        # Switching back to the run that is loading right now cancels a load asked for since.
-        self._want_load = None if run == self._loading_run else run
-        self.model_label.setText("Loading model…")
-        self.model_label.setToolTip(run)
-        self._next()
-
-    def _model_text(self, info: dict[str, Any]) -> str:
-        epoch = info.get("epoch")
-        parts = [
-            f"Model: {info.get('backbone', '?')}",
-            f"{info.get('input_size', '?')} px",
-            f"epoch {epoch}" if epoch is not None else str(info.get("checkpoint", "")),
-            device_label(str(info.get("device", ""))),
-        ]
-        return " · ".join(p for p in parts if p)
-
-    # -- the scheduler ----------------------------------------------------------------------------
-    def _kick(self, *_args: object) -> None:
-        """Look for the next request soon (coalesces scrolls and batch arrivals)."""
-        if not self._closing:
-            self._kick_timer.start()
-
-    def _next(self) -> None:
-        if self._active is not None or self._closing:
-            return
-        job: _Job | None = None
-        if self._want_load:
-            job = _Job("load", {"run": self._want_load, "device": "auto"})
-            self._loading_run, self._want_load = self._want_load, None
-        elif self._queue:
-            job = self._queue.popleft()
-        else:
-            job = self._next_heat_job()
-        if job is None:
-            self._update_controls()
-            return
-        job.rid = self.engine.request(job.kind, **job.args)
-        job.started = time.monotonic()
-        self._active = job
-        if job.kind == "predict":
-            self._update_hint()  # an earlier error message has had its time
-            self.progress.setRange(0, 0)
-            starting = "Starting the engine…" if not self._loaded_run else "Reading files…"
-            self.progress.setFormat(starting)
+    def _on_progress(self, done: int, total: int, text: str) -> None:
+        if done == total == 0:  # a prediction starts: an earlier message has had its time
+            self._update_hint()
             self.summary.clear()
-        self._update_controls()
+        self.status.show_progress(done, total, text)
 
-    def _on_progress(self, rid: int, done: int, total: int, message: str) -> None:
-        job = self._active
-        if job is None or job.rid != rid or job.kind != "predict":
-            return
-        elapsed = max(time.monotonic() - job.started, 1e-6)
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        rate = done / elapsed
-        queued = f" · {plural(len(self._queue), 'more job')} queued" if self._queue else ""
-        self.progress.setFormat(f"{done:,} / {total:,} images · {rate:,.0f} img/s{queued}")
-
-    def _on_rows(self, rid: int, rows: list[dict[str, Any]]) -> None:
-        job = self._active
-        if job is None or job.rid != rid or job.discard or self._closing:
-            return
-        for row in self.results.append(rows):
-            job.done_files += row.face is None or row.face == 0  # one per file, faces or not
-            if row.p_male is not None:
-                job.counts["male" if row.p_male >= 0.5 else "female"] += 1
-                job.counts["wrong"] += int(row.wrong)
+    def _on_rows(self, _rows: list[PredictionRow]) -> None:
         if not self.view.currentIndex().isValid() and self.results.rowCount():
             self.view.selectionModel().setCurrentIndex(
                 self.results.index(0), QItemSelectionModel.SelectionFlag.ClearAndSelect
             )
 
-    def _take_active(self, rid: int) -> _Job | None:
-        job = self._active
-        if job is None or job.rid != rid:
-            return None
-        self._active = None
-        return job
-
-    def _on_finished(self, rid: int, result: object) -> None:
-        job = self._take_active(rid)
-        if job is None:
-            return
-        if job.kind == "load":
-            self._loading_run = None
-            info = result if isinstance(result, dict) else {}
-            if job.args["run"] == self.runs.current():
-                self._loaded_run = job.args["run"]
-                self.model_label.setText(self._model_text(info))
-                self.model_label.setToolTip(
-                    f"{info.get('run', job.args['run'])}\nweights: {info.get('checkpoint', '?')}"
-                )
-                self.model_loaded.emit(info)
-        elif job.kind == "predict":
-            summary = result if isinstance(result, dict) else {}
-            if not job.discard:
-                self._summarise(job, summary)
-            self.job_finished.emit(summary)
-        elif job.kind == "grad_cam":
-            self._heat_done(job, result)
-        self._after_job()
-
-    def _on_failed(self, rid: int, message: str) -> None:
-        job = self._take_active(rid)
-        if job is None:
-            return
-        if job.kind == "load":
-            self._loading_run = None
-            if job.args["run"] == self.runs.current():
-                self._load_error = message
-                self.model_label.setText(
-                    f"<span style='color:{RED}'>Cannot load this run: "
-                    f"{escape(first_line(message))}</span>"
-                )
-                self.model_label.setToolTip(message)
-                self.model_failed.emit(message)
-        elif job.kind == "predict":
-            if not job.discard:
-                self._message(f"Prediction failed: {message}", error=True)
-            self.job_failed.emit(message)
-        elif job.kind == "grad_cam" and job.generation == self._generation:
-            self.results.set_heat_state(job.position, HeatState.FAILED, message)
-        self._after_job()
-
-    def _after_job(self) -> None:
-        if not self.is_busy() and self.results.total() == 0:
+    def _on_busy(self, busy: bool) -> None:
+        if not busy and self.results.total() == 0:
             self.stack.setCurrentWidget(self.drop_zone)  # the message shows there too
         self._update_controls()
-        if not self._closing:
-            self._next()
+        self.busy_changed.emit(busy)
 
-    def _summarise(self, job: _Job, result: dict[str, Any]) -> None:
-        """The line under the results: how many, how fast, how many failed or disagree."""
-        files = int(result.get("files", 0))
-        rows = int(result.get("rows", 0))
-        errors = int(result.get("errors", 0))
-        seconds = float(result.get("seconds", time.monotonic() - job.started))
-        if result.get("cancelled"):
-            head = f"Cancelled after {job.done_files:,} of {plural(files, 'image')}"
-        elif files == 0:
-            self._message(
-                "No images found: folders are searched for .jpg, .jpeg, .png, .bmp, .webp, "
-                ".tif, .tiff and .gif files",
-                error=True,
-            )
-            return
-        elif job.args.get("crop_faces"):
-            head = f"{plural(files, 'photo')} · {plural(rows - errors, 'face')} in {duration_text(seconds)}"
-        else:
-            head = f"{plural(files, 'image')} in {duration_text(seconds)}"
-        parts = [head]
-        counts = job.counts
-        if counts["male"] or counts["female"]:
-            parts.append(f"{counts['male']:,} male · {counts['female']:,} female")
-        if errors:
-            parts.append(f"<span style='color:{RED}'>{plural(errors, 'error')}</span>")
-        if counts["wrong"]:
-            parts.append(
-                f"<span style='color:{RED}'>{counts['wrong']:,} disagree with the dataset "
-                "label</span>"
-            )
-        self.summary.setText(" · ".join(parts))
-        self.summary.setToolTip("")
-
-    def _no_run(self) -> None:
-        self._message(
-            "No trained run to predict with: train one in the Train tab, or pick a run folder "
-            "with Browse…",
-            error=True,
-        )
+    def _on_stale(self, files: int) -> None:
+        self.crop_banner.set_stale(files, self.session.crop_faces, self.is_busy())
 
     def _message(self, text: str, error: bool = False) -> None:
         """A line for the user: under the results, or in the drop zone while that shows."""
@@ -673,92 +312,56 @@ class PredictPanel(QWidget):
             self.drop_zone.hint.setToolTip(text)
             self.summary.clear()
             return
-        escaped = escape(first_line(text))  # the whole text is in the tooltip
-        self.summary.setText(f"<span style='color:{RED}'>{escaped}</span>" if error else escaped)
-        self.summary.setToolTip(text)
+        self.status.show_line(text, error)
 
-    # -- Grad-CAM ---------------------------------------------------------------------------------
-    def _on_grad_cam_toggled(self, on: bool) -> None:
-        self.delegate.show_heat = on
+    # -- settings and views -----------------------------------------------------------------------
+    def _on_crop_toggled(self, on: bool) -> None:
+        self.settings.setValue("predict/cropFaces", on)
+        self.delegate.crop_faces = on
+        self.session.set_crop_faces(on)
         self.view.viewport().update()
         self._refresh_detail()
-        self._kick()
 
-    def _visible_positions(self) -> Iterator[int]:
-        """Results rows on screen, top-left first (sampled per grid cell: O(visible))."""
-        viewport = self.view.viewport().rect()
-        grid = self.view.gridSize()
-        seen: set[int] = set()
-        for y in range(grid.height() // 2, viewport.height() + grid.height(), grid.height() // 2):
-            for x in range(grid.width() // 2, viewport.width(), grid.width() // 2):
-                index = self.view.indexAt(QPoint(x, min(y, viewport.height() - 1)))
-                if index.isValid():
-                    position = self.results.position(index)
-                    if position not in seen:
-                        seen.add(position)
-                        yield position
+    def _on_grad_cam_toggled(self, on: bool) -> None:
+        self.delegate.show_heat = on
+        self.session.set_grad_cam(on)
+        self.view.viewport().update()
+        self._refresh_detail()
 
-    def _next_heat_job(self) -> _Job | None:
-        run = self.runs.current()
-        if not self.grad_cam.isChecked() or not run or run != self._loaded_run:
-            return None
+    def _heat_candidates(self) -> Iterator[int]:
+        """Grad-CAM's order: the selected result, then those on screen."""
         current = self.view.currentIndex()
-        candidates: list[int] = []
         if current.isValid():
-            candidates.append(self.results.position(current))
+            yield self.results.position(current)
         if self.isVisible():
-            candidates.extend(self._visible_positions())
-        for position in candidates:
-            if position < 0 or position >= self.results.total():
-                continue
-            row = self.results.row_at(position)
-            if row.p_male is None or self.results.heat_state(position) != HeatState.NONE:
-                continue
-            self.results.set_heat_state(position, HeatState.PENDING)
-            return _Job(
-                "grad_cam",
-                {"run": run, "path": row.path, "face": row.face},
-                position=position,
-                generation=self._generation,
-            )
-        return None
+            yield from self.view.positions_in_sight()
 
-    def _heat_done(self, job: _Job, result: object) -> None:
-        if job.generation != self._generation or not isinstance(result, dict):
-            return
-        try:
-            blended = heatmap.overlay(np.asarray(result["image"]), np.asarray(result["heat"]))
-        except (KeyError, ValueError, IndexError) as exc:
-            self.results.set_heat_state(job.position, HeatState.FAILED, str(exc))
-            return
-        self.results.set_heat(job.position, to_qimage(blended))
-        self.heat_ready.emit(job.position)
-
-    # -- view events ------------------------------------------------------------------------------
     def _on_view_changed(self, *_args: object) -> None:
         """A new filter or order: the selected result stays selected (and in sight) if shown."""
+        show, order = Show(self.show_combo.currentData()), Order(self.order_combo.currentData())
+        self._keeping_current(lambda: self.results.set_view(show, order))
+        self.session.kick()
+
+    def _keeping_current(self, change) -> None:
+        """Run ``change`` (it may reset the results model); the selected result stays
+        selected and in sight when it is still shown."""
         current = self.results.position(self.view.currentIndex())
-        self.results.set_view(
-            Show(self.show_combo.currentData()), Order(self.order_combo.currentData())
-        )
+        change()
         index = self.results.index_of(current) if current >= 0 else QModelIndex()
-        if index.isValid():
+        if index.isValid() and index != self.view.currentIndex():
             self.view.setCurrentIndex(index)
             self.view.scrollTo(index)
         else:
             self._refresh_detail()
-        self._kick()
 
-    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+    def _on_current_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
         self._refresh_detail()
-        self._kick()
+        self.session.kick()
 
     def _on_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, *_args) -> None:
         current = self.view.currentIndex()
-        if current.isValid():
-            position = self.results.position(current)
-            if top_left.row() <= position <= bottom_right.row():
-                self._refresh_detail()
+        if current.isValid() and top_left.row() <= current.row() <= bottom_right.row():
+            self._refresh_detail()
 
     def _refresh_detail(self) -> None:
         current = self.view.currentIndex()
@@ -766,13 +369,16 @@ class PredictPanel(QWidget):
             self.detail.show_row(None)
             return
         position = self.results.position(current)
+        row = self.results.row_at(position)
         self.detail.show_row(
-            self.results.row_at(position),
+            row,
             current.data(Role.PREVIEW),
             current.data(Role.HEAT),
             self.results.heat_state(position),
             self.results.heat_message(position),
             self.grad_cam.isChecked(),
+            self.session.crop_faces,
+            bool(self.session.dataset_rows([row])),
         )
 
     def _selected_rows(self) -> list[PredictionRow]:
@@ -781,24 +387,10 @@ class PredictPanel(QWidget):
 
     def _context_menu(self, point: QPoint) -> None:
         rows = self._selected_rows()
-        if not rows:
-            return
-        menu = QMenu(self)
-        first = rows[0]
-        open_action = QAction("Open Image", menu)
-        open_action.triggered.connect(
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(first.path))
-        )
-        folder_action = QAction("Show Folder", menu)
-        folder_action.triggered.connect(
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(first.path).parent)))
-        )
-        copy_action = QAction("Copy Path" if len(rows) == 1 else f"Copy {len(rows)} Paths", menu)
-        copy_action.triggered.connect(
-            lambda: QGuiApplication.clipboard().setText("\n".join(r.path for r in rows))
-        )
-        menu.addActions([open_action, folder_action, copy_action])
-        menu.exec(self.view.viewport().mapToGlobal(point))
+        if rows:
+            in_browser = self.detail.reveal.emit if self.session.dataset_rows(rows) else None
+            menu = results_menu(self, rows, in_browser)
+            menu.exec(self.view.viewport().mapToGlobal(point))
 
     def _open_index(self, index: QModelIndex) -> None:
         row = index.data(Role.ROW)
@@ -807,111 +399,36 @@ class PredictPanel(QWidget):
 
     # -- state shown ------------------------------------------------------------------------------
     def _update_counts(self, *_args: object) -> None:
-        c = self.results.counts
-        labels = {
-            Show.ALL: f"All ({c.rows:,})",
-            Show.MALE: f"Male ({c.male:,})",
-            Show.FEMALE: f"Female ({c.female:,})",
-            Show.ERRORS: f"Errors ({c.errors:,})",
-            Show.WRONG: f"Wrong vs label ({c.wrong:,})",
-            Show.UNCERTAIN: f"Uncertain, 40–60 % ({c.uncertain:,})",
-        }
-        for i in range(self.show_combo.count()):
-            self.show_combo.setItemText(i, labels[Show(self.show_combo.itemData(i))])
-        parts = [plural(c.rows, "result")] if c.rows else []
-        if c.errors:
-            parts.append(plural(c.errors, "error"))
-        if c.labelled:
-            parts.append(f"{c.wrong:,} of {c.labelled:,} labelled wrong")
-        self.counts.setText(" · ".join(parts))
+        counts = self.results.counts
+        self.toolbar.set_counts(counts)
+        self.counts.setText(counts.line())
         self._update_controls()
 
     def _update_controls(self) -> None:
         busy = self.is_busy()
         has_rows = self.results.total() > 0
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        self.counts.setVisible(not busy and has_rows)
-        self.export_button.setEnabled(has_rows)
-        self.clear_button.setEnabled(has_rows or busy)
-        self.show_combo.setEnabled(has_rows)
-        self.order_combo.setEnabled(has_rows)
-        if busy != self._was_busy:
-            self._was_busy = busy
-            self.busy_changed.emit(busy)
+        self.status.set_busy(busy, has_rows)
+        self.toolbar.enable_results(has_rows, busy)
+        self.crop_banner.button.setEnabled(not busy)
 
     def _update_hint(self) -> None:
-        run = self.runs.current()
-        if not run:
-            self.drop_zone.set_hint(
-                "No trained run yet: train one in the Train tab, or pick a run folder with "
-                "Browse… above.",
-                warning=True,
-            )
-            return
-        text = f"Predictions use {Path(run).name}"
-        if self.device_text:
-            text += f" on {self.device_text}"
-        text += "."
-        if self.dataset_name:
-            text += f" Files of the open dataset ({self.dataset_name}) also show their label."
-        self.drop_zone.set_hint(text)
+        self.drop_zone.show_run(self.runs.current(), self.device_text, self.dataset_name)
 
-    # -- Qt events --------------------------------------------------------------------------------
+    # -- Qt events: drops land here ---------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._ensure_model()
-        self._kick()
+        self.session.set_active(True)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.session.set_active(False)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.overlay.setGeometry(self.stack.rect())
-        self._kick()
+        self.session.kick()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
             self.view.viewport().update()
         super().changeEvent(event)
-
-    def _accepts(self, mime: QMimeData) -> bool:
-        return any(url.isLocalFile() for url in mime.urls()) or mime.hasImage()
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._accepts(event.mimeData()):
-            event.acceptProposedAction()
-            self._show_drop_target(True)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if self._accepts(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
-        self._show_drop_target(False)
-        super().dragLeaveEvent(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        """Accepted here, so a drop on this tab predicts instead of reaching the main window
-        (which would open the files as a dataset)."""
-        self._show_drop_target(False)
-        mime = event.mimeData()
-        if self._accepts(mime):
-            event.acceptProposedAction()
-            self._take_mime(mime)
-
-    def _show_drop_target(self, on: bool) -> None:
-        if self.stack.currentWidget() is self.drop_zone:
-            self.drop_zone.set_highlight(on)
-            self.overlay.hide()
-        elif on:
-            self.overlay.setGeometry(self.stack.rect())
-            self.overlay.raise_()
-            self.overlay.show()
-        else:
-            self.overlay.hide()
-
-
-def _separator() -> QFrame:
-    line = QFrame()
-    line.setFrameShape(QFrame.Shape.VLine)
-    line.setFrameShadow(QFrame.Shadow.Sunken)
-    return line

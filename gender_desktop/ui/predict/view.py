@@ -3,7 +3,9 @@ cards fill the row instead of leaving a gap on the right."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from collections.abc import Iterator
+
+from PySide6.QtCore import QPoint, QSize, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QWidget
 
@@ -51,3 +53,15 @@ class ResultsView(QListView):
         cell = QSize(max(smallest, width // columns), CARD.height() + SPACING)
         if cell != self.gridSize():
             self.setGridSize(cell)
+
+    def positions_in_sight(self) -> Iterator[int]:
+        """Results positions on screen, top-left first (sampled per grid cell: O(visible));
+        the model's ``position`` maps a shown row to its arrival position."""
+        viewport = self.viewport().rect()
+        grid = self.gridSize()
+        model = self.model()
+        for y in range(grid.height() // 2, viewport.height() + grid.height(), grid.height() // 2):
+            for x in range(grid.width() // 2, viewport.width(), grid.width() // 2):
+                index = self.indexAt(QPoint(x, min(y, viewport.height() - 1)))
+                if index.isValid():
+                    yield model.position(index)  # type: ignore[attr-defined]

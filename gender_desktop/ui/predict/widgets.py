@@ -3,39 +3,34 @@ are dragged over the results, and the detail pane for the selected result."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QRectF, Qt, QUrl, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QDesktopServices,
     QFont,
     QGuiApplication,
-    QImage,
     QPainter,
     QPainterPath,
     QPaintEvent,
     QPalette,
     QPen,
-    QPixmap,
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from gender_desktop.ml.prediction_row import PredictionRow
-from gender_desktop.ui import heatmap
-from gender_desktop.ui.heatmap import to_qimage
-from gender_desktop.ui.predict.delegate import ERROR_COLOR, RIGHT_COLOR, class_color, mix
+from gender_desktop.ui.predict.delegate import ERROR_COLOR, mix
 from gender_desktop.ui.predict.files import escape
-from gender_desktop.ui.predict.model import HeatState, face_text
-
-DETAIL_SIDE = 256
 
 
 def _paint_tray(painter: QPainter, centre_x: float, top: float, color: QColor) -> None:
@@ -88,7 +83,7 @@ class DropZone(QWidget):
         for label in (self.title, self.subtitle, self.hint):
             label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         for label in (self.subtitle, self.hint):
-            _muted(label)
+            muted(label)
         self.files_button = QPushButton("Open Files…")
         self.folder_button = QPushButton("Open Folder…")
         self.paste_button = QPushButton("Paste")
@@ -125,6 +120,20 @@ class DropZone(QWidget):
             shown = f"<span style='color:{ERROR_COLOR.name()}'>{shown}</span>"
         self.hint.setText(shown)
         self.hint.setVisible(bool(text))
+
+    def show_run(self, run: str, device: str, dataset: str) -> None:
+        """The hint when nothing is wrong: which run predicts, on what, and whether labels show."""
+        if not run:
+            self.set_hint(
+                "No trained run yet: train one in the Train tab, or pick a run folder with "
+                "Browse… above.",
+                warning=True,
+            )
+            return
+        text = f"Predictions use {Path(run).name}" + (f" on {device}" if device else "") + "."
+        if dataset:
+            text += f" Files of the open dataset ({dataset}) also show their label."
+        self.set_hint(text)
 
     def set_highlight(self, on: bool) -> None:
         if on != self.highlight:
@@ -182,165 +191,32 @@ class DropOverlay(QWidget):
         painter.drawText(text_box, Qt.AlignmentFlag.AlignCenter, "Drop to predict")
 
 
-def _muted(label: QLabel) -> QLabel:
+def muted(label: QLabel) -> QLabel:
     """Secondary text: drawn in the palette's placeholder colour, so it follows theme switches."""
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     return label
 
 
-class DetailPane(QWidget):
-    """The selected result, large: its Grad-CAM overlay when that is on, the probabilities, the
-    dataset label, the face box or the error, and where the file is."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.row: PredictionRow | None = None
-        self.title = QLabel()
-        self.title.setWordWrap(True)
-        font = QFont(self.title.font())
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.title.setFont(font)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.image = QLabel()
-        self.image.setFixedSize(DETAIL_SIDE, DETAIL_SIDE)
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setBackgroundRole(QPalette.ColorRole.AlternateBase)
-        self.image.setAutoFillBackground(True)
-        self.legend = QWidget()
-        legend_row = QHBoxLayout(self.legend)
-        legend_row.setContentsMargins(0, 0, 0, 0)
-        bar = QLabel()
-        bar.setPixmap(QPixmap.fromImage(to_qimage(heatmap.legend(120, 8))))
-        self.legend.setToolTip(
-            "Grad-CAM: where the evidence for the predicted class lies, from the gradients at "
-            "the network's last block"
-        )
-        legend_row.addWidget(_muted(QLabel("Grad-CAM: low")))
-        legend_row.addWidget(bar)
-        legend_row.addWidget(_muted(QLabel("high")))
-        legend_row.addStretch(1)
-        self.prediction = QLabel()
-        pfont = QFont(self.prediction.font())
-        pfont.setPointSizeF(pfont.pointSizeF() * 1.4)
-        pfont.setBold(True)
-        self.prediction.setFont(pfont)
-        self.facts = QLabel()
-        self.facts.setWordWrap(True)
-        self.facts.setTextFormat(Qt.TextFormat.RichText)
-        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.path = _muted(QLabel())
-        self.path.setWordWrap(True)
-        self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.path.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.open_button = QPushButton("Open Image")
-        self.open_button.setToolTip("Open the file in the system's image viewer")
-        self.folder_button = QPushButton("Show Folder")
-        self.folder_button.setToolTip("Open the folder that holds the file")
-        self.copy_button = QPushButton("Copy Path")
-        self.open_button.clicked.connect(self._open)
-        self.folder_button.clicked.connect(self._open_folder)
-        self.copy_button.clicked.connect(self._copy)
-        buttons = QHBoxLayout()
-        for button in (self.open_button, self.folder_button, self.copy_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        self.placeholder = _muted(QLabel("Select a result to see it larger, with its details."))
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.content = QWidget()
-        column = QVBoxLayout(self.content)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.title)
-        column.addWidget(self.image)
-        column.addWidget(self.legend)
-        column.addSpacing(4)
-        column.addWidget(self.prediction)
-        column.addWidget(self.facts)
-        column.addWidget(self.path)
-        column.addLayout(buttons)
-        column.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.addWidget(self.placeholder, 1)
-        layout.addWidget(self.content, 1)
-        self.setMinimumWidth(DETAIL_SIDE + 24)
-        self.show_row(None)
-
-    def show_row(
-        self,
-        row: PredictionRow | None,
-        preview: QImage | None = None,
-        heat: QImage | None = None,
-        heat_state: HeatState = HeatState.NONE,
-        heat_message: str = "",
-        show_heat: bool = False,
-    ) -> None:
-        self.row = row
-        self.placeholder.setVisible(row is None)
-        self.content.setVisible(row is not None)
-        if row is None:
-            return
-        name = Path(row.path).name
-        face = face_text(row)
-        self.title.setText(f"{name} · {face}" if face else name)
-        image = heat if show_heat and heat is not None else preview
-        if image is not None and not image.isNull():
-            pixmap = QPixmap.fromImage(image).scaled(
-                DETAIL_SIDE,
-                DETAIL_SIDE,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-            self.image.setPixmap(pixmap)
-            self.image.setText("")
-        else:  # nothing decodable: a warning sign where the image would be
-            self.image.setPixmap(QPixmap())
-            self.image.setText(f"<span style='font-size:40pt; color:{ERROR_COLOR.name()}'>⚠</span>")
-        self.legend.setVisible(show_heat and heat is not None)
-        facts: list[str] = []
-        if row.p_male is None:
-            self.prediction.setText("Cannot predict")
-            self._color(self.prediction, ERROR_COLOR)
-            facts.append(f"<b>Reason:</b> {escape(row.error)}")
-        else:
-            prob = row.p_male if row.prediction == "Male" else 1.0 - row.p_male
-            self.prediction.setText(f"{row.prediction}  {prob:.1%}")
-            self._color(self.prediction, class_color(row.prediction))
-            facts.append(f"p(male) {row.p_male:.4f} · p(female) {1.0 - row.p_male:.4f}")
-        if row.label is not None:
-            if row.wrong:
-                verdict = f"<b style='color:{ERROR_COLOR.name()}'>✗ wrong: the dataset says {row.label}</b>"
-            else:
-                verdict = f"<span style='color:{RIGHT_COLOR.name()}'>✓ agrees with the dataset label</span>"
-            facts.append(
-                f"<b>Dataset:</b> {escape(str(row.image_id))} ({row.split} split)<br>"
-                f"<b>Label:</b> {row.label}<br>{verdict}"
-            )
-        if face and row.box:
-            left, top, width, height = row.box
-            facts.append(f"<b>Face box:</b> {width}×{height} px at ({left}, {top})")
-        if show_heat and row.p_male is not None:
-            if heat_state == HeatState.PENDING:
-                facts.append("Grad-CAM: computing…")
-            elif heat_state == HeatState.FAILED:
-                facts.append(f"Grad-CAM failed: {escape(heat_message)}")
-        self.facts.setText("<br>".join(facts))
-        self.path.setText(row.path)
-
-    def _color(self, label: QLabel, color: QColor) -> None:
-        palette = label.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, color)
-        label.setPalette(palette)
-
-    def _open(self) -> None:
-        if self.row is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.row.path))
-
-    def _open_folder(self) -> None:
-        if self.row is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.row.path).parent)))
-
-    def _copy(self) -> None:
-        if self.row is not None:
-            QGuiApplication.clipboard().setText(self.row.path)
+def results_menu(parent: QWidget, rows: list[PredictionRow], in_browser: Callable | None) -> QMenu:
+    """The context menu of selected results: open, show the folder, copy paths, and "Show in
+    Browser" (``in_browser``) when they are images of the open dataset."""
+    first = rows[0]
+    actions: list[tuple[str, Callable]] = [
+        ("Open Image", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(first.path))),
+        (
+            "Show Folder",
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(first.path).parent))),
+        ),
+        (
+            "Copy Path" if len(rows) == 1 else f"Copy {len(rows)} Paths",
+            lambda: QGuiApplication.clipboard().setText("\n".join(r.path for r in rows)),
+        ),
+    ]
+    if in_browser is not None:
+        actions.append(("Show in Browser", in_browser))
+    menu = QMenu(parent)
+    for text, slot in actions:
+        action = QAction(text, menu)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+    return menu
