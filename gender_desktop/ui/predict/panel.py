@@ -187,8 +187,10 @@ class PredictPanel(DropHandling, QWidget):
             theirs.connect(ours)
         paste = QShortcut(QKeySequence.StandardKey.Paste, self, self.paste)
         paste.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        paste.setWhatsThis("Predict the image or files on the clipboard")  # the shortcut sheet
         escape_key = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel)
         escape_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        escape_key.setWhatsThis("Stop predicting")
         self._update_counts()
 
     # -- public API -------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
@@ -440,7 +439,7 @@ class PredictSession(QObject):
         position, self._heat_position = self._heat_position, -1
         if isinstance(result, dict) and 0 <= position < self.results.total():
             try:
-                blended = heatmap.overlay(np.asarray(result["image"]), np.asarray(result["heat"]))
+                blended = heatmap.overlay_result(result)  # the whole picture: its aspect kept
             except (KeyError, ValueError, IndexError) as exc:
                 self.results.set_heat_state(position, HeatState.FAILED, str(exc))
             else:

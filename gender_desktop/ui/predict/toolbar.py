@@ -21,6 +21,7 @@ from gender_desktop.ml.prediction_rows import Counts, Order, Show, crop_text, pl
 from gender_desktop.ui.fields import ComboBox
 from gender_desktop.ui.predict.delegate import ERROR_COLOR, STALE_COLOR
 from gender_desktop.ui.predict.files import escape, first_line
+from gender_desktop.ui.resources import icon
 
 RED = ERROR_COLOR.name()
 
@@ -51,11 +52,10 @@ class PredictToolbar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        std = self.style().standardIcon
-        sp = QStyle.StandardPixmap
-        self.open_files_button = QPushButton(std(sp.SP_FileIcon), "Open Files…")
+        # the app's themed icons (ui/resources): drawn in the text colour, readable in dark
+        self.open_files_button = QPushButton(icon("file-open"), "Open Files…")
         self.open_files_button.setToolTip("Predict image files")
-        self.open_folder_button = QPushButton(std(sp.SP_DirOpenIcon), "Open Folder…")
+        self.open_folder_button = QPushButton(icon("folder-open"), "Open Folder…")
         self.open_folder_button.setToolTip("Predict every image in a folder and its subfolders")
         self.paste_button = QPushButton("Paste")
         self.paste_button.setToolTip(
@@ -86,9 +86,9 @@ class PredictToolbar(QWidget):
         self.order_combo.addItem("Input order", int(Order.INPUT))
         self.order_combo.addItem("Least confident first", int(Order.LEAST_CONFIDENT))
         self.order_combo.addItem("Most confident first", int(Order.MOST_CONFIDENT))
-        self.clear_button = QPushButton(std(sp.SP_DialogResetButton), "Clear")
+        self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Remove every result")
-        self.export_button = QPushButton(std(sp.SP_DialogSaveButton), "Export CSV…")
+        self.export_button = QPushButton(icon("export"), "Export CSV…")
         self.export_button.setToolTip(
             "Save the results as CSV: path, p_male, prediction, error (and face, box, dataset "
             "id, split, label and wrong where present)"
