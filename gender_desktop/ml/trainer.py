@@ -33,7 +33,7 @@ from gender_desktop.errors import Cancelled, UserError, describe_os_error
 from gender_desktop.ml import runtime, weights_check
 from gender_desktop.ml import weights as weights_mod
 from gender_desktop.ml.checkpoints import CheckpointKeeper, last_checkpoint_name
-from gender_desktop.ml.config import TrainConfig
+from gender_desktop.ml.config import MOMENTUM_OPTIMIZERS, TrainConfig
 from gender_desktop.ml.events import (
     VALIDATING,
     BatchEnd,
@@ -177,7 +177,7 @@ class Trainer:
 
     def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.config
-        if cfg.optimizer == "sgd":
+        if cfg.optimizer in MOMENTUM_OPTIMIZERS:  # SGD, the one that uses momentum
             return torch.optim.SGD(
                 params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )

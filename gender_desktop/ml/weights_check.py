@@ -150,7 +150,7 @@ def plan(backbone: str, weights: str, network: bool | None) -> WeightsPlan:
     if kind == "imagenet":
         return _imagenet_plan(backbone, network)
     if kind == "random":
-        return WeightsPlan("random initialisation", True)
+        return WeightsPlan("starting from random initialisation", True)
     if kind == "file":
         return _file_plan(Path(where).expanduser()) if where else _missing("choose a weights file")
     if kind == "run":
@@ -194,7 +194,9 @@ def _file_plan(path: Path) -> WeightsPlan:
         return WeightsPlan(f"no such weights file: {short_path(path)}", False)
     if not path.is_file():
         return WeightsPlan(f"not a weights file (a folder?): {short_path(path)}", False)
-    return WeightsPlan(f"weights file {short_path(path)}, {size_text(size)}", True)
+    return WeightsPlan(
+        f"starting from the weights file {short_path(path)}, {size_text(size)}", True
+    )
 
 
 def _run_plan(path: Path) -> WeightsPlan:
@@ -205,5 +207,5 @@ def _run_plan(path: Path) -> WeightsPlan:
         return WeightsPlan(f"no such run folder: {short_path(path)}", False)
     for name in (BEST, LAST):
         if run.has_checkpoint(name):
-            return WeightsPlan(f"the run {path.name} ({name})", True)
+            return WeightsPlan(f"starting from the run {path.name} ({name})", True)
     return WeightsPlan(f"the run {path.name} has no checkpoint (no epoch finished)", False)

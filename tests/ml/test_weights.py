@@ -120,13 +120,15 @@ def test_the_plan_checks_local_files_and_runs(tmp_path: Path) -> None:
     file = tmp_path / "mine.pth"
     file.write_bytes(b"y" * 2048)
     assert weights_check.plan("resnet18", f"file:{file}", None).text == (
-        f"weights file {file}, 2 KB"
+        f"starting from the weights file {file}, 2 KB"
     )
     empty_run = tmp_path / "run"
     empty_run.mkdir()
     plan = weights_check.plan("resnet18", f"run:{empty_run}", None)
     assert plan.available is False and "has no checkpoint" in plan.text
-    assert weights_check.plan("resnet18", "random", None).text == "random initialisation"
+    assert weights_check.plan("resnet18", "random", None).text == (
+        "starting from random initialisation"
+    )
 
 
 def test_the_table_sizes_and_urls_are_torchvisions() -> None:
