@@ -68,12 +68,16 @@ def test_no_network_is_found_out_by_a_short_probe_before_decoding(
     assert not any(isinstance(e, PhaseProgress) for e in seen)
 
 
-def test_the_network_probe_asks_a_real_server_and_gives_up_on_a_closed_port() -> None:
+def test_the_network_probe_asks_a_real_server_and_gives_up_on_a_closed_port(monkeypatch) -> None:
     """A HEAD request to a local HTTP server answers True; a port nobody listens on False,
     at once; GENDER_DESKTOP_OFFLINE answers False without asking."""
     import http.server
     import socket
     import threading
+
+    monkeypatch.setenv("GENDER_DESKTOP_OFFLINE", "1")
+    assert not weights_check.network_reachable("http://127.0.0.1:9/x.pth", 2)
+    monkeypatch.delenv("GENDER_DESKTOP_OFFLINE")
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -18,7 +18,7 @@ from gender_desktop.ui.plots import LegendRow, SeriesStyle, style_plot
 SMOOTHING = 0.9
 TRAIN = SeriesStyle("train", "#2f7ed8", symbol="o")
 VAL = SeriesStyle("val", "#e07b1a", dashed=True, symbol="s")
-BATCH = SeriesStyle("batch loss (smoothed)", "#2f7ed8", width=1, alpha=150)
+BATCH = SeriesStyle("batch loss (smoothed)", "#4a90e2", width=1, alpha=190)
 KEPT = SeriesStyle("kept epoch (best.pt)", "#2a9d4b", dashed=True, width=2, vertical=True)
 EPOCH_KEYS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 

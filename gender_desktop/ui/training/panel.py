@@ -96,6 +96,7 @@ class TrainingPanel(QWidget):
             b.setEnabled(False)
         self.progress = QProgressBar(textVisible=True)
         self.progress.setFormat("Ready")
+        self.progress.setValue(0)  # an unset bar (value -1) shows no text at all
         self._progress_base = "Ready"  # the bar's text without the "Paused" mark
         self._last_batch: BatchEnd | None = None
         # The download server's answer for ImageNet weights that are not cached: asked by a
@@ -181,7 +182,9 @@ class TrainingPanel(QWidget):
         )
         weights = self.weights_plan()  # where they come from, their size; red: cannot be had
         if weights.available is False:
-            text += f'<span style="color:{FAILED_COLOUR}">{html.escape(weights.text)}</span>'
+            text += (
+                f'<span style="color:{self._problem_colour()}">{html.escape(weights.text)}</span>'
+            )
         else:
             text += f"<b>{html.escape(weights.text)}</b>"
         text += f" · dataset: {self.dataset.name} ({len(self.dataset):,} images)"
@@ -189,6 +192,11 @@ class TrainingPanel(QWidget):
         self.plan.setToolTip(weights.advice)
         self.start_button.setEnabled(not self.is_running())
         self.sweep_button.setEnabled(not self.is_running())
+
+    def _problem_colour(self) -> str:
+        """Red text that reads on the theme's background (a dark red is dim on dark grey)."""
+        dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        return "#ff6b6b" if dark else FAILED_COLOUR
 
     def weights_plan(self) -> weights_check.WeightsPlan:
         """Where the form's starting weights come from; asks the network in the background
