@@ -22,7 +22,9 @@ def panel(make_window, qtbot):
     return window.training
 
 
-def test_progress_says_epoch_of_validating_time_left_and_paused(panel, qtbot):
+def test_progress_says_epoch_of_validating_time_left_and_paused_and_each_run_starts_empty(
+    panel, qtbot
+):
     texts: list[str] = []
     with qtbot.waitSignal(panel.run_finished, timeout=180_000) as finished:
         worker = panel.start()
@@ -48,14 +50,11 @@ def test_progress_says_epoch_of_validating_time_left_and_paused(panel, qtbot):
     # Paused during validation, the run held at the next batch: that time is not training time.
     assert finished.args[0]["paused_seconds"] > 0
 
-
-def test_each_run_starts_on_empty_curves_with_reset_ranges(panel, qtbot):
-    with qtbot.waitSignal(panel.run_finished, timeout=180_000):
-        panel.start()
+    # The next run starts on empty curves with reset ranges, even after the user zoomed in.
     qtbot.waitUntil(lambda: panel.start_button.isEnabled())
     assert list(panel.curves["val_loss"].getData()[0]) == [1, 2]
     loss_box, acc_box = panel.loss_plot.getViewBox(), panel.acc_plot.getViewBox()
-    loss_box.setRange(xRange=(1.2, 1.6), yRange=(0.60, 0.61), padding=0)  # the user zoomed in
+    loss_box.setRange(xRange=(1.2, 1.6), yRange=(0.60, 0.61), padding=0)
     panel.form.epochs.setValue(5)
     with qtbot.waitSignal(panel.run_finished, timeout=180_000):
         panel.start()

@@ -88,7 +88,7 @@ def test_the_plan_line_asks_a_reachable_server_in_the_background(
         weights_check, "IMAGENET_BASE_URL", f"http://127.0.0.1:{server.server_port}/"
     )
     try:
-        panel._network, panel._network_at = None, 0.0  # as never asked (a new session)
+        panel._network, panel._network_at = None, None  # as never asked (a new session)
         panel.form.backbone.setCurrentIndex(panel.form.backbone.findData("resnet18"))
         assert "checking whether 127.0.0.1" in panel.plan.text()  # not blocked on the answer
         expected = f"will be downloaded (44.7 MB) from 127.0.0.1:{server.server_port}"

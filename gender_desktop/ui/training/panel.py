@@ -102,7 +102,7 @@ class TrainingPanel(QWidget):
         # The download server's answer for ImageNet weights that are not cached: asked by a
         # background task (never the GUI thread), believed for NETWORK_ANSWER_S.
         self._network: bool | None = None
-        self._network_at = 0.0
+        self._network_at: float | None = None  # when it answered; None: ask (again)
         self._probe: Task | None = None
         self.plots = TrainingCurves()
         self.curves = self.plots.curves
@@ -203,7 +203,8 @@ class TrainingPanel(QWidget):
         when that matters (ImageNet weights that are not cached) and the last answer is old."""
         form = self.form
         plan = weights_check.plan(form.backbone_name(), form.weights_source(), self._network)
-        fresh = time.monotonic() - self._network_at < NETWORK_ANSWER_S
+        at = self._network_at
+        fresh = at is not None and time.monotonic() - at < NETWORK_ANSWER_S
         if plan.needs_network and not fresh and self._probe is None:
             self._ask_network(weights_check.imagenet_file_url(form.backbone_name()) or "")
         return plan
@@ -214,7 +215,7 @@ class TrainingPanel(QWidget):
 
         def done() -> None:
             self._probe = None
-            if self._network_at:
+            if self._network_at is not None:
                 self.update_plan()
 
         task = Task(lambda progress, cancel: weights_check.network_reachable(url), self)
@@ -278,7 +279,7 @@ class TrainingPanel(QWidget):
             message = str(exc)
         else:  # cached since the plan was made
             return True
-        self._network_at = 0.0  # ask again: the network may be back for the next Start
+        self._network_at = None  # ask again: the network may be back for the next Start
         self.weights_plan()
         self._show_failure(message, short=plan.text)
         self.run_finished.emit({"failed": message})
