@@ -18,4 +18,7 @@ def app_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     the real user profile."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("GENDER_DESKTOP_HOME", str(home))
+    # Tests never touch the network: the weights probe answers "offline" at once (tests of
+    # the online path unset it and serve or fake the answer themselves).
+    monkeypatch.setenv("GENDER_DESKTOP_OFFLINE", "1")
     return home

@@ -55,9 +55,11 @@ class TrainProgress:
         if isinstance(event, BatchEnd):
             filled = int(self.BAR * event.batch / event.batches)
             bar = "#" * filled + "." * (self.BAR - filled)
+            of = f"/{event.epochs}" if event.epochs else ""
             self.line.show(
-                f"ep {event.epoch} [{bar}] {event.batch}/{event.batches} loss {event.loss:.4f} "
-                f"{event.images_per_second:,.0f} img/s ETA {event.eta_seconds:,.0f}s",
+                f"ep {event.epoch}{of} [{bar}] {event.batch}/{event.batches} loss {event.loss:.4f} "
+                f"{event.images_per_second:,.0f} img/s · {duration_text(event.run_eta_seconds)} "
+                "left",
                 final=event.batch == event.batches,
                 key="batches",
             )

@@ -43,6 +43,7 @@ class Backbone:
     note: str  # one line for a tooltip: when to choose it
     map_side: Callable[[int], int] = _stride32  # input side -> final feature-map side
     min_input_size: int = 32  # the smallest input whose final feature map is not empty
+    imagenet_mb: float | None = None  # the ImageNet file's size in MiB (torchvision's _file_size)
 
     @property
     def pretrained(self) -> bool:
@@ -84,6 +85,7 @@ BACKBONES: dict[str, Backbone] = {
             "vgg16-397923af.pth",
             _TRANSFER,
             "The classic transfer-learning recipe (138 M parameters); slow on a CPU",
+            imagenet_mb=527.796,
         ),
         Backbone(
             "vgg16_bn",
@@ -95,6 +97,7 @@ BACKBONES: dict[str, Backbone] = {
             "vgg16_bn-6c64b313.pth",
             _TRANSFER,
             "VGG16 with batch normalisation: trains faster and more stably when fine-tuned",
+            imagenet_mb=527.866,
         ),
         Backbone(
             "resnet50",
@@ -106,6 +109,7 @@ BACKBONES: dict[str, Backbone] = {
             "resnet50-11ad3fa6.pth",
             _TRANSFER,
             "Residual network, 25 M parameters: more accurate than VGG16 for a third of its cost",
+            imagenet_mb=97.79,
         ),
         Backbone(
             "resnet18",
@@ -117,6 +121,7 @@ BACKBONES: dict[str, Backbone] = {
             "resnet18-f37072fd.pth",
             _TRANSFER,
             "Small residual network (11 M parameters): practical on a CPU",
+            imagenet_mb=44.661,
         ),
         Backbone(
             "mobilenet_v2",
@@ -128,6 +133,7 @@ BACKBONES: dict[str, Backbone] = {
             "mobilenet_v2-7ebf99e0.pth",
             _TRANSFER,
             "Mobile network (3.5 M parameters): the fastest on a CPU and for deployment",
+            imagenet_mb=13.598,
         ),
         Backbone(
             "levi_hassner",

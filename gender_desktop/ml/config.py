@@ -104,6 +104,9 @@ class AugmentConfig:
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+# The optimizers that use ``momentum``: Adam and AdamW keep their own moving averages (betas),
+# so the Train form greys momentum out for them.
+MOMENTUM_OPTIMIZERS = ("sgd",)
 SCHEDULES = ("none", "step", "cosine", "plateau")
 FIT_ON = ("train", "train+val")
 BEST_METRICS = ("val_loss", "val_accuracy")

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-
 # -- events ---------------------------------------------------------------------------------------
+VALIDATING = "Validating"  # PhaseProgress.message while an epoch is validated
+
+
 @dataclass
 class PhaseProgress:
     done: int
     total: int
     message: str
+    epoch: int = 0  # the epoch a training phase belongs to (validation); 0: none
 
 
 @dataclass
 class BatchEnd:
+    """A training batch is done. Rates and times leave out time spent paused; ``eta_seconds``
+    is the rest of this epoch's training, ``run_eta_seconds`` the rest of the whole run (the
+    epochs left and their validation, from the epochs measured so far)."""
+
     epoch: int
     batch: int
     batches: int
     loss: float
     images_per_second: float
     eta_seconds: float
+    epochs: int = 0  # the run's planned epochs ("epoch 3 of 10"); 0: not known
+    run_eta_seconds: float = math.nan
 
 
 @dataclass

@@ -30,11 +30,12 @@ from gender_desktop import __version__
 from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.errors import Cancelled, UserError, describe_os_error
-from gender_desktop.ml import runtime
+from gender_desktop.ml import runtime, weights_check
 from gender_desktop.ml import weights as weights_mod
 from gender_desktop.ml.checkpoints import CheckpointKeeper, last_checkpoint_name
-from gender_desktop.ml.config import TrainConfig
+from gender_desktop.ml.config import MOMENTUM_OPTIMIZERS, TrainConfig
 from gender_desktop.ml.events import (
+    VALIDATING,
     BatchEnd,
     Callback,
     Control,
@@ -85,6 +86,10 @@ class Trainer:
         self.dataset = dataset
         self.device = resolve_device(config.device)
         self.history: list[dict[str, float]] = []
+        # Time spent paused is left out of epoch times, images/s and the run's train_seconds.
+        self.paused_seconds = 0.0
+        self._epoch_seconds: list[float] = []  # this run's epochs (train + validation)
+        self._val_seconds: float | None = None  # the last validation's
         self.keeper = CheckpointKeeper(config, run)
         self.features: CachedFeatures | None = None  # a head-only run's, for its test scores
         self.loss_fn = nn.BCEWithLogitsLoss()
@@ -104,20 +109,33 @@ class Trainer:
     def _progress(self, done: int, total: int, message: str) -> None:
         self.emit(PhaseProgress(done, total, message))
 
-    def _wait_if_paused(self) -> None:
+    def _wait_if_paused(self) -> float:
+        """Hold while paused; the seconds held (the caller leaves them out of its times)."""
+        if not self.control.pause.is_set():
+            return 0.0
+        held = time.perf_counter()
         while self.control.pause.is_set() and not self.control.stop.is_set():
             time.sleep(0.05)
+        waited = time.perf_counter() - held
+        self.paused_seconds += waited
+        return waited
 
     def _autocast(self):
         return runtime.autocast(self.device, self.config.amp)
 
     # -- setup ------------------------------------------------------------------------------------
-    def _prepare_data(self) -> None:
+    def _open_dataset(self) -> None:
+        """The dataset's table (no image is decoded yet)."""
         cfg = self.config
         if self.dataset is None and self.shared is not None:
             self.dataset = self.shared.dataset(cfg.data, self._progress, self.control.stop)
         elif self.dataset is None:
             self.dataset = open_dataset(cfg.data, progress=self._progress, cancel=self.control.stop)
+
+    def _prepare_data(self) -> None:
+        """Decode the images once and split the rows (the long part of preparing)."""
+        cfg = self.config
+        assert self.dataset is not None
         table = labelled_table(self.dataset)
         self.decoded = DecodedImages.build(
             self.dataset,
@@ -159,7 +177,7 @@ class Trainer:
 
     def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.config
-        if cfg.optimizer == "sgd":
+        if cfg.optimizer in MOMENTUM_OPTIMIZERS:  # SGD, the one that uses momentum
             return torch.optim.SGD(
                 params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )
@@ -334,7 +352,8 @@ class Trainer:
             "max_val_accuracy": max(r["val_accuracy"] for r in self.history) if best else None,
             "epochs": len(self.history),
             "stopped": stopped,
-            "train_seconds": round(time.perf_counter() - started, 3),
+            "train_seconds": round(time.perf_counter() - started - self.paused_seconds, 3),
+            "paused_seconds": round(self.paused_seconds, 3),
             "device": device_name(self.device),
             "history": self.history,
         }
@@ -343,9 +362,13 @@ class Trainer:
         """Prepare, then the epoch loop: :meth:`train_one_epoch`, :meth:`validate`, and the
         checkpoint keeper's decision; then the best weights on the test split."""
         cfg = self.config
-        self._prepare_data()
         resuming = resume and self.run_folder is not None and self.run_folder.has_checkpoint(LAST)
+        if not resuming:  # weights that cannot be had fail now, not after half a minute of decoding
+            weights_check.require(cfg.model.backbone, cfg.weights)
+        self._open_dataset()
+        # The starting weights (a download, a file's hash check) before the decoding, too.
         model = self._build_model(resuming)
+        self._prepare_data()
         loop = self._loop_state(model)
         start_epoch = 1
         if resuming:
@@ -376,9 +399,11 @@ class Trainer:
                 self.log(f"stopped during epoch {epoch}; the last complete epoch is kept")
                 break
             try:
+                validating = time.perf_counter()
                 row["val_loss"], row["val_accuracy"] = self.validate(
-                    model, loop.batcher, "val", features
+                    model, loop.batcher, "val", features, epoch
                 )
+                self._val_seconds = time.perf_counter() - validating
             except Cancelled:
                 stopped = True
                 self.log(f"stopped while validating epoch {epoch}; the last complete epoch is kept")
@@ -386,6 +411,7 @@ class Trainer:
             row["lr"] = loop.optimizer.param_groups[0]["lr"]
             loop.step_scheduler(row["val_loss"])
             row["seconds"] = time.perf_counter() - row.pop("started")
+            self._epoch_seconds.append(row["seconds"])
             self.history.append(row)
             improved = self.keeper.end_epoch(row, self.history, loop.state_dicts())
             self.emit(EpochEnd(row, improved))
@@ -445,7 +471,7 @@ class Trainer:
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen, last_report = 0, 0.0
         for b, rows in enumerate(parts, 1):
-            self._wait_if_paused()
+            t0 += self._wait_if_paused()  # the epoch's clock stops while paused
             if self.control.stop.is_set():
                 return None
             index = torch.from_numpy(rows).to(self.device, non_blocking=True)
@@ -466,7 +492,8 @@ class Trainer:
                     )
                 rate = seen / max(now - t0, 1e-9)
                 eta = (len(self.rows["train"]) - seen) / max(rate, 1e-9)
-                self.emit(BatchEnd(epoch, b, len(parts), value, rate, eta))
+                run_eta = self._run_eta(epoch, eta, rate)
+                self.emit(BatchEnd(epoch, b, len(parts), value, rate, eta, cfg.epochs, run_eta))
         train_loss = float(loss_sum) / max(seen, 1)
         if not math.isfinite(train_loss):
             raise TrainingFailed(
@@ -480,6 +507,19 @@ class Trainer:
             "images_per_second": seen / max(time.perf_counter() - t0, 1e-9),
             "started": t0,
         }
+
+    def _run_eta(self, epoch: int, train_left: float, rate: float) -> float:
+        """Seconds until the last planned epoch is validated: the rest of this epoch's
+        training and its validation, then the epochs left at the mean time of this run's
+        finished epochs (before the first has finished: this epoch's rate, and validation
+        at the training rate, which overestimates it: it has no backward pass)."""
+        rate = max(rate, 1e-9)
+        val = self._val_seconds if self._val_seconds is not None else len(self.rows["val"]) / rate
+        if self._epoch_seconds:
+            per_epoch = sum(self._epoch_seconds) / len(self._epoch_seconds)
+        else:
+            per_epoch = len(self.rows["train"]) / rate + val
+        return train_left + val + max(self.config.epochs - epoch, 0) * per_epoch
 
     def _train_step(self, loop, rows, index, y, generator, features):
         """Forward, backward and the optimizer step of one batch; (logits, loss)."""
@@ -645,15 +685,21 @@ class Trainer:
         batcher: DeviceBatcher,
         split: str,
         features: CachedFeatures | None = None,
+        epoch: int = 0,
     ) -> tuple[float, float]:
+        """(loss, accuracy) on ``split``; its progress goes out as "Validating" phases
+        (about 10 a second) so that the panel and the CLI show the validation."""
         model.eval()
         loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
         total = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
-        seen = 0
+        seen, count, last_report = 0, len(self.rows[split]), 0.0
         for rows in batches(self.rows[split], max(self.config.batch_size, 128), False, 0):
             if self.control.stop.is_set():
                 raise Cancelled()
+            if time.perf_counter() - last_report >= 0.1:
+                last_report = time.perf_counter()
+                self.emit(PhaseProgress(seen, count, VALIDATING, epoch))
             index = torch.from_numpy(rows).to(self.device)
             y = self.labels[index]
             x = None if features is not None else batcher(rows, None, None)
@@ -665,6 +711,7 @@ class Trainer:
             total += loss_fn(logits.float(), y)
             correct += ((logits > 0).float() == y).sum()
             seen += len(rows)
+        self.emit(PhaseProgress(seen, count, VALIDATING, epoch))
         return float(total) / max(seen, 1), int(correct) / max(seen, 1)
 
 

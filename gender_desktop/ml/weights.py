@@ -26,16 +26,13 @@ from pathlib import Path
 
 import torch
 
-from gender_desktop.errors import Cancelled, UserError
+from gender_desktop.errors import Cancelled
 from gender_desktop.fileio import atomic_write_bytes
 from gender_desktop.ml import backbones
+from gender_desktop.ml.weights_check import OFFLINE_ENV, WeightsUnavailable, unavailable_message
 
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.pth?$")
 Progress = Callable[[int, int, str], None]
-
-
-class WeightsUnavailable(UserError):
-    """The chosen starting weights cannot be had; the message says what to do instead."""
 
 
 def imagenet_url(backbone: str) -> str:
@@ -127,13 +124,11 @@ def download(
 
 
 def offline_message(url: str, exc: BaseException | None = None) -> str:
-    path = hub_path(url)
-    reason = f" ({exc})" if exc else ""
-    return (
-        f"ImageNet weights are not in the torch hub cache and cannot be downloaded{reason}. "
-        f"Either copy {path.name} from {url} to {path}, choose that file as a local weights "
-        "file, start from a previous run's checkpoint, or start from random weights."
-    )
+    """The message for ImageNet weights that are not cached and could not be downloaded:
+    :func:`weights_check.unavailable_message`, the one text the panel, CLI and trainer show."""
+    name = url.rsplit("/", 1)[-1]
+    backbone = next(b.name for b in backbones.BACKBONES.values() if b.imagenet_file == name)
+    return unavailable_message(backbone, str(exc) if exc else "")
 
 
 def imagenet_state_dict(
@@ -145,8 +140,9 @@ def imagenet_state_dict(
     url = imagenet_url(backbone)
     path = hub_path(url)
     if not path.exists():
-        if not allow_download or os.environ.get("GENDER_DESKTOP_OFFLINE"):
-            raise WeightsUnavailable(offline_message(url))
+        if not allow_download or os.environ.get(OFFLINE_ENV):
+            why = f"{OFFLINE_ENV} is set" if allow_download else "downloads are off"
+            raise WeightsUnavailable(unavailable_message(backbone, why))
         download(url, path, progress, cancel)
     return load_state_dict(path)
 

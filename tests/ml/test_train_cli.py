@@ -91,3 +91,36 @@ def test_a_missing_dataset_exits_2_without_leaving_a_run_folder(tmp_path: Path, 
     assert code == 2
     assert "nowhere: no such file or folder" in capsys.readouterr().err
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_missing_imagenet_weights_exit_2_at_once_with_what_to_choose(
+    colour_data: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The default weights on a machine without them (and offline): refused before any
+    decoding, with the same message as the app's, and no run folder left behind."""
+    import time
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("GENDER_DESKTOP_OFFLINE", "1")
+    runs = tmp_path / "runs"
+    started = time.perf_counter()
+    args = ["train", "--data", str(colour_data), "--runs-dir", str(runs), "--backbone", "resnet18"]
+    assert main(args) == 2
+    assert time.perf_counter() - started < 10
+    captured = capsys.readouterr()
+    assert "ImageNet weights for ResNet18 (resnet18-f37072fd.pth, 44.7 MB)" in captured.err
+    assert "random initialisation" in captured.err and "local weights file" in captured.err
+    assert "Decoding" not in captured.err + captured.out
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_the_progress_line_says_which_epoch_of_how_many_and_the_runs_time_left() -> None:
+    from gender_desktop.cli.train import TrainProgress
+    from gender_desktop.ml.events import BatchEnd
+
+    shown: list[str] = []
+    progress = TrainProgress(quiet=False)
+    progress.line.show = lambda text, **kw: shown.append(text)
+    progress(BatchEnd(3, 5, 10, 0.5, 1200.0, 4.0, epochs=10, run_eta_seconds=289.0))
+    assert shown[0].startswith("ep 3/10 [") and "5/10" in shown[0]
+    assert shown[0].endswith("1,200 img/s · 4 min 49 s left")

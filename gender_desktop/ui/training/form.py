@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.ml import backbones
 from gender_desktop.ml.config import (
+    MOMENTUM_OPTIMIZERS,
     OPTIMIZERS,
     POOLINGS,
     SCHEDULES,
@@ -76,6 +78,14 @@ class TrainingForm(QWidget):
         self.scope.setToolTip(
             "Which layers train. Frozen layers keep their weights and BatchNorm statistics exactly."
         )
+        # Random weights in frozen layers never learn anything: warn, and offer the fix.
+        self.scope_warning = QLabel(
+            "⚠ Random initialisation with frozen layers: they keep their random weights "
+            "and never learn, so the model can learn little. Train the whole network instead."
+        )
+        self.scope_warning.setWordWrap(True)
+        self.whole_network = QPushButton("Train the whole network")
+        self.whole_network.setToolTip("Switch “Trains” to the whole network")
         self.pooling = ComboBox()
         self.pooling.addItems(POOLINGS)
         self.pooling.setCurrentText(m.pooling)
@@ -103,7 +113,6 @@ class TrainingForm(QWidget):
         self.lr = _spin(1e-6, 1.0, d.lr, 6, 1e-4)
         self.lr.setToolTip("Learning rate")
         self.momentum = _spin(0, 0.999, d.momentum, 3, 0.05)
-        self.momentum.setToolTip("SGD momentum")
         self.weight_decay = _spin(0, 1, d.weight_decay, 6, 1e-4)
         self.weight_decay.setToolTip("L2 penalty on the trained weights")
         self.batch_size = _spin(1, 4096, d.batch_size)
@@ -185,6 +194,7 @@ class TrainingForm(QWidget):
                 [
                     ("Backbone", self.backbone),
                     ("Trains", self.scope),
+                    ("", self._warning_row()),
                     ("Pooling", self.pooling),
                     ("Hidden layers", self.hidden),
                     ("Dropout", self.dropout),
@@ -240,9 +250,17 @@ class TrainingForm(QWidget):
         self._backbone_shown = self.backbone_name()
         self.backbone.currentIndexChanged.connect(self._backbone_changed)
         self.weights.currentIndexChanged.connect(self._weights_changed)
+        self.weights.currentIndexChanged.connect(self._check_combinations)
+        self.scope.currentIndexChanged.connect(self._check_combinations)
+        self.backbone.currentIndexChanged.connect(self._check_combinations)
+        self.optimizer.currentIndexChanged.connect(self._check_combinations)
+        self.whole_network.clicked.connect(
+            lambda: self.scope.setCurrentIndex(self.scope.findData("all"))
+        )
         self.browse.clicked.connect(self._browse)
         self._fill_scopes(self.backbone_name())
         self._weights_changed()
+        self._check_combinations()
         for combo in self.findChildren(QComboBox):
             combo.currentIndexChanged.connect(self.changed)
         for box in self.findChildren(QSpinBox) + self.findChildren(QDoubleSpinBox):
@@ -254,6 +272,41 @@ class TrainingForm(QWidget):
 
     def backbone_name(self) -> str:
         return self.backbone.currentData()
+
+    def weights_source(self) -> str:
+        """The starting weights as the settings write them: imagenet, random, file:<path>,
+        run:<folder> (an empty path where none is chosen yet)."""
+        kind = self.weights.currentData()
+        if kind in ("file", "run"):
+            return f"{kind}:{self.weights_path.text().strip()}"
+        return kind
+
+    def _warning_row(self) -> QWidget:
+        row = QWidget()
+        layout = QVBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.scope_warning)
+        layout.addWidget(self.whole_network, 0, Qt.AlignmentFlag.AlignLeft)
+        self.warning_row = row
+        return row
+
+    def _check_combinations(self) -> None:
+        """Settings that make no sense together: random weights in frozen layers (warn and
+        offer the whole network), momentum with an optimizer that has none (greyed out, the
+        tooltip says why; config.MOMENTUM_OPTIMIZERS is the one list of which use it)."""
+        frozen_random = self.weights.currentData() == "random" and self.scope.currentData() != "all"
+        self.warning_row.setVisible(frozen_random)
+        uses_momentum = self.optimizer.currentText() in MOMENTUM_OPTIMIZERS
+        self.momentum.setEnabled(uses_momentum)
+        label = self.momentum.parentWidget().layout().labelForField(self.momentum)
+        if label is not None:
+            label.setEnabled(uses_momentum)
+        self.momentum.setToolTip(
+            "SGD momentum"
+            if uses_momentum
+            else f"Not used by {self.optimizer.currentText()}: Adam and AdamW keep their own "
+            "moving averages (betas); momentum applies to SGD only"
+        )
 
     def _backbone_changed(self) -> None:
         """New backbone: its blocks as scopes; its own input size where the user kept the

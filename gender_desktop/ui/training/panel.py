@@ -1,13 +1,14 @@
-"""The Train panel: the settings form, a line that says what will run, Start / Pause / Stop,
-live pyqtgraph curves (loss and accuracy per epoch, smoothed per-batch loss, best epoch
-marked), a progress bar with images/s and ETA, and the log."""
+"""The Train panel: the settings form, a line that says what will run (and where its starting
+weights come from), Start / Pause / Stop, live curves (:mod:`.curves`), a progress bar that
+says which epoch of how many, the phase, images/s and the whole run's time left, and the log."""
 
 from __future__ import annotations
 
+import html
+import time
 from pathlib import Path
 
-import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -24,8 +25,8 @@ from PySide6.QtWidgets import (
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.durations import duration_text
 from gender_desktop.errors import UserError
-from gender_desktop.ml.backbones import hub_checkpoint
-from gender_desktop.ml.events import BatchEnd, EpochEnd, PhaseProgress
+from gender_desktop.ml import weights_check
+from gender_desktop.ml.events import VALIDATING, BatchEnd, EpochEnd, PhaseProgress
 from gender_desktop.runs.folder import RunFolder, workspace_path
 from gender_desktop.runs.speed import device_kind
 from gender_desktop.sweeps.events import SweepEnded, SweepStarted, TrialEnded, TrialStarted
@@ -34,30 +35,18 @@ from gender_desktop.sweeps.spec import SweepSpec
 from gender_desktop.sweeps.storage import default_url
 from gender_desktop.ui import file_dialogs
 from gender_desktop.ui.engine import ProcessClient
-from gender_desktop.ui.plots import style_plot
 from gender_desktop.ui.sweeps.dialog import SweepDialog
 from gender_desktop.ui.sweeps.results_dialog import SweepResultsDialog
 from gender_desktop.ui.sweeps.worker import SweepWorker
+from gender_desktop.ui.training import progress_text
+from gender_desktop.ui.training.curves import TrainingCurves
 from gender_desktop.ui.training.form import TrainingForm
 from gender_desktop.ui.training.worker import TrainingWorker
+from gender_desktop.ui.workers import Task
 
-SMOOTHING = 0.9
 TRAINING_IDLE_S = 10.0  # an ended run's child goes soon: it may hold GPU memory and a large cache
-TRAIN_PEN = pg.mkPen("#2f7ed8", width=2)
-VAL_PEN = pg.mkPen("#e07b1a", width=2)
-BATCH_PEN = pg.mkPen((47, 126, 216, 90), width=1)
 FAILED_COLOUR = "#c62828"  # a failed run's progress bar
-
-
-def _plot(title: str, y_label: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(title=title)
-    plot.setLabel("bottom", "epoch")
-    plot.setLabel("left", y_label)
-    for axis in ("left", "bottom"):
-        plot.getAxis(axis).enableAutoSIPrefix(False)  # accuracy 0.95, not 950 (x0.001)
-    plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.addLegend(offset=(-10, 10))
-    return plot
+NETWORK_ANSWER_S = 60.0  # how long the download server's answer (to the probe) is believed
 
 
 class TrainingPanel(QWidget):
@@ -107,26 +96,18 @@ class TrainingPanel(QWidget):
             b.setEnabled(False)
         self.progress = QProgressBar(textVisible=True)
         self.progress.setFormat("Ready")
-        self.loss_plot = _plot("Loss", "binary cross-entropy")
-        self.acc_plot = _plot("Accuracy", "accuracy")
-        self.curves = {
-            "train_loss": self.loss_plot.plot(
-                name="train", pen=TRAIN_PEN, symbol="o", symbolSize=5
-            ),
-            "val_loss": self.loss_plot.plot(name="val", pen=VAL_PEN, symbol="o", symbolSize=5),
-            "batch_loss": self.loss_plot.plot(name="batch (smoothed)", pen=BATCH_PEN),
-            "train_accuracy": self.acc_plot.plot(
-                name="train", pen=TRAIN_PEN, symbol="o", symbolSize=5
-            ),
-            "val_accuracy": self.acc_plot.plot(name="val", pen=VAL_PEN, symbol="o", symbolSize=5),
-        }
-        self.best_lines = [
-            pg.InfiniteLine(angle=90, pen=pg.mkPen("#2a9d4b", style=Qt.PenStyle.DashLine))
-            for _ in range(2)
-        ]
-        for plot, line in zip((self.loss_plot, self.acc_plot), self.best_lines, strict=True):
-            plot.addItem(line)
-            line.hide()
+        self.progress.setValue(0)  # an unset bar (value -1) shows no text at all
+        self._progress_base = "Ready"  # the bar's text without the "Paused" mark
+        self._last_batch: BatchEnd | None = None
+        # The download server's answer for ImageNet weights that are not cached: asked by a
+        # background task (never the GUI thread), believed for NETWORK_ANSWER_S.
+        self._network: bool | None = None
+        self._network_at: float | None = None  # when it answered; None: ask (again)
+        self._probe: Task | None = None
+        self.plots = TrainingCurves()
+        self.curves = self.plots.curves
+        self.loss_plot, self.acc_plot = self.plots.loss_plot, self.plots.acc_plot
+        self.best_lines = self.plots.best_lines
         self.log_view = QPlainTextEdit(readOnly=True)
         self.log_view.setMaximumBlockCount(5000)
 
@@ -143,10 +124,9 @@ class TrainingPanel(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         plots = QSplitter(Qt.Orientation.Vertical)
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.acc_plot)
+        plots.addWidget(self.plots)
         plots.addWidget(self.log_view)
-        plots.setSizes([300, 300, 160])
+        plots.setSizes([620, 160])
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.plan)
@@ -173,16 +153,6 @@ class TrainingPanel(QWidget):
         self.form.changed.connect(self.update_plan)
         self._reset_series()
         self.update_plan()
-        self._style_plots()
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
-            self._style_plots()  # follow light/dark theme switches
-        super().changeEvent(event)
-
-    def _style_plots(self) -> None:
-        for plot in (self.loss_plot, self.acc_plot):
-            style_plot(plot, self.palette())
 
     # -- state ------------------------------------------------------------------------------------
     def set_dataset(self, dataset: Dataset | None) -> None:
@@ -208,29 +178,59 @@ class TrainingPanel(QWidget):
         where = self.device_text if device == "auto" else device
         text = (
             f"<b>{form.backbone.currentText()}</b> · {form.scope.currentText().lower()} · "
-            f"{form.input_size.value()} px · on <b>{where}</b> · starting from "
-            f"<b>{form.weights.currentText().rstrip('…').lower()}</b>"
+            f"{form.input_size.value()} px · on <b>{where}</b> · "
         )
-        if form.weights.currentData() in ("file", "run") and form.weights_path.text():
-            text += f" ({form.weights_path.text()})"
-        if form.weights.currentData() == "imagenet":
-            file = hub_checkpoint(form.backbone_name())
-            cached = file is not None and file.exists()
-            text += " (in the torch hub cache)" if cached else " (not cached: downloaded at start)"
+        weights = self.weights_plan()  # where they come from, their size; red: cannot be had
+        if weights.available is False:
+            text += (
+                f'<span style="color:{self._problem_colour()}">{html.escape(weights.text)}</span>'
+            )
+        else:
+            text += f"<b>{html.escape(weights.text)}</b>"
         text += f" · dataset: {self.dataset.name} ({len(self.dataset):,} images)"
         self.plan.setText(text)
+        self.plan.setToolTip(weights.advice)
         self.start_button.setEnabled(not self.is_running())
         self.sweep_button.setEnabled(not self.is_running())
 
-    def _reset_series(self) -> None:
-        self.series: dict[str, list[float]] = {k: [] for k in self.curves}
-        self.series["epoch"] = []
-        self.series["batch_x"] = []
-        self._smoothed: float | None = None
-        for curve in self.curves.values():
-            curve.setData([], [])
-        for line in self.best_lines:
-            line.hide()
+    def _problem_colour(self) -> str:
+        """Red text that reads on the theme's background (a dark red is dim on dark grey)."""
+        dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        return "#ff6b6b" if dark else FAILED_COLOUR
+
+    def weights_plan(self) -> weights_check.WeightsPlan:
+        """Where the form's starting weights come from; asks the network in the background
+        when that matters (ImageNet weights that are not cached) and the last answer is old."""
+        form = self.form
+        plan = weights_check.plan(form.backbone_name(), form.weights_source(), self._network)
+        at = self._network_at
+        fresh = at is not None and time.monotonic() - at < NETWORK_ANSWER_S
+        if plan.needs_network and not fresh and self._probe is None:
+            self._ask_network(weights_check.imagenet_file_url(form.backbone_name()) or "")
+        return plan
+
+    def _ask_network(self, url: str) -> None:
+        def answered(reachable: object) -> None:
+            self._network, self._network_at = bool(reachable), time.monotonic()
+
+        def done() -> None:
+            self._probe = None
+            if self._network_at is not None:
+                self.update_plan()
+
+        task = Task(lambda progress, cancel: weights_check.network_reachable(url), self)
+        task.succeeded.connect(answered)
+        task.failed.connect(lambda _message: answered(False))
+        task.finished.connect(done)
+        task.finished.connect(task.deleteLater)
+        self._probe = task
+        task.start()
+
+    def _reset_series(self, epochs: int | None = None) -> None:
+        """Empty curves with reset ranges for the run that starts."""
+        self.plots.reset(epochs)
+        self.series = self.plots.series
+        self._last_batch = None
 
     # -- control ----------------------------------------------------------------------------------
     def start(self, resume_run: RunFolder | None = None) -> TrainingWorker | None:
@@ -245,7 +245,9 @@ class TrainingPanel(QWidget):
         except (UserError, ValueError, OSError) as exc:
             self._append_log(f"Cannot start: {exc}")
             return None
-        self._reset_series()
+        if resume_run is None and not self._weights_can_be_had():
+            return None
+        self._reset_series(config.epochs)
         name = f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
         # The name only: the folder appears when the run writes its first file, so a run that
         # fails while preparing leaves none behind.
@@ -262,6 +264,26 @@ class TrainingPanel(QWidget):
         self._set_running(True)
         self.worker.start()
         return self.worker
+
+    def _weights_can_be_had(self) -> bool:
+        """Refuse at once ImageNet weights known to be neither cached nor downloadable, with
+        the message the engine and the CLI give (the network is asked again for the next
+        Start). A missing file or run is the engine's to say, before it decodes anything."""
+        form = self.form
+        plan = self.weights_plan()
+        if plan.available is not False or not plan.needs_network:
+            return True  # available, not known yet, or a file/run: the engine checks them first
+        try:  # the engine's own check, told what the probe found: the same message
+            weights_check.require(form.backbone_name(), "imagenet", probe=lambda url: False)
+        except weights_check.WeightsUnavailable as exc:
+            message = str(exc)
+        else:  # cached since the plan was made
+            return True
+        self._network_at = None  # ask again: the network may be back for the next Start
+        self.weights_plan()
+        self._show_failure(message, short=plan.text)
+        self.run_finished.emit({"failed": message})
+        return False
 
     def _connect(self, worker: TrainingWorker, done=None) -> None:
         worker.batch.connect(self._on_batch)
@@ -394,8 +416,8 @@ class TrainingPanel(QWidget):
         else:
             self.worker.set_paused(True)
             self.pause_button.setText("Resume")
-            self.progress.setFormat("Paused")
             self._append_log("Paused (after the current batch)")
+        self._set_progress_text(self._progress_base)
 
     def stop(self) -> None:
         if self.worker is not None and self.worker.running:
@@ -403,9 +425,12 @@ class TrainingPanel(QWidget):
             self._append_log("Stopping after the current batch…")
 
     def shutdown(self) -> None:
-        """Stop a running training (closing the window): ask, then end it after 10 s."""
+        """Stop a running training (closing the window): ask, then end it after 10 s. A
+        network probe under way is waited for (it gives up within its timeout)."""
         self.stop()
         self.client.shutdown(wait_s=10 if self.is_running() else 2)
+        if self._probe is not None:
+            self._probe.wait(int(weights_check.PROBE_TIMEOUT_S * 1000) + 1000)
 
     def _show_failed(self, failed: bool) -> None:
         """A failed run's bar is red and full, its text says why in short; the next start
@@ -425,7 +450,7 @@ class TrainingPanel(QWidget):
             self._show_failed(False)
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
-            self.progress.setFormat("Starting…")
+            self._set_progress_text("Starting…")
         self.start_button.setEnabled(not running and self.dataset is not None)
         self.sweep_button.setEnabled(not running and self.dataset is not None)
         self.resume_button.setEnabled(not running and self.dataset is not None)
@@ -437,34 +462,33 @@ class TrainingPanel(QWidget):
         self.running_changed.emit(running)
 
     # -- events -----------------------------------------------------------------------------------
+    def _set_progress_text(self, text: str) -> None:
+        """The bar's text; while paused it keeps saying so, whatever event comes in (the
+        batch under way used to overwrite "Paused")."""
+        self._progress_base = text
+        paused = self.worker is not None and self.worker.running and self.worker.paused
+        self.progress.setFormat(progress_text.paused_text(text) if paused else text)
+
     def _on_phase(self, event: PhaseProgress) -> None:
         self.progress.setMaximum(max(event.total, 1))
         self.progress.setValue(event.done)
-        self.progress.setFormat(f"{event.message}: %v / %m")
+        if event.message == VALIDATING:
+            last = self._last_batch
+            epochs = last.epochs if last is not None else 0
+            eta = last.run_eta_seconds if last is not None else None
+            self._set_progress_text(progress_text.validating_text(event.epoch, epochs, eta))
+        else:
+            self._set_progress_text(f"{event.message}: %v / %m")
 
     def _on_batch(self, event: BatchEnd) -> None:
+        self._last_batch = event
         self.progress.setMaximum(event.batches)
         self.progress.setValue(event.batch)
-        self.progress.setFormat(
-            f"epoch {event.epoch} · batch %v / %m · {event.images_per_second:,.0f} img/s · "
-            f"ETA {event.eta_seconds:,.0f} s"
-        )
-        s = self._smoothed
-        self._smoothed = event.loss if s is None else SMOOTHING * s + (1 - SMOOTHING) * event.loss
-        self.series["batch_x"].append(event.epoch - 1 + event.batch / event.batches)
-        self.series["batch_loss"].append(self._smoothed)
-        self.curves["batch_loss"].setData(self.series["batch_x"], self.series["batch_loss"])
+        self._set_progress_text(progress_text.batch_text(event))
+        self.plots.add_batch(event)
 
     def _on_epoch(self, event: EpochEnd) -> None:
-        m = event.metrics
-        self.series["epoch"].append(m["epoch"])
-        for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
-            self.series[key].append(m[key])
-            self.curves[key].setData(self.series["epoch"], self.series[key])
-        if event.best:
-            for line in self.best_lines:
-                line.setValue(m["epoch"])
-                line.show()
+        self.plots.add_epoch(event.metrics, event.best)
 
     def _on_done(self, summary: dict) -> None:
         # The child may have taken the next free name; None: it wrote nothing (stopped early).
@@ -477,21 +501,26 @@ class TrainingPanel(QWidget):
         test = summary.get("test")
         if test:
             text += f" · test accuracy {test['accuracy']:.3f} (details in the Evaluate tab)"
-        self.progress.setFormat(text)
+        self._set_progress_text(text)
         self._append_log(text)
         self.run_finished.emit(summary)
 
     def _on_failed(self, message: str) -> None:
         if self.run is not None and not self.run.exists():  # the failed run left no folder
             self.run = None
+        self._show_failure(message)
+        self.run_finished.emit({"failed": message})
+
+    def _show_failure(self, message: str, short: str = "") -> None:
+        """The red, full bar saying why in short (``short``, else the message's first line),
+        the whole message as its tooltip and in the log."""
         self._show_failed(True)
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        first = message.splitlines()[0] if message else ""
-        self.progress.setFormat(f"Failed: {first[:120]}" + ("…" if len(first) > 120 else ""))
+        first = short or (message.splitlines()[0] if message else "")
+        self._set_progress_text(f"Failed: {first[:120]}" + ("…" if len(first) > 120 else ""))
         self.progress.setToolTip(message)
         self._append_log(f"Training failed: {message}")
-        self.run_finished.emit({"failed": message})
 
     def _on_run_ended(self) -> None:
         self._set_running(False)
