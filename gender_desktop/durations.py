@@ -10,16 +10,17 @@ from __future__ import annotations
 import math
 
 
-def duration_text(seconds: float | None, empty: str = "–") -> str:
+def duration_text(seconds: float | None, empty: str = "–", tenths: bool = True) -> str:
     """ "0.8 s", "45 s", "4 min 48 s", "2 h 3 min"; ``empty`` when there is no duration.
 
-    Tenths are shown only under ten seconds, where they matter; minutes carry their seconds
-    and hours their minutes, so a reader never has to divide by 60.
+    Tenths are shown only under ten seconds, where they matter, and not at all for an
+    estimate (``tenths=False``: "about 8 s"); minutes carry their seconds and hours their
+    minutes, so a reader never has to divide by 60.
     """
     if seconds is None or not math.isfinite(seconds):
         return empty
     seconds = max(0.0, float(seconds))
-    if seconds < 9.95:
+    if tenths and seconds < 9.95:
         return f"{seconds:.1f} s"
     total = round(seconds)
     if total < 60:

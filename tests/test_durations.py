@@ -16,6 +16,7 @@ def test_a_duration_is_written_the_way_a_person_says_it():
     assert duration_text(193) == "3 min 13 s"
     assert duration_text(3600) == "1 h"
     assert duration_text(7380) == "2 h 3 min"
+    assert duration_text(8.04, tenths=False) == "8 s"  # an estimate
 
 
 def test_no_duration_reads_as_a_dash_or_what_the_caller_asks():

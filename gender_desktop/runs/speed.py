@@ -44,7 +44,7 @@ class Estimate:
     def text(self) -> str:
         if self.seconds is None:
             return f"unknown ({self.basis})"
-        return f"about {duration_text(self.seconds)} ({self.basis})"
+        return f"about {duration_text(max(self.seconds, 1), tenths=False)} ({self.basis})"
 
 
 def device_kind(text: str) -> str:

@@ -32,7 +32,7 @@ def test_figures_plot_the_runs_numbers(qtbot, tmp_path: Path) -> None:
     heights = shown["metrics"].bars["a"].opts["height"]
     assert heights[0] == 0.9  # accuracy of run a
     assert list(np.asarray(shown["time"].bar.opts["width"])) == [30.0, 20.0]
-    assert [t.toPlainText() for t in shown["time"].labels] == ["30.0 s", "20.0 s"]
+    assert [t.toPlainText() for t in shown["time"].labels] == ["30 s", "20 s"]
     tiles = shown["confusion"].tiles
     assert [t.confusion["tp"] + t.confusion["fn"] for t in tiles] == [5, 5]
 
