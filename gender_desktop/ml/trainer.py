@@ -352,7 +352,10 @@ class Trainer:
             "max_val_accuracy": max(r["val_accuracy"] for r in self.history) if best else None,
             "epochs": len(self.history),
             "stopped": stopped,
-            "train_seconds": round(time.perf_counter() - started - self.paused_seconds, 3),
+            # the epochs' own time, as the run folder, the runs table and reports count it
+            # (so every tab shows one number); the wall time adds data preparation
+            "train_seconds": round(sum(float(r.get("seconds", 0.0)) for r in self.history), 3),
+            "wall_seconds": round(time.perf_counter() - started - self.paused_seconds, 3),
             "paused_seconds": round(self.paused_seconds, 3),
             "device": device_name(self.device),
             "history": self.history,

@@ -34,6 +34,9 @@ def _plot(title: str, y_label: str) -> pg.PlotWidget:
     return plot
 
 
+EMPTY_EPOCHS = 10  # the epoch axis before any run: whole-epoch ticks
+
+
 class TrainingCurves(QWidget):
     """The plots of the run being watched; :meth:`reset` at each run's start."""
 
@@ -94,8 +97,8 @@ class TrainingCurves(QWidget):
         if epochs:
             box.disableAutoRange(axis=pg.ViewBox.XAxis)
             box.setXRange(0, epochs, padding=0.02)
-        else:
-            box.setXRange(0, 1, padding=0.02)
+        else:  # whole epochs on the empty axis (0-1 would tick 0.2, 0.4, ...); data auto-ranges
+            box.setXRange(0, EMPTY_EPOCHS, padding=0.02)
             box.enableAutoRange(axis=pg.ViewBox.XAxis)
 
     def add_batch(self, event: BatchEnd) -> None:
