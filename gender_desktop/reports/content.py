@@ -38,10 +38,29 @@ class ReportContent:
         return [p.sentence for p in self.pairs]
 
 
+def choice_metric(records: list[RunRecord]) -> str:
+    """What the choice on validation compares: val accuracy when every run kept its epoch of
+    highest val accuracy (``best_metric``), else the lowest val loss, the default rule, which
+    is also a sweep's (so a report and Sweep Results name the same best trial)."""
+    metrics = {str(r.settings.get("best_metric", "val_loss")) for r in records}
+    return "val_accuracy" if metrics == {"val_accuracy"} else "val_loss"
+
+
 def chosen_on_validation(records: list[RunRecord]) -> int | None:
-    candidates = [i for i, r in enumerate(records) if r.best_val_accuracy is not None]
+    """The run chosen on validation by :func:`choice_metric`, ties broken by the other."""
+    metric = choice_metric(records)
+    candidates = [
+        i
+        for i, r in enumerate(records)
+        if (r.best_val_loss if metric == "val_loss" else r.best_val_accuracy) is not None
+    ]
     if not candidates:
         return None
+    if metric == "val_loss":
+        return min(
+            candidates,
+            key=lambda i: (records[i].best_val_loss, -(records[i].best_val_accuracy or 0.0)),
+        )
     return max(
         candidates,
         key=lambda i: (records[i].best_val_accuracy, -(records[i].best_val_loss or 0.0)),

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gender_desktop import __version__
-from gender_desktop.reports.content import ReportContent
+from gender_desktop.reports.content import ReportContent, choice_metric
 from gender_desktop.reports.tables import fraction, interval
 
 STYLE = """
@@ -114,11 +114,17 @@ def _summary(content: ReportContent) -> str:
     best = content.best
     if best is None:
         return "<p class='summary'>No run has a finished epoch: nothing to choose from.</p>"
-    record = content.comparison.records[best]
+    records = content.comparison.records
+    record = records[best]
+    rule = (
+        "the highest val accuracy"
+        if choice_metric(records) == "val_accuracy"
+        else f"the lowest val loss, {esc(fraction(record.best_val_loss))}"
+    )
     return (
         "<p class='summary'>Chosen on validation: <b>"
         f"{esc(record.title)}</b> (val accuracy {esc(fraction(record.best_val_accuracy))} at "
-        f"epoch {esc(record.best_epoch)}, the lowest val loss). Test numbers are shown for every "
+        f"epoch {esc(record.best_epoch)}; chosen by {rule}). Test numbers are shown for every "
         "run but were not used for the choice.</p>"
     )
 

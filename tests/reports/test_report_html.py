@@ -99,3 +99,24 @@ def test_three_or_more_runs_also_get_the_parallel_coordinates(qapp, tmp_path) ->
     assert len(re.findall(r"src='data:image/png;base64,", text)) == 5
     assert "Parallel coordinates: one line per run" in text
     assert parallel_frame(compare([r.path for r in runs[:2]])) is None
+
+
+def test_the_run_chosen_on_validation_follows_the_rule_the_text_names():
+    """A report and Sweep Results name the same best run: the lowest val loss of the kept
+    epochs, unless every run kept its epoch of highest val accuracy."""
+    from pathlib import Path
+
+    from gender_desktop.reports.content import chosen_on_validation
+    from gender_desktop.runs.index import RunRecord
+
+    def record(name: str, loss: float, accuracy: float, metric: str) -> RunRecord:
+        return RunRecord(
+            path=Path(name), name=name, title=name, best_val_loss=loss, best_val_accuracy=accuracy,
+            settings={"best_metric": metric},
+        )  # fmt: skip
+
+    calm = record("calm", 0.15, 0.90, "val_loss")
+    lucky = record("lucky", 0.40, 0.93, "val_loss")
+    assert chosen_on_validation([lucky, calm]) == 1  # the lowest val loss, not the top accuracy
+    by_accuracy = [record("a", 0.15, 0.90, "val_accuracy"), record("b", 0.4, 0.93, "val_accuracy")]
+    assert chosen_on_validation(by_accuracy) == 1
