@@ -347,3 +347,15 @@ def test_report_writes_the_selected_runs_as_one_html_file(
     assert f"{a.name} is better than {b.name} by 8.0 points" in html
     assert html.count("data:image/png;base64,") >= 3
     assert panel.report_button.text() == "Report…" and panel.report_button.isEnabled()
+
+
+def test_runs_listed_later_widen_the_columns_that_need_it(make_window, qtbot) -> None:
+    """A sweep's trials arrive after the table was fitted: their wider values still show."""
+    root = workspace()
+    write_run(root, "20260101-100000-a", lr=1e-3, correct=A_RIGHT)
+    panel = open_tab(make_window(), qtbot)
+    lr = panel.model.column_index("lr")
+    narrow = panel.view.columnWidth(lr)
+    write_run(root, "20260102-100000-b", lr=0.000123456, correct=B_RIGHT)
+    relist(panel, qtbot)
+    assert panel.view.columnWidth(lr) >= panel.view.sizeHintForColumn(lr) > narrow

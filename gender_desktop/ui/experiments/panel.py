@@ -267,6 +267,8 @@ class ExperimentsPanel(QWidget):
             self._restore(selected, expanded)
             if not self._sized and records:
                 self._fit_columns()
+            elif records:
+                self._widen_columns()
         self._update_filters(records)
         self._update_summary(records)
         self._update_buttons()
@@ -286,6 +288,19 @@ class ExperimentsPanel(QWidget):
         room = self.view.viewport().width() - others - 4  # the title gives way before scrolling
         wanted = min(self.view.columnWidth(title) + 12, 300)
         self.view.setColumnWidth(title, max(240, min(wanted, room)))
+
+    def _widen_columns(self) -> None:
+        """Runs listed later (a sweep's trials) can hold wider values ("0.0003", a sweep's
+        name): columns grow to show them, never shrink, so widths the user chose stay."""
+        title = self.model.column_index("title")
+        for column in range(self.model.columnCount()):
+            if column == title or self.view.isColumnHidden(column):
+                continue
+            wanted = max(
+                self.view.sizeHintForColumn(column), self.view.header().sectionSizeHint(column)
+            )
+            if wanted > self.view.columnWidth(column):
+                self.view.setColumnWidth(column, wanted)
 
     def _expanded(self) -> set[str]:
         out = set()
