@@ -9,6 +9,7 @@ a colour-blind reader still tells a solid line with circles from a dashed one wi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyqtgraph as pg
@@ -29,6 +30,22 @@ def style_plot(plot: pg.PlotWidget, palette: QPalette) -> None:
     for axis in ("left", "bottom"):
         plot.getAxis(axis).setPen(foreground)
         plot.getAxis(axis).setTextPen(foreground)
+
+
+class EpochAxis(pg.AxisItem):
+    """An epoch axis ticks whole epochs only: there is no epoch 1.5 (pyqtgraph's own ticks
+    halve the step on a short run, and the batch-loss curve runs between epochs)."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        levels = [
+            (spacing, [v for v in values if abs(v - round(v)) < 1e-6])
+            for spacing, values in super().tickValues(minVal, maxVal, size)
+            if spacing >= 1
+        ]
+        if levels:
+            return levels
+        first, last = math.ceil(minVal), math.floor(maxVal)
+        return [(1.0, [float(v) for v in range(first, last + 1)])] if last >= first else []
 
 
 class ThemedPlot(pg.PlotWidget):

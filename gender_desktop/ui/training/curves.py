@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from gender_desktop.ml.events import BatchEnd
-from gender_desktop.ui.plots import LegendRow, SeriesStyle, style_plot
+from gender_desktop.ui.plots import EpochAxis, LegendRow, SeriesStyle, style_plot
 
 SMOOTHING = 0.9
 TRAIN = SeriesStyle("train", "#2f7ed8", symbol="o")
@@ -24,7 +24,7 @@ EPOCH_KEYS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 
 
 def _plot(title: str, y_label: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(title=title)
+    plot = pg.PlotWidget(title=title, axisItems={"bottom": EpochAxis(orientation="bottom")})
     plot.setLabel("bottom", "epoch")
     plot.setLabel("left", y_label)
     for axis in ("left", "bottom"):
