@@ -261,7 +261,8 @@ def open_dataset(
         raise DatasetError("no labelled images found", parsed.annotation or str(root))
     step(1, "Locating images")
     images, table, missing = _locate_images(parsed, root)
-    fingerprint = fingerprint_of(parsed.family, parsed.table["image_id"])
+    ids = parsed.fingerprint_ids if parsed.fingerprint_ids is not None else parsed.table["image_id"]
+    fingerprint = fingerprint_of(parsed.family, ids)
     warnings = list(parsed.warnings)
     sidecar: Path | None
     try:

@@ -33,3 +33,7 @@ class Parsed:
     # Containers that could hold images but cannot be read (a damaged zip): named when no
     # image is found, so the message says where they probably were.
     unusable: list[str] = field(default_factory=list)
+    # The ids in the order the dataset's fingerprint was first defined on, where the table
+    # is shown in another order (UTKFace's natural order): the fingerprint keys the sidecar
+    # (label edits, splits), so it must not change when only the display order does.
+    fingerprint_ids: pd.Series | None = None

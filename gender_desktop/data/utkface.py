@@ -92,11 +92,15 @@ def parse_name(name: str) -> tuple[int, int, int] | str:
 
 def read_utkface(source: Source) -> Parsed:
     """Rows in natural file-name order (10 before 100); image ids are the full relative names,
-    ``.chip.jpg`` included."""
+    ``.chip.jpg`` included.
+
+    Files are read, and duplicates resolved, in the source's own order as before natural
+    sorting existed (the first copy of a face wins, as it always has), and the fingerprint is
+    taken in that order: a dataset opened before keeps its label edits and its split."""
     rows: list[tuple[str, str, int, int, str]] = []
     skipped: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
-    for rel in sorted(source.image_files(), key=natural_key):
+    for rel in source.image_files():
         name = rel.rsplit("/", 1)[-1]
         if name in seen:  # e.g. the same face in UTKFace/ and crop_part1/
             skipped.append((source.display(rel), f"the same face as {seen[name]}"))
@@ -113,6 +117,9 @@ def read_utkface(source: Source) -> Parsed:
     table["age_band"] = pd.cut(table["age"], bins=AGE_BANDS, right=False, labels=AGE_LABELS).astype(
         object
     )
+    fingerprint_ids = table["image_id"].copy()
+    order = sorted(range(len(table)), key=lambda i: natural_key(rows[i][0]))
+    table = table.iloc[order].reset_index(drop=True)
     return Parsed(
         layout="utkface",
         family="utkface",
@@ -120,4 +127,5 @@ def read_utkface(source: Source) -> Parsed:
         annotation=None,
         images=source,
         skipped=skipped,
+        fingerprint_ids=fingerprint_ids,
     )

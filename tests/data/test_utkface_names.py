@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import builders
+import pandas as pd
 import pytest
 
 from gender_desktop.data import open_dataset
+from gender_desktop.data.dataset import fingerprint_of
 from gender_desktop.data.detect import LAYOUTS, SUPPORTED
 
 
@@ -24,6 +26,17 @@ def test_file_names_sort_naturally_and_keep_chip_jpg(tmp_path: Path) -> None:
     assert ds.table["age"].tolist() == [1, 2, 9, 10, 11, 20, 100]
     assert all(name.endswith(".jpg.chip.jpg") for name in ds.table["image_id"])
     assert ds.table["image_id"].iat[3] == "10_1_1_20170116174525001.jpg.chip.jpg"
+
+
+def test_natural_order_keeps_the_fingerprint_so_label_edits_and_splits_follow(
+    tmp_path: Path,
+) -> None:
+    """Datasets opened before natural sorting keep their sidecar: the fingerprint is taken
+    over the ids in the order files are read, as it always was, not in the display order."""
+    ds = open_dataset(_utk(tmp_path, [100, 10, 9, 1, 20, 2, 11]))
+    read_order = sorted(ds.table["image_id"])  # the source lists files sorted by name
+    assert ds.table["image_id"].tolist() != read_order
+    assert ds.fingerprint == fingerprint_of("utkface", pd.Series(read_order))
 
 
 @pytest.mark.parametrize(
