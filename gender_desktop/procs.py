@@ -176,6 +176,11 @@ def load_service(spec: str) -> Service:
 
 def serve(spec: str, name: str, requests: Any, replies: Any, cancelled: Any, paused: Any) -> None:
     """The child's main loop (module level, for ``spawn``): one request at a time, in order."""
+    # Ctrl+C in a terminal reaches the whole process group; the parent decides how its child
+    # ends (cancel, close, watch_parent), so the child ignores it instead of dying mid-write
+    # with a KeyboardInterrupt traceback beside the parent's clean message.
+    with contextlib.suppress(ValueError, OSError):  # not the main thread, or no SIGINT here
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     orphaned = threading.Event()
     parent = multiprocessing.parent_process()
     watch_parent(parent.pid if parent is not None and parent.pid else os.getppid(), orphaned.set)

@@ -11,6 +11,7 @@ answers, is :func:`network_reachable`, which callers run off the GUI thread and 
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -65,8 +66,8 @@ def network_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
             return True
     except urllib.error.HTTPError as exc:  # the server answered (HEAD refused, a redirect…)
         return exc.code != 404
-    except (urllib.error.URLError, OSError, TimeoutError, ValueError):
-        return False
+    except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError, ValueError):
+        return False  # HTTPException: a captive portal's or a broken proxy's garbled answer
 
 
 def cached_backbones() -> list[backbones.Backbone]:

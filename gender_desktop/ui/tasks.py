@@ -91,9 +91,21 @@ class TaskSlot(QObject):
         if self._current is not None:
             self._current.cancel()
 
-    def wait(self, ms: int = 10_000) -> bool:
-        """Block until every thread the slot started has ended (closing a window)."""
-        return all(task.wait(ms) for task in list(self._running))
+    def drop(self) -> None:
+        """Cancel the current job and forget it at once: nothing it reports afterwards (a
+        result already on its way included) reaches the slot's listeners."""
+        task = self._current
+        if task is not None:
+            task.cancel()
+            self._current = None
+            self.busy_changed.emit(False)
+
+    def wait(self) -> None:
+        """Block until every thread the slot started has ended (closing a window). Their
+        jobs honour cancel within moments; a QThread left running when its window is
+        destroyed would abort the app, so there is no timeout here."""
+        for task in list(self._running):
+            task.wait()
 
     def _if_current(self, task: Task, emit: Any, *args: Any) -> None:
         if task is self._current:

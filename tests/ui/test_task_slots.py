@@ -39,7 +39,19 @@ def test_a_replaced_task_is_cancelled_and_its_late_result_is_dropped(qtbot):
     qtbot.waitUntil(lambda: slot.settled, timeout=10_000)
     assert seen["ok"] == ["the run chosen now"]
     assert seen["busy"] == [True, False]  # one stretch of work, not two
-    assert slot.wait()
+    slot.wait()
+
+
+def test_a_dropped_task_is_silent_even_when_its_answer_is_already_on_its_way(qtbot):
+    """The user chose "no run" after the run before was read: its numbers must not appear."""
+    slot = TaskSlot()
+    seen = record(slot)
+    task = slot.start(lambda progress, cancel: "the run chosen before")
+    task.wait()  # finished: its result is queued for the GUI thread
+    slot.drop()
+    assert not slot.busy
+    qtbot.waitUntil(lambda: slot.settled, timeout=5_000)
+    assert seen["ok"] == [] and seen["busy"] == [True, False]
 
 
 def test_cancel_reports_cancelled_and_a_failure_reports_its_message(qtbot):

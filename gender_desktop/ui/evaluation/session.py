@@ -143,14 +143,14 @@ class EvaluationSession(QObject):
         self.problem = info.problem if info is not None and info.problem else ""
         self.usable_changed.emit(self.usable)
         if not run:
-            self.loader.cancel()
+            self.loader.drop()  # a load already answered must not show now
             self._empty(
                 "No trained run yet.\nTrain one in the Train tab; it is evaluated on its test "
                 "split when it finishes."
             )
             return
         if self.problem:
-            self.loader.cancel()
+            self.loader.drop()
             self._empty(f"This run cannot be used: {self.problem}")
             return
         self._empty("Loading the saved evaluation…")

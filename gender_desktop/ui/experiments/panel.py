@@ -105,6 +105,9 @@ class ExperimentsPanel(QWidget):
         self._trashing.failed.connect(
             lambda message: QMessageBox.warning(self, "Trash not emptied", message)
         )
+        self._trashing.busy_changed.connect(  # emptied or not: list and buttons again
+            lambda busy: busy or (self.refresh(), self._update_buttons())
+        )
         self._closing = False
         self._sized = False  # columns fitted to the first listing's contents
         self._in_trash = 0
@@ -534,8 +537,6 @@ class ExperimentsPanel(QWidget):
         self.undo_stack.clear()
         self.empty_button.setEnabled(False)
         return self._trashing.start(lambda progress, cancel: trash.empty_trash(root))
-        self.refresh()
-        self._update_buttons()
 
     # -- context actions ------------------------------------------------------------------------------
     def _double_clicked(self, index: QModelIndex) -> None:

@@ -4,7 +4,9 @@ says which epoch of how many, the phase, images/s and the whole run's time left,
 
 from __future__ import annotations
 
+import contextlib
 import html
+import threading
 import time
 from pathlib import Path
 
@@ -42,7 +44,6 @@ from gender_desktop.ui.training import progress_text
 from gender_desktop.ui.training.curves import TrainingCurves
 from gender_desktop.ui.training.form import TrainingForm
 from gender_desktop.ui.training.worker import TrainingWorker
-from gender_desktop.ui.workers import Task
 
 TRAINING_IDLE_S = 10.0  # an ended run's child goes soon: it may hold GPU memory and a large cache
 FAILED_COLOUR = "#c62828"  # a failed run's progress bar
@@ -52,6 +53,7 @@ NETWORK_ANSWER_S = 60.0  # how long the download server's answer (to the probe) 
 class TrainingPanel(QWidget):
     run_finished = Signal(dict)
     running_changed = Signal(bool)
+    _network_answered = Signal(bool)  # from the probe's daemon thread, queued to the GUI
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,7 +105,8 @@ class TrainingPanel(QWidget):
         # background task (never the GUI thread), believed for NETWORK_ANSWER_S.
         self._network: bool | None = None
         self._network_at: float | None = None  # when it answered; None: ask (again)
-        self._probe: Task | None = None
+        self._probe: threading.Thread | None = None
+        self._network_answered.connect(self._on_network_answer)
         self.plots = TrainingCurves()
         self.curves = self.plots.curves
         self.loss_plot, self.acc_plot = self.plots.loss_plot, self.plots.acc_plot
@@ -210,21 +213,25 @@ class TrainingPanel(QWidget):
         return plan
 
     def _ask_network(self, url: str) -> None:
-        def answered(reachable: object) -> None:
-            self._network, self._network_at = bool(reachable), time.monotonic()
+        """Ask in a daemon thread, not a QThread: a probe stuck in name resolution (which
+        urllib's timeout does not bound) must neither freeze the window nor hold up closing
+        it, and a daemon thread is simply left behind when the app exits."""
 
-        def done() -> None:
-            self._probe = None
-            if self._network_at is not None:
-                self.update_plan()
+        def probe() -> None:
+            try:
+                reachable = weights_check.network_reachable(url)
+            except Exception:  # noqa: BLE001 - any failure to answer means "no network"
+                reachable = False
+            with contextlib.suppress(RuntimeError):  # the panel was closed meanwhile
+                self._network_answered.emit(reachable)
 
-        task = Task(lambda progress, cancel: weights_check.network_reachable(url), self)
-        task.succeeded.connect(answered)
-        task.failed.connect(lambda _message: answered(False))
-        task.finished.connect(done)
-        task.finished.connect(task.deleteLater)
-        self._probe = task
-        task.start()
+        self._probe = threading.Thread(target=probe, name="weights-network-probe", daemon=True)
+        self._probe.start()
+
+    def _on_network_answer(self, reachable: bool) -> None:
+        self._probe = None
+        self._network, self._network_at = reachable, time.monotonic()
+        self.update_plan()
 
     def _reset_series(self, epochs: int | None = None) -> None:
         """Empty curves with reset ranges for the run that starts."""
@@ -426,11 +433,9 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop a running training (closing the window): ask, then end it after 10 s. A
-        network probe under way is waited for (it gives up within its timeout)."""
+        network probe under way is not waited for (a daemon thread)."""
         self.stop()
         self.client.shutdown(wait_s=10 if self.is_running() else 2)
-        if self._probe is not None:
-            self._probe.wait(int(weights_check.PROBE_TIMEOUT_S * 1000) + 1000)
 
     def _show_failed(self, failed: bool) -> None:
         """A failed run's bar is red and full, its text says why in short; the next start
