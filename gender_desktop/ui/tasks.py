@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from gender_desktop.ui.engine import ProcessClient
 from gender_desktop.ui.workers import Task, TaskFn
@@ -39,6 +39,7 @@ class TaskSlot(QObject):
         super().__init__(parent)
         self._current: Task | None = None
         self._running: set[Task] = set()  # stale ones too, kept alive until their thread ends
+        self._then: dict[Task, tuple[Callable | None, Callable | None]] = {}
 
     @property
     def busy(self) -> bool:
@@ -63,24 +64,23 @@ class TaskSlot(QObject):
 
         ``on_success`` / ``on_failure`` are this job's own continuations (called before the
         slot's signals, and only while the job is current), for a slot whose jobs each end
-        their own way (the window's "export" slot writes labels one time, a report the next)."""
+        their own way (the window's "export" slot writes labels one time, a report the next).
+
+        The task's signals go to this slot's own methods, not to lambdas: Qt then knows the
+        receiver and drops a queued signal whose receiver is gone, and ``sender()`` names
+        the task it came from."""
         was_busy = self.busy
         if self._current is not None:
             self._current.cancel()
         task = Task(fn, self)
         self._current = task
         self._running.add(task)
-        task.progressed.connect(
-            lambda d, t, m: self._if_current(task, self.progressed.emit, d, t, m)
-        )
-        if on_success is not None:
-            task.succeeded.connect(lambda result: self._if_current(task, on_success, result))
-        if on_failure is not None:
-            task.failed.connect(lambda message: self._if_current(task, on_failure, message))
-        task.succeeded.connect(lambda result: self._if_current(task, self.succeeded.emit, result))
-        task.failed.connect(lambda message: self._if_current(task, self.failed.emit, message))
-        task.cancelled.connect(lambda: self._if_current(task, self.cancelled.emit))
-        task.finished.connect(lambda: self._ended(task))
+        self._then[task] = (on_success, on_failure)
+        task.progressed.connect(self._task_progressed)
+        task.succeeded.connect(self._task_succeeded)
+        task.failed.connect(self._task_failed)
+        task.cancelled.connect(self._task_cancelled)
+        task.finished.connect(self._task_finished)
         task.start()
         if not was_busy:
             self.busy_changed.emit(True)
@@ -107,12 +107,45 @@ class TaskSlot(QObject):
         for task in list(self._running):
             task.wait()
 
-    def _if_current(self, task: Task, emit: Any, *args: Any) -> None:
-        if task is self._current:
-            emit(*args)
+    def _current_sender(self) -> Task | None:
+        task = self.sender()
+        return task if task is not None and task is self._current else None
 
-    def _ended(self, task: Task) -> None:
+    @Slot(int, int, str)
+    def _task_progressed(self, done: int, total: int, message: str) -> None:
+        if self._current_sender() is not None:
+            self.progressed.emit(done, total, message)
+
+    @Slot(object)
+    def _task_succeeded(self, result: object) -> None:
+        task = self._current_sender()
+        if task is not None:
+            then = self._then.get(task, (None, None))[0]
+            if then is not None:
+                then(result)
+            self.succeeded.emit(result)
+
+    @Slot(str)
+    def _task_failed(self, message: str) -> None:
+        task = self._current_sender()
+        if task is not None:
+            then = self._then.get(task, (None, None))[1]
+            if then is not None:
+                then(message)
+            self.failed.emit(message)
+
+    @Slot()
+    def _task_cancelled(self) -> None:
+        if self._current_sender() is not None:
+            self.cancelled.emit()
+
+    @Slot()
+    def _task_finished(self) -> None:
+        task = self.sender()
+        if not isinstance(task, Task):
+            return
         self._running.discard(task)
+        self._then.pop(task, None)
         task.deleteLater()
         if task is self._current:
             self._current = None
@@ -142,9 +175,10 @@ class RequestSlot(QObject):
         self.cancel_replaced = cancel_replaced
         self.rid: int | None = None
         self.kind = ""
+        # bound methods, not lambdas: a slot that is gone is disconnected by Qt
         client.progressed.connect(self._on_progress)
-        client.rows.connect(lambda rid, rows: rid == self.rid and self.rows.emit(rows))
-        client.event.connect(lambda rid, event: rid == self.rid and self.event.emit(event))
+        client.rows.connect(self._on_rows)
+        client.event.connect(self._on_event)
         client.finished.connect(self._on_finished)
         client.failed.connect(self._on_failed)
 
@@ -177,6 +211,14 @@ class RequestSlot(QObject):
     def _on_progress(self, rid: int, done: int, total: int, message: str) -> None:
         if rid == self.rid:
             self.progressed.emit(done, total, message)
+
+    def _on_rows(self, rid: int, rows: object) -> None:
+        if rid == self.rid:
+            self.rows.emit(rows)
+
+    def _on_event(self, rid: int, event: object) -> None:
+        if rid == self.rid:
+            self.event.emit(event)
 
     def _settle(self, rid: int) -> bool:
         if rid != self.rid:
