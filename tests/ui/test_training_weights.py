@@ -59,20 +59,6 @@ def test_default_start_without_weights_fails_at_once_saying_what_to_choose(
     assert not runs.exists() or list(runs.iterdir()) == []
 
 
-def test_a_weights_file_that_is_not_there_is_named_and_start_refused_at_once(
-    demo_panel, qtbot, tmp_path
-):
-    _window, panel = demo_panel
-    form = panel.form
-    form.weights.setCurrentIndex(form.weights.findData("file"))
-    form.weights_path.setText(str(tmp_path / "vgg16-mine.pth"))
-    assert "no such weights file" in panel.plan.text()
-    with qtbot.waitSignal(panel.run_finished, timeout=5_000) as finished:
-        panel.start_button.click()
-    assert "vgg16-mine.pth" in finished.args[0]["failed"]
-    assert panel.client.pid is None, "a training process was started"
-
-
 def test_the_plan_line_names_the_cached_file_and_its_size(demo_panel, torch_home):
     _window, panel = demo_panel
     torch_home.mkdir(parents=True)

@@ -275,17 +275,11 @@ class TrainingPanel(QWidget):
     def _weights_can_be_had(self) -> bool:
         """Refuse at once ImageNet weights known to be neither cached nor downloadable, with
         the message the engine and the CLI give (the network is asked again for the next
-        Start), and a weights file or run folder that is not there (named) without starting
-        the engine at all."""
+        Start). A missing file or run is the engine's to say, before it decodes anything."""
         form = self.form
         plan = self.weights_plan()
-        if plan.available is not False:
-            return True  # available, or not known yet: the engine checks them first
-        if not plan.needs_network:  # a file or run that is not there: say so now
-            message = f"Cannot start: {plan.text}" + (f". {plan.advice}" if plan.advice else "")
-            self._show_failure(message, short=plan.text)
-            self.run_finished.emit({"failed": message})
-            return False
+        if plan.available is not False or not plan.needs_network:
+            return True  # available, not known yet, or a file/run: the engine checks them first
         try:  # the engine's own check, told what the probe found: the same message
             weights_check.require(form.backbone_name(), "imagenet", probe=lambda url: False)
         except weights_check.WeightsUnavailable as exc:
