@@ -25,7 +25,6 @@ Run ``i`` has colour ``run_colour(i)`` in every figure.
 from __future__ import annotations
 
 import html
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from PySide6.QtWidgets import QApplication, QGridLayout, QLabel, QWidget
 from gender_desktop.durations import duration_text
 from gender_desktop.fileio import atomic_write_bytes
 from gender_desktop.runs.compare import Comparison
+from gender_desktop.ui.plots import EpochAxis
 
 # Tableau 10: distinguishable on light and dark backgrounds and for most colour-blind readers.
 COLOURS = (
@@ -90,8 +90,12 @@ class ThemedLayout(pg.GraphicsLayoutWidget):
             self.restyle()
         super().changeEvent(event)
 
-    def _plot(self, row: int, col: int, title: str, left: str, bottom: str) -> pg.PlotItem:
-        plot = self.addPlot(row=row, col=col, title=title)
+    def _plot(
+        self, row: int, col: int, title: str, left: str, bottom: str, epochs: bool = False
+    ) -> pg.PlotItem:
+        """``epochs``: the bottom axis is an epoch axis (whole epochs only, as on Train)."""
+        axes = {"bottom": EpochAxis(orientation="bottom")} if epochs else None
+        plot = self.addPlot(row=row, col=col, title=title, axisItems=axes)
         plot.setLabel("left", left)
         plot.setLabel("bottom", bottom)
         plot.showGrid(x=True, y=True, alpha=0.25)
@@ -119,8 +123,10 @@ class CurvesFigure(ThemedLayout):
 
     def __init__(self) -> None:
         super().__init__()
-        self.accuracy_plot = self._plot(0, 0, "Validation accuracy", "accuracy", "epoch")
-        self.loss_plot = self._plot(0, 1, "Validation loss", "loss", "epoch")
+        self.accuracy_plot = self._plot(
+            0, 0, "Validation accuracy", "accuracy", "epoch", epochs=True
+        )
+        self.loss_plot = self._plot(0, 1, "Validation loss", "loss", "epoch", epochs=True)
         self.legend = self._legend(1, 2)
         self.curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self.restyle()
@@ -135,10 +141,6 @@ class CurvesFigure(ThemedLayout):
             loss = self.loss_plot.plot(curve.epoch, curve.val_loss, pen=pen, **symbol)
             self.legend.addItem(acc, html.escape(curve.run))  # labels are rich text
             self.curves[curve.run] = (acc, loss)
-        last = max((max(c.epoch) for c in comparison.curves if c.epoch), default=1)
-        step = max(1, math.ceil(last / 10))  # whole epochs: there is no epoch 1.5
-        for plot in (self.accuracy_plot, self.loss_plot):
-            plot.getAxis("bottom").setTicks([[(e, str(e)) for e in range(1, last + 1, step)]])
         self.restyle()
 
 
