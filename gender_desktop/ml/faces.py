@@ -54,10 +54,11 @@ def _detector():
 _import_lock = threading.Lock()
 
 
-def _load_cascade():
-    """A new cascade. The first ``import cv2`` is serialised: cv2's bootstrap swaps modules in
-    ``sys.modules``, and decode threads importing it at once got a half-made module without
-    ``cv2.data``, which read as "no Haar cascades" and failed the whole request."""
+def _opencv():
+    """``cv2`` and its cascade folder, imported once under a lock. cv2's bootstrap swaps
+    modules in ``sys.modules``, and decode threads importing it at once got a half-made module
+    without ``cv2.data``, which read as "no Haar cascades" and failed the whole request. Every
+    use of cv2 here goes through this function, so no thread imports it unlocked."""
     with _import_lock:
         try:
             import cv2
@@ -70,7 +71,12 @@ def _load_cascade():
             from cv2 import data as cv2_data
         except ImportError:
             cv2_data = None
-    folder = getattr(cv2_data, "haarcascades", None)
+    return cv2, getattr(cv2_data, "haarcascades", None)
+
+
+def _load_cascade():
+    """A new cascade (see :func:`_opencv` for why cv2 is imported under a lock)."""
+    cv2, folder = _opencv()
     if not folder:
         raise FaceDetectorUnavailable(
             "this OpenCV has no Haar cascades (5.x wheels dropped them); install "
@@ -84,9 +90,8 @@ def _load_cascade():
 
 def detect_faces(img: Image.Image) -> list[Box]:
     """Face boxes in ``img`` (RGB) in its own pixel coordinates, largest first."""
-    import cv2
-
     cascade = _detector()
+    cv2, _folder = _opencv()
     scale = min(1.0, DETECT_SIDE / max(img.size))
     small = (
         img
