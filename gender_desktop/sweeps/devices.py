@@ -15,6 +15,7 @@ device the settings choose (the CPU here).
 
 from __future__ import annotations
 
+import math
 import os
 
 from gender_desktop.errors import UserError
@@ -63,3 +64,11 @@ def pinned_devices(text: str) -> list[str]:
             raise UserError(f"--devices {text}: GPU {index} is given twice")
         chosen.append(index)
     return [ids[i] for i in chosen]
+
+
+def parallel_seconds(seconds: float, runs: int, workers: int) -> float:
+    """A sweep's wall time with ``workers`` trials at a time, from its one-at-a-time time: the
+    runs go in rounds of ``workers`` (3 runs on 2 GPUs take two rounds, not one and a half)."""
+    if runs <= 0 or workers <= 1:
+        return seconds
+    return seconds * math.ceil(runs / workers) / runs

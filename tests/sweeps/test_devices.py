@@ -54,6 +54,12 @@ def test_devices_name_the_parents_own_gpus_and_refuse_what_is_not_there(monkeypa
             pinned_devices(text)
 
 
+def test_the_gui_reads_the_gpu_count_from_the_probes_text_without_torch() -> None:
+    assert device.gpus_in("CUDA · NVIDIA H200 ×8") == 8
+    assert device.gpus_in("CUDA · NVIDIA GeForce RTX 4090") == 1
+    assert device.gpus_in("CPU (2 threads)") == 0 and device.gpus_in("Apple MPS") == 0
+
+
 def test_devices_all_without_a_gpu_exits_2_saying_so(
     colour_data: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
