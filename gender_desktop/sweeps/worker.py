@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -46,9 +48,33 @@ def decode(line: str) -> Any | None:
         return None
 
 
-def _emit(event: Any) -> None:
-    if type(event).__name__ in EVENT_TYPES:
-        print(encode(event), flush=True)
+ORPHAN_POLL_S = 1.0
+
+
+class _Relay:
+    """The worker's events to its parent; a parent that is gone (killed, or its pipe closed)
+    stops the worker cleanly, so no orphan goes on taking trials that nobody watches."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.parent = os.getppid()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def __call__(self, event: Any) -> None:
+        if type(event).__name__ not in EVENT_TYPES or (self.stop.is_set() and self._gone()):
+            return
+        try:
+            print(encode(event), flush=True)
+        except (BrokenPipeError, OSError):
+            self.stop.set()
+
+    def _gone(self) -> bool:
+        return os.getppid() != self.parent
+
+    def _watch(self) -> None:
+        while not self.stop.wait(ORPHAN_POLL_S):
+            if self._gone():
+                self.stop.set()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -62,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     control = Control()
     runs_dir = Path(args.runs_dir) if args.runs_dir else None
     with ctrl_c_sets(control.stop):
-        summary = run_sweep(spec, runs_dir, _emit, control, track=args.track)
+        summary = run_sweep(spec, runs_dir, _Relay(control.stop), control, track=args.track)
     return EXIT_INTERRUPTED if summary.stopped else EXIT_OK
 
 
