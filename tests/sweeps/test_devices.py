@@ -14,13 +14,13 @@ from setups import head_config
 
 from gender_desktop.cli import main
 from gender_desktop.errors import UserError
-from gender_desktop.ml import device
-from gender_desktop.ml.events import Control
+from gender_desktop.ml import device, sweep_jobs
+from gender_desktop.ml.events import Control, LogLine
+from gender_desktop.ml.sweep_jobs import spec_to_dict
 from gender_desktop.runs.meta import read_status
 from gender_desktop.sweeps import study as studies
 from gender_desktop.sweeps.devices import pinned_devices
-from gender_desktop.sweeps.events import TrialStarted
-from gender_desktop.sweeps.parallel import sweep_on_devices
+from gender_desktop.sweeps.events import SweepEnded, SweepStarted, TrialStarted
 from gender_desktop.sweeps.space import parse_space
 from gender_desktop.sweeps.spec import SweepSpec
 from gender_desktop.sweeps.storage import open_storage
@@ -101,29 +101,39 @@ def test_two_gpus_run_one_worker_each_pinned_to_its_device(
     assert by_gpu["0"] != by_gpu["1"]
 
 
-def test_stop_signals_every_worker_and_their_trials_wait_to_run_again(
-    colour_data: Path, tmp_path: Path
+def test_the_guis_per_gpu_sweep_stops_every_worker_and_their_trials_wait_to_run_again(
+    colour_data: Path, tmp_path: Path, monkeypatch
 ) -> None:
+    # the training child's `sweep` request with per_gpu, as the Sweep dialog sends it
+    _gpus(monkeypatch, 2)
     spec = SweepSpec(
         head_config(colour_data, epochs=3),
         parse_space(["lr=1e-3,1e-2"]),
         storage=f"sqlite:///{tmp_path / 'sweep.db'}",
         study="stop",
     )
-    control, seen = Control(), []
+    control, sent = Control(), []
 
-    def stop_once_both_run(device: str, item: object) -> None:
-        if isinstance(item, TrialStarted):
-            seen.append(device)
-            if len(seen) == 2:
-                control.stop.set()  # the user presses Stop
+    def send(event: object) -> None:
+        sent.append(event)
+        if sum(isinstance(e, TrialStarted) for e in sent) == 2:
+            control.stop.set()  # both GPUs run a trial: the user presses Stop
 
-    done = sweep_on_devices(spec, ["0", "1"], tmp_path / "runs", stop_once_both_run, control)
-    assert sorted(seen) == ["0", "1"]
-    assert done.summary.stopped and done.codes == {"0": 130, "1": 130}  # each ended as stopped
-    states = sorted((r.params["lr"], r.state) for r in done.summary.trials)
+    args = {"spec": spec_to_dict(spec), "runs_dir": str(tmp_path / "runs"), "per_gpu": True}
+    summary = sweep_jobs.run(args, send, control)
+    assert summary["stopped"]
+    # one start and one end of the sweep for the GUI, not one per worker
+    assert [type(e) for e in sent if isinstance(e, SweepStarted | SweepEnded)] == [
+        SweepStarted,
+        SweepEnded,
+    ]
+    logs = [e.message for e in sent if isinstance(e, LogLine)]
+    assert logs[0] == "one trial per GPU on 2 GPUs"
+    for gpu in ("0", "1"):  # each worker was told to stop, and said so
+        assert f"[gpu {gpu}] stopping after the current step (Ctrl+C again: at once)" in logs
+    states = sorted((t["params"]["lr"], t["state"]) for t in summary["trials"])
     # both running trials were stopped and wait to run again: the same sweep continues them
     assert states == [(1e-3, "stopped"), (1e-3, "waiting"), (1e-2, "stopped"), (1e-2, "waiting")]
-    for r in done.summary.trials:
-        if r.state == "stopped" and r.run_dir and Path(r.run_dir).exists():
-            assert read_status(Path(r.run_dir)).state == "stopped"
+    for t in summary["trials"]:
+        if t["state"] == "stopped" and t["run_dir"] and Path(t["run_dir"]).exists():
+            assert read_status(Path(t["run_dir"])).state == "stopped"
