@@ -48,33 +48,23 @@ def decode(line: str) -> Any | None:
         return None
 
 
-ORPHAN_POLL_S = 1.0
+ORPHAN_GRACE_S = 60.0
 
 
 class _Relay:
-    """The worker's events to its parent; a parent that is gone (killed, or its pipe closed)
-    stops the worker cleanly, so no orphan goes on taking trials that nobody watches."""
+    """The worker's events to its parent, as JSON lines; a closed pipe (the parent gone) stops
+    the worker cleanly, as the process layer's parent watch does for a killed parent."""
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
-        self.parent = os.getppid()
-        threading.Thread(target=self._watch, daemon=True).start()
 
     def __call__(self, event: Any) -> None:
-        if type(event).__name__ not in EVENT_TYPES or (self.stop.is_set() and self._gone()):
+        if type(event).__name__ not in EVENT_TYPES:
             return
         try:
             print(encode(event), flush=True)
         except (BrokenPipeError, OSError):
             self.stop.set()
-
-    def _gone(self) -> bool:
-        return os.getppid() != self.parent
-
-    def _watch(self) -> None:
-        while not self.stop.wait(ORPHAN_POLL_S):
-            if self._gone():
-                self.stop.set()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -82,10 +72,16 @@ def _run(args: argparse.Namespace) -> int:
     from gender_desktop.errors import EXIT_INTERRUPTED, EXIT_OK
     from gender_desktop.ml.events import Control
     from gender_desktop.ml.sweep_jobs import spec_from_dict
+    from gender_desktop.procs import watch_parent
     from gender_desktop.sweeps.runner import run_sweep
 
     spec = spec_from_dict(args.spec)
     control = Control()
+    # A parent that is gone (killed, the GUI's child ended) stops this worker: its trial is
+    # kept as stopped and waits to run again, and no orphan goes on taking trials. The grace
+    # lets the running batch (or the feature pass's) end and the study be told before the
+    # process layer ends the orphan whatever it is doing.
+    watch_parent(os.getppid(), on_gone=control.stop.set, grace_s=ORPHAN_GRACE_S)
     runs_dir = Path(args.runs_dir) if args.runs_dir else None
     with ctrl_c_sets(control.stop):
         summary = run_sweep(spec, runs_dir, _Relay(control.stop), control, track=args.track)
