@@ -4,7 +4,8 @@ CI starts a throwaway server (``.ci/postgres.sh start``, called by ``.ci/run``) 
 GENDER_DESKTOP_TEST_POSTGRES to its URL; elsewhere these tests are skipped (run
 ``eval "$(.ci/postgres.sh start)"`` first to run them). Two ``gender-desktop sweep`` processes
 stand in for two machines: each has its own app data (its own GENDER_DESKTOP_HOME), both share
-the database and a runs folder (as a lab's shared disk), and each test has a study of its own.
+the database and a runs folder (as a lab's shared disk), and each test has a new database of
+its own on that server.
 """
 
 from __future__ import annotations
@@ -38,13 +39,20 @@ TINY = [
 
 
 @pytest.fixture
-def study_name() -> object:
-    """A study of this test's own in the shared database, deleted afterwards."""
-    name = f"pg-{uuid.uuid4().hex[:10]}"
-    yield name
-    storage = open_storage(URL).optuna
-    if name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
-        optuna.delete_study(study_name=name, storage=storage)
+def database() -> object:
+    """A new, empty database on the test server for this test alone (dropped afterwards), so
+    each test also meets Optuna creating its tables while two workers start at once."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"gd_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _machine(home: Path) -> dict[str, str]:
@@ -62,20 +70,21 @@ def _cli(args: list[str], home: Path) -> subprocess.Popen[str]:
 
 
 def test_two_machines_share_one_postgres_study_and_each_lists_every_trial(
-    colour_data: Path, tmp_path: Path, study_name: str, monkeypatch, capsys
+    colour_data: Path, tmp_path: Path, database: str, monkeypatch, capsys
 ) -> None:
+    url, study_name = database, "two-machines"
     runs = tmp_path / "shared-runs"
     homes = [tmp_path / "machine-a", tmp_path / "machine-b"]
     args = [
         "sweep", "--data", str(colour_data), "--runs-dir", str(runs), *TINY,
-        "--storage", URL, "--study", study_name, "--grid", "lr=1e-3,1e-2", "batch=8,16",
+        "--storage", url, "--study", study_name, "--grid", "lr=1e-3,1e-2", "batch=8,16",
     ]  # fmt: skip
     workers = [_cli(args, home) for home in homes]
     ended = [w.communicate(timeout=240) for w in workers]
     for w, (_out, err) in zip(workers, ended, strict=True):
         assert w.returncode == 0, err
 
-    study = optuna.load_study(study_name=study_name, storage=open_storage(URL).optuna)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(url).optuna)
     done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(done) == 4 == len(study.trials)  # the grid, nothing more
     assert len({tuple(sorted(t.params.items())) for t in done}) == 4  # no point twice
@@ -89,6 +98,6 @@ def test_two_machines_share_one_postgres_study_and_each_lists_every_trial(
         rows = [r for r in json.loads(capsys.readouterr().out) if r.get("sweep")]
         assert sorted(r["sweep"]["trial"] for r in rows) == [0, 1, 2, 3]
         assert {r["sweep"]["study"] for r in rows} == {study_name}
-    summary = results({"storage": URL, "study": study_name})
+    summary = results({"storage": url, "study": study_name})
     assert sorted(t["number"] for t in summary["trials"]) == [0, 1, 2, 3]
-    assert summary["storage"] == URL  # no password in this URL: shown as given
+    assert summary["storage"] == url  # no password in this URL: shown as given
