@@ -117,7 +117,7 @@ def _per_gpu(
     summary = done.summary
     best = summary.best.number if summary.best else None
     send(SweepEnded(summary.study, summary.stopped, best, summary.counts))
-    return done.summary
+    return summary
 
 
 def spec_of_study(storage_url: str | None, name: str) -> SweepSpec:

@@ -119,3 +119,18 @@ def test_with_one_gpu_or_none_there_is_no_per_gpu_choice(qtbot, tmp_path):
         assert not dialog.per_gpu.isVisible() and dialog.workers() == 1
         dialog.fields["lr"].setText("1e-3,1e-4")
         assert dialog.count_label.text() == "<b>2 runs</b>, one at a time"
+
+
+def test_the_train_panel_offers_per_gpu_trials_when_the_probe_names_two_gpus(make_window, qtbot):
+    window = make_window()
+    with qtbot.waitSignal(window.dataset_opened, timeout=60_000):
+        window.open_demo()
+    panel = window.training
+    panel.set_device_text("CUDA · NVIDIA H200 ×2")  # what the device probe says on 2 GPUs
+    dialog = panel.open_sweep_dialog()
+    assert dialog.gpus == 2 and dialog.per_gpu.isChecked() and dialog.workers() == 2
+    dialog.reject()
+    panel.form.device.setCurrentText("cpu")  # the form asks for the CPU: no GPUs to spread on
+    dialog = panel.open_sweep_dialog()
+    assert dialog.gpus == 0 and dialog.workers() == 1
+    dialog.reject()
