@@ -94,6 +94,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="the study to create or join (default: the dataset's name and a hash of the sweep)",
     )
     s.add_argument(
+        "--devices",
+        metavar="all|0,2",
+        help="one trial per GPU at a time: a worker process per GPU (all of them, or these "
+        "numbers), each pinned to its device with CUDA_VISIBLE_DEVICES; refused without a CUDA "
+        "GPU (default: one trial at a time on --device)",
+    )
+    s.add_argument(
         "--retrain-best",
         action="store_true",
         help="afterwards, train the best trial's settings on train + val and evaluate once on test",
@@ -161,6 +168,43 @@ class SweepProgress:
         print(text, file=self.out, flush=True)
 
 
+class DeviceProgress:
+    """The workers of ``--devices``: each one's trial lines prefixed with its GPU
+    (``[gpu 1] trial 3/8 …``) and its messages on stderr the same way. The study's first
+    line is the parent's own (each worker would repeat it)."""
+
+    def __init__(self, quiet: bool, metric: str) -> None:
+        self.progress = SweepProgress(quiet, metric)
+
+    def __call__(self, device: str, item: Any) -> None:
+        from gender_desktop.sweeps.events import SweepEnded, SweepStarted
+
+        if isinstance(item, str):
+            print(f"[gpu {device}] {item}", file=sys.stderr, flush=True)
+        elif not isinstance(item, SweepStarted | SweepEnded):
+            saved = self.progress.out
+            self.progress.out = _Prefixed(saved, f"[gpu {device}] ")
+            try:
+                self.progress(item)
+            finally:
+                self.progress.out = saved
+
+
+class _Prefixed:
+    """A text stream that puts ``prefix`` before each line written to it."""
+
+    def __init__(self, out: TextIO, prefix: str) -> None:
+        self.out, self.prefix = out, prefix
+
+    def write(self, text: str) -> int:
+        lines = text.split("\n")
+        body = "\n".join(self.prefix + line if line else line for line in lines)
+        return self.out.write(body)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
 def trials_text(summary: Any) -> str:
     """The trials as a table, best first; the best marked; test numbers marked as not used."""
     keys = sorted({k for r in summary.trials for k in r.params}, key=list(KEYS).index)
@@ -206,7 +250,12 @@ def run(args: argparse.Namespace) -> int:
     control = Control()
     progress = SweepProgress(args.json, spec.metric)
     with ctrl_c_sets(control.stop):
-        summary = run_sweep(spec, args.runs_dir, progress, control, track=track)
+        if args.devices:
+            summary, failed = _sweep_on_devices(args, spec, control, track)
+            if failed:
+                return failed
+        else:
+            summary = run_sweep(spec, args.runs_dir, progress, control, track=track)
         final = None
         if args.retrain_best and not summary.stopped and summary.best is not None:
             progress._print(f"retraining trial #{summary.best.number} on train + val")
@@ -228,6 +277,39 @@ def run(args: argparse.Namespace) -> int:
         say("sweep", "error: no trial finished (each one's message is above)")
         return EXIT_USER
     return EXIT_OK
+
+
+def _sweep_on_devices(
+    args: argparse.Namespace, spec: SweepSpec, control: Any, track: Any
+) -> tuple[Any, int]:
+    """``--devices``: one worker process per GPU on the study; the study's summary, and the
+    exit code of a failed worker (0: none failed)."""
+    from gender_desktop.errors import EXIT_INTERNAL, UserError
+    from gender_desktop.sweeps.devices import pinned_devices
+    from gender_desktop.sweeps.parallel import sweep_on_devices
+
+    devices = pinned_devices(args.devices)
+    if spec.base.device not in ("auto", "cuda"):
+        raise UserError(
+            f"--devices pins each worker to one GPU; --device {spec.base.device} contradicts it"
+        )
+    out = sys.stderr if args.json else sys.stdout
+    print(
+        f"study {spec.study_name()}: one trial per GPU on {len(devices)} GPU(s) "
+        f"(CUDA_VISIBLE_DEVICES {', '.join(devices)})",
+        file=out,
+        flush=True,
+    )
+    done = sweep_on_devices(
+        spec, devices, args.runs_dir, DeviceProgress(args.json, spec.metric), control, track
+    )
+    failed = done.failed()
+    if failed:
+        print(trials_text(done.summary), file=out)
+        which = ", ".join(f"gpu {d} (exit {c})" for d, c in failed.items())
+        say("sweep", f"error: the worker on {which} failed (its message is above)")
+        return done.summary, EXIT_INTERNAL if EXIT_INTERNAL in failed.values() else EXIT_USER
+    return done.summary, 0
 
 
 def _print_final(final: dict[str, Any], number: int) -> None:

@@ -27,12 +27,36 @@ def describe_device() -> str:
     except (ImportError, OSError) as exc:  # a broken install, or a bundle that left it out
         raise DeviceProbeFailed(f"torch could not be loaded: {exc}") from exc
 
-    if torch.cuda.is_available():
-        return f"CUDA · {torch.cuda.get_device_name(0)}"
+    count = gpu_count()
+    if count:
+        return f"CUDA · {torch.cuda.get_device_name(0)}" + (
+            f" {GPUS_MARK}{count}" if count > 1 else ""
+        )
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return "Apple MPS"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+GPUS_MARK = "×"  # "CUDA · NVIDIA H200 ×8": the probe's text names how many GPUs are visible
+
+
+def gpu_count() -> int:
+    """The CUDA GPUs this process sees (after ``CUDA_VISIBLE_DEVICES``), 0 without CUDA: the
+    one count the sweep's ``--devices all`` and the GUI's "one trial per GPU" go by (tests
+    monkeypatch it). Imports torch."""
+    import torch
+
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def gpus_in(device_text: str) -> int:
+    """How many GPUs a probe's text (:func:`describe_device`) names, without torch: the GUI
+    reads its status-bar text. 0 for a CPU or MPS text, 1 for one GPU."""
+    if not device_text.startswith("CUDA"):
+        return 0
+    _, mark, count = device_text.rpartition(f" {GPUS_MARK}")
+    return int(count) if mark and count.isdigit() else 1
 
 
 class DeviceService:

@@ -78,8 +78,46 @@ def run(args: dict[str, Any], send: Callable[[object], None], control: Control) 
 
     spec = spec_from_dict(args["spec"])
     runs_dir = Path(args["runs_dir"]) if args.get("runs_dir") else None
-    summary = run_sweep(spec, runs_dir, throttled(send), control)
+    if args.get("per_gpu"):
+        summary = _per_gpu(spec, runs_dir, send, control)
+    else:
+        summary = run_sweep(spec, runs_dir, throttled(send), control)
     return summary.to_dict() | {"storage_url": spec.storage or ""}
+
+
+def _per_gpu(
+    spec: SweepSpec, runs_dir: Path | None, send: Callable[[object], None], control: Control
+) -> Any:
+    """``sweep`` with ``per_gpu``: a worker process per visible GPU (sweeps/parallel.py); their
+    sweep events go to the GUI as they are, their messages as log lines naming the GPU."""
+    from gender_desktop.ml.events import LogLine
+    from gender_desktop.sweeps.devices import pinned_devices
+    from gender_desktop.sweeps.events import SweepEnded, SweepStarted
+    from gender_desktop.sweeps.parallel import sweep_on_devices
+
+    devices = pinned_devices("all")
+    send(LogLine(f"one trial per GPU on {len(devices)} GPUs"))
+    started: list[bool] = []
+
+    def relay(device: str, item: object) -> None:
+        if isinstance(item, str):
+            send(LogLine(f"[gpu {device}] {item}"))
+        elif isinstance(item, SweepStarted):
+            if not started:  # the sweep's first line once, not once per worker
+                started.append(True)
+                send(item)
+        elif not isinstance(item, SweepEnded):  # the sweep ends once all workers have
+            send(item)
+
+    done = sweep_on_devices(spec, devices, runs_dir, relay, control)
+    failed = done.failed()
+    if failed:
+        which = ", ".join(f"GPU {d}" for d in failed)
+        raise UserError(f"the sweep's worker on {which} failed (its message is in the log)")
+    summary = done.summary
+    best = summary.best.number if summary.best else None
+    send(SweepEnded(summary.study, summary.stopped, best, summary.counts))
+    return summary
 
 
 def spec_of_study(storage_url: str | None, name: str) -> SweepSpec:

@@ -15,5 +15,7 @@ maps the app's settings onto it and makes each trial an ordinary run folder.
   rebuilds a stored study's sweep).
 - :mod:`.runner`: ``run_sweep`` (the trials, one after another, in this process) and
   ``retrain_best`` (the best trial's settings on train + val, evaluated once on test).
+- :mod:`.devices` / :mod:`.parallel` / :mod:`.worker`: one trial per GPU (``--devices``): a
+  worker process per GPU on the study, each pinned with ``CUDA_VISIBLE_DEVICES``.
 - :mod:`.results`: the best trial (on validation), the trials table, parameter importances.
 """

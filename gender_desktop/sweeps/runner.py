@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -177,6 +178,9 @@ class _TrialRun:
     def run(self) -> TrialEnded:
         trial = self.trial
         trial.set_user_attr(studies.WORKER, studies.worker_id())
+        pinned = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if pinned is not None:  # a worker of `--devices`: the GPU it ran on
+            trial.set_user_attr(studies.GPU, pinned)
         params = suggest(trial, self.spec.space)
         self.params = params
         try:

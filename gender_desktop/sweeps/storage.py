@@ -13,6 +13,7 @@ The URL shown and stored in run folders never carries a password.
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ def open_storage(url: str | None = None) -> Storage:
         # version row then fails as a duplicate): one at a time, under the same file lock.
         with storage.pop_lock(), warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage.optuna = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+            storage.optuna = _rdb_storage(url, kwargs)
         return storage
     except UserError:
         raise
@@ -99,6 +100,35 @@ def open_storage(url: str | None = None) -> Storage:
         if type(exc).__module__.startswith("sqlalchemy"):
             raise UserError(f"cannot open the sweep storage {public}: {_reason(exc)}") from exc
         raise
+
+
+CREATE_TRIES = 5  # workers starting together on a new database: the later ones try again
+
+
+def _rdb_storage(url: str, kwargs: dict[str, Any]) -> Any:
+    """Optuna's RDB storage, which creates its tables in a new database. Two workers (or
+    machines) starting at once on a new PostgreSQL or MySQL database both create them, and the
+    slower one fails on a duplicate (``pg_type_typname_nsp_index``, the alembic version row):
+    the tables are then there, so it tries again after a moment and opens them. (SQLite takes
+    the file lock instead.) Other errors are not retried."""
+    import optuna
+
+    for attempt in range(1, CREATE_TRIES + 1):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except Exception as exc:
+            if attempt == CREATE_TRIES or not _created_meanwhile(exc):
+                raise
+            time.sleep(0.3 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _created_meanwhile(exc: Exception) -> bool:
+    """Whether ``exc`` is another worker having created the same table, type or row first."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return False
+    text = str(exc).lower()
+    return any(words in text for words in ("already exists", "duplicate key", "duplicate entry"))
 
 
 def _journal(url: str) -> Any:

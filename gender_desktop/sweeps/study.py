@@ -35,6 +35,7 @@ STATE, MESSAGE, WORKER, RUN_DIR, POINT, RESUME = (
     "grid_point",
     "resume_dir",
 )
+GPU = "cuda_visible_devices"  # the worker's CUDA_VISIBLE_DEVICES: the GPU it was pinned to
 UNUSED = "unused"  # a trial asked for when the grid had just run out (see next_trial)
 
 

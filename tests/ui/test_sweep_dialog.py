@@ -77,3 +77,60 @@ def test_the_estimate_comes_from_earlier_similar_runs_or_says_unknown(qtbot, tmp
     assert "about 8 s (from the speed of 1 earlier similar run(s); plus one pass of the" in text
     again.fields["flip"].setText("on")  # augmented: the trunk runs every epoch, no such run
     assert "unknown (no earlier augmented head-only resnet18 run" in again.estimate_label.text()
+
+
+def _earlier_run(tmp_path) -> None:
+    """One earlier head-only run at 72 img/s on the dialog's 64 + 8 images: 1 s an epoch."""
+    earlier = tmp_path / "runs" / "20260101-000000-resnet18-head"
+    earlier.mkdir(parents=True)
+    config = tiny_config(
+        tmp_path / "data", model=ModelConfig("resnet18", "avg", (16,), 0.5, "head", 32)
+    )
+    (earlier / "config.json").write_text(
+        json.dumps({"settings": config.to_dict(), "device": "cuda"})
+    )
+    header = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,images_per_second"
+    (earlier / "metrics.csv").write_text(f"{header}\n1,0.6,0.5,0.6,0.5,0.001,1.0,72.0\n")
+
+
+def test_with_two_gpus_it_offers_one_trial_per_gpu_and_the_estimate_counts_them(qtbot, tmp_path):
+    _earlier_run(tmp_path)
+    dialog = _dialog(qtbot, tmp_path, device="cuda", gpus=2)
+    dialog.show()
+    assert dialog.per_gpu.isVisible()
+    assert dialog.per_gpu.text() == "One trial per GPU (2 GPUs)" and dialog.per_gpu.isChecked()
+    dialog.fields["lr"].setText("1e-3,1e-4,1e-5")
+    dialog.fields["epochs"].setText("2")
+    # 3 runs of 2 epochs, 2 at a time: two rounds of 2 s, not 6 s one after another
+    assert dialog.count_label.text() == "<b>3 runs</b>, up to 2 at a time (one per GPU)"
+    assert dialog.estimate_label.text().startswith("Estimated time: about 4 s (")
+    assert "; 2 GPUs at once)" in dialog.estimate_label.text()
+    assert dialog.workers() == 2
+    dialog.per_gpu.setChecked(False)  # one at a time after all
+    assert dialog.count_label.text() == "<b>3 runs</b>, one at a time"
+    assert dialog.estimate_label.text().startswith("Estimated time: about 6 s (")
+    assert dialog.workers() == 1
+
+
+def test_with_one_gpu_or_none_there_is_no_per_gpu_choice(qtbot, tmp_path):
+    for gpus in (0, 1):
+        dialog = _dialog(qtbot, tmp_path, gpus=gpus)
+        dialog.show()
+        assert not dialog.per_gpu.isVisible() and dialog.workers() == 1
+        dialog.fields["lr"].setText("1e-3,1e-4")
+        assert dialog.count_label.text() == "<b>2 runs</b>, one at a time"
+
+
+def test_the_train_panel_offers_per_gpu_trials_when_the_probe_names_two_gpus(make_window, qtbot):
+    window = make_window()
+    with qtbot.waitSignal(window.dataset_opened, timeout=60_000):
+        window.open_demo()
+    panel = window.training
+    panel.set_device_text("CUDA · NVIDIA H200 ×2")  # what the device probe says on 2 GPUs
+    dialog = panel.open_sweep_dialog()
+    assert dialog.gpus == 2 and dialog.per_gpu.isChecked() and dialog.workers() == 2
+    dialog.reject()
+    panel.form.device.setCurrentText("cpu")  # the form asks for the CPU: no GPUs to spread on
+    dialog = panel.open_sweep_dialog()
+    assert dialog.gpus == 0 and dialog.workers() == 1
+    dialog.reject()

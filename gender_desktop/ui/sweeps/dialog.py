@@ -2,6 +2,10 @@
 sweepable setting, how to sample them and where the study lives, and before anything starts:
 how many runs and about how long.
 
+Where more than one GPU is visible (the device probe's text says how many: the GUI never imports
+torch), "One trial per GPU" runs a worker process per GPU on the study
+(:mod:`gender_desktop.sweeps.parallel`), and the count and the estimate say so.
+
 Every field is a spec of the sweep space's own syntax (``1e-3,1e-4``, ``1e-5:1e-2:log``,
 ``32,64,128``), parsed by :mod:`gender_desktop.sweeps.space` as it is typed, so a mistake shows
 at once in the field's own words. The keys are the space's table (``space.KEYS``): a setting
@@ -15,6 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -33,6 +38,7 @@ from PySide6.QtWidgets import (
 from gender_desktop.ml.config import TrainConfig
 from gender_desktop.runs import speed
 from gender_desktop.sweeps import space
+from gender_desktop.sweeps.devices import parallel_seconds
 from gender_desktop.sweeps.spec import METRIC_TITLES, PRUNERS, SAMPLERS, SweepSpec, count_runs
 from gender_desktop.ui.workers import Task
 
@@ -69,11 +75,13 @@ class SweepDialog(QDialog):
         runs_root: Path | None = None,
         default_storage: str = "",
         parent: QWidget | None = None,
+        gpus: int = 0,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Sweep")
         self.base = base
         self.train_images, self.val_images, self.device = train_images, val_images, device
+        self.gpus = gpus  # visible CUDA GPUs (the probe's count); 2 or more: one trial per GPU
         self.speeds: list[speed.Speed] | None = None
         self.fields: dict[str, QLineEdit] = {}
         self.problem = ""
@@ -152,6 +160,14 @@ class SweepDialog(QDialog):
         )
         self.study = QLineEdit()
         self.study.setToolTip("the same name and storage on another machine joins this study")
+        self.per_gpu = QCheckBox(f"One trial per GPU ({self.gpus} GPUs)")
+        self.per_gpu.setToolTip(
+            "a worker process per GPU, each pinned to its device, all taking trials from the "
+            "study: up to one trial on each GPU at a time"
+        )
+        self.per_gpu.setChecked(self.gpus > 1)
+        self.per_gpu.setVisible(self.gpus > 1)
+        self.per_gpu.toggled.connect(self.update_plan)
         for widget in (self.sampler, self.pruner, self.metric_box):
             widget.currentIndexChanged.connect(self.update_plan)
         self.trials.valueChanged.connect(self.update_plan)
@@ -165,6 +181,8 @@ class SweepDialog(QDialog):
         form.addRow("Chosen on", self.metric_box)
         form.addRow("Storage", self.storage)
         form.addRow("Study name", self.study)
+        if self.gpus > 1:
+            form.addRow("GPUs", self.per_gpu)
         box = QGroupBox("How")
         box.setLayout(form)
         return box
@@ -188,6 +206,10 @@ class SweepDialog(QDialog):
         )
         spec.validate()
         return spec
+
+    def workers(self) -> int:
+        """Trials at a time: one per GPU when asked for, else one."""
+        return self.gpus if self.gpus > 1 and self.per_gpu.isChecked() else 1
 
     def run_count(self) -> int:
         try:
@@ -223,7 +245,13 @@ class SweepDialog(QDialog):
         self.problem = ""
         self.study.setPlaceholderText(spec.study_name())
         runs = count_runs(spec)
-        self.count_label.setText(f"<b>{runs:,} run{'s' if runs != 1 else ''}</b>, one at a time")
+        workers = self.workers()
+        at_once = (
+            f"up to {min(workers, runs)} at a time (one per GPU)"
+            if workers > 1
+            else "one at a time"
+        )
+        self.count_label.setText(f"<b>{runs:,} run{'s' if runs != 1 else ''}</b>, {at_once}")
         self.start_button.setEnabled(runs > 0)
         self._show_estimate(spec)
 
@@ -236,6 +264,10 @@ class SweepDialog(QDialog):
             result = speed.sweep_estimate(
                 spec, self.train_images, self.val_images, self.speeds, self.device
             )
+            workers = self.workers()
+            if result.seconds is not None and workers > 1:
+                seconds = parallel_seconds(result.seconds, count_runs(spec), workers)
+                result = speed.Estimate(seconds, f"{result.basis}; {workers} GPUs at once")
             text = result.text()
         self.estimate_label.setText(f"Estimated time: {text}")
         self.estimated.emit(text)

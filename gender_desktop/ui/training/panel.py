@@ -28,6 +28,7 @@ from gender_desktop.data.dataset import Dataset
 from gender_desktop.durations import duration_text
 from gender_desktop.errors import UserError
 from gender_desktop.ml import weights_check
+from gender_desktop.ml.device import gpus_in
 from gender_desktop.ml.events import VALIDATING, BatchEnd, EpochEnd, PhaseProgress
 from gender_desktop.runs.folder import RunFolder, workspace_path
 from gender_desktop.runs.speed import device_kind
@@ -320,14 +321,18 @@ class TrainingPanel(QWidget):
             device_kind(self.device_text if device == "auto" else device),
             default_storage=default_url(),
             parent=self,
+            gpus=gpus_in(self.device_text) if device in ("auto", "cuda") else 0,
         )
-        dialog.accepted.connect(lambda: self.start_sweep(dialog.build_spec()))
+        dialog.accepted.connect(
+            lambda: self.start_sweep(dialog.build_spec(), per_gpu=dialog.workers() > 1)
+        )
         dialog.open()
         return dialog
 
-    def start_sweep(self, spec: SweepSpec) -> SweepWorker | None:
+    def start_sweep(self, spec: SweepSpec, per_gpu: bool = False) -> SweepWorker | None:
         """Run ``spec`` in the training child, one trial at a time: the curves show the
-        current trial, the upper bar the whole sweep."""
+        current trial, the upper bar the whole sweep. ``per_gpu``: the child starts a worker
+        process per GPU instead (the log and the bar follow their trials)."""
         from gender_desktop.ml.sweep_jobs import spec_to_dict
 
         if self.is_running():
@@ -335,7 +340,10 @@ class TrainingPanel(QWidget):
         self._reset_series()
         self.last_study = (spec.storage or "", spec.study_name())
         worker = SweepWorker(
-            self.client, "sweep", {"spec": spec_to_dict(spec), "runs_dir": None}, parent=self
+            self.client,
+            "sweep",
+            {"spec": spec_to_dict(spec), "runs_dir": None, "per_gpu": per_gpu},
+            parent=self,
         )
         self._start_worker(worker, self._on_sweep_done)
         self.sweep_progress.setFormat("Starting the sweep…")
