@@ -8,8 +8,16 @@ from pathlib import Path
 import builders
 import pytest
 
+from gender_desktop.data.demo import generate
+
 
 @pytest.fixture
 def colour_data(tmp_path: Path) -> Path:
     """80 images: red ones male, blue ones female (trivially learnable)."""
     return builders.celeba_official(tmp_path / "colours", 80)
+
+
+@pytest.fixture
+def faces(tmp_path: Path) -> Path:
+    """160 synthetic faces (varied pixels: realistic gradient magnitudes for fp16)."""
+    return generate(tmp_path / "faces", count=160)

@@ -29,6 +29,7 @@ pytestmark = [
     ),
 ]
 CUDA = torch.device("cuda")
+FACES_MODEL = ModelConfig(backbone="resnet18", input_size=48, hidden=(16,))
 
 
 def cuda_config(data: Path, **changes):
@@ -51,16 +52,19 @@ def _moved(config, trained: torch.nn.Module) -> list[str]:
 @pytest.mark.skipif(
     torch.cuda.is_available() and not runtime.real_bf16(CUDA), reason="this GPU has no native bf16"
 )
-def test_bf16_autocast_trains(colour_data: Path, tmp_path: Path) -> None:
-    config = cuda_config(colour_data, epochs=1)
+def test_bf16_autocast_trains(faces: Path, tmp_path: Path) -> None:
+    config = cuda_config(faces, epochs=1, model=FACES_MODEL)
     _run, trainer, summary = _train(config, tmp_path)
     assert (trainer.precision.name, trainer.precision.scaler) == ("bf16", False)
     assert np.isfinite(summary["history"][0]["train_loss"])
     assert "head.0.weight" in _moved(config, trainer.model)
 
 
-def test_fp16_with_the_grad_scaler_forced(colour_data: Path, tmp_path: Path) -> None:
-    config = cuda_config(colour_data, epochs=2, amp_dtype="fp16")
+def test_fp16_with_the_grad_scaler_forced(faces: Path, tmp_path: Path) -> None:
+    """Forced fp16 on any GPU: the scaler is active, saved in last.pt, and steps are taken
+    (the synthetic faces: the solid-colour test images overflow fp16 gradients at every
+    scale, so the scaler would rightly skip every step)."""
+    config = cuda_config(faces, epochs=2, amp_dtype="fp16", model=FACES_MODEL)
     run, trainer, summary = _train(config, tmp_path)
     assert (trainer.precision.name, trainer.precision.scaler) == ("fp16", True)
     assert all(np.isfinite(row["train_loss"]) for row in summary["history"])
@@ -171,7 +175,7 @@ def test_grad_cam_on_cuda(cuda_run: Path) -> None:
     on_cpu = Predictor.from_run(cuda_run, "cpu").grad_cam(square)
     assert 0 <= p_male <= 1 and heat.shape == (predictor.size, predictor.size)
     assert heat.dtype == np.float32 and heat.min() >= 0 and heat.max() <= 1
-    assert p_male == pytest.approx(on_cpu[0], abs=1e-3)
+    assert p_male == pytest.approx(on_cpu[0], abs=5e-3)  # TF32 convolutions on the GPU
     assert np.abs(heat - on_cpu[1]).mean() < 0.05
 
 
@@ -192,9 +196,10 @@ def test_export_from_a_cuda_trained_run(cuda_run: Path, tmp_path: Path) -> None:
     assert [r.format for r in results] == formats
     for result in results:
         assert result.path.is_file() and result.path.stat().st_size > 1000
+        assert result.max_abs_diff < 1e-3  # verified against the model by export_run
     loaded = torch.jit.load(str(results[0].path), map_location="cpu")
-    x = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
-    assert loaded(x).shape[0] == 2
+    logit, p_male = loaded(torch.zeros(2, 3, 32, 32))
+    assert logit.shape[0] == p_male.shape[0] == 2 and bool(((p_male >= 0) & (p_male <= 1)).all())
 
 
 def test_nvjpeg_decoding_matches_the_cpu_path(colour_data: Path) -> None:
