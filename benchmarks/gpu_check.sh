@@ -4,7 +4,8 @@
 # onnxruntime and pytest; no PySide6), within 8 minutes on an H100/H200:
 #   nvidia-smi · the versions · the core imports without Qt · pytest -m cuda (tests/cuda)
 #   · benchmarks/train_throughput.py (engine vs the reference loop, per scope, same JPEGs;
-#   ten head-only epochs over 24,000 images) · benchmarks/predict_latency.py --device cuda
+#   ten head-only epochs over 24,000 images) · benchmarks/decode_speed.py (nvjpeg against the
+#   CPU workers) · benchmarks/predict_latency.py --device cuda
 #   · benchmarks/sweep_speed.py · train_throughput again with --compile, if time is left.
 # Results go to $1, else $OUT, else ./gpu-check-results: gpu_check.json (GPU, driver,
 # versions, every step's status and numbers), gpu_check.md (a table for docs/benchmarks.md,
@@ -139,6 +140,8 @@ if ((cuda)); then
     run_step train_throughput 240 90 "$python" benchmarks/train_throughput.py --device cuda \
         --images 30000 --batch-size 256 --epochs 2 --reference-batches 30 \
         --scopes all,last_block,head --root "$data" --json-out "$out/train_throughput.json"
+    run_step decode_speed 90 40 "$python" benchmarks/decode_speed.py --images 30000 \
+        --root "$data" --json-out "$out/decode_speed.json"
     run_step predict_latency 120 45 "$python" benchmarks/predict_latency.py --device cuda \
         --backbone vgg16 --images 1000 --single 50 --photos 5 --root "$work/predict" --json \
         --json-out "$out/predict_latency.json"
@@ -155,6 +158,8 @@ else
         run_step train_throughput 240 20 "$python" benchmarks/train_throughput.py --device cpu \
             "${tiny[@]}" --images 64 --batch-size 16 --epochs 1 --reference-batches 2 \
             --scopes head,all --root "$data" --json-out "$out/train_throughput.json"
+        run_step decode_speed 120 20 "$python" benchmarks/decode_speed.py --images 64 \
+            --input-size 32 --workers 2 --root "$data" --json-out "$out/decode_speed.json"
         run_step predict_latency 120 20 "$python" benchmarks/predict_latency.py --device cpu \
             --backbone resnet18 --input-size 32 --images 16 --single 3 --photos 0 --no-engine \
             --root "$work/predict" --json --json-out "$out/predict_latency.json"
@@ -162,7 +167,7 @@ else
             "${tiny[@]}" --images 64 --epochs 1 --root "$data" --json-out "$out/sweep_speed.json"
         record train_throughput_compile skipped 0 "skipped: CPU smoke (torch.compile is timed on a GPU)"
     else
-        for name in train_throughput predict_latency sweep_speed train_throughput_compile; do
+        for name in train_throughput decode_speed predict_latency sweep_speed train_throughput_compile; do
             record "$name" skipped 0 "skipped: no CUDA (run with --cpu-smoke for the CPU-safe parts)"
         done
     fi

@@ -21,7 +21,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("train_throughput", "predict_latency", "sweep_speed", "train_throughput_compile")
+BENCHMARKS = (
+    "train_throughput",
+    "decode_speed",
+    "predict_latency",
+    "sweep_speed",
+    "train_throughput_compile",
+)
 
 
 def environment() -> dict[str, Any]:
@@ -152,6 +158,26 @@ def target_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     met(sec < 15 and n >= 24_000),
                 )
             )
+    ds = results.get("decode_speed") or {}
+    if ds.get("nvjpeg_images_per_second"):
+        rows.append(
+            (
+                f"decode cache, {ds['images']:,} JPEGs: nvjpeg / {ds['cpu_cores']} CPU workers",
+                "> 1x (else decode on the CPU)",
+                f"{ds['nvjpeg_speedup']:.2f}x ({ds['nvjpeg_images_per_second']:,.0f} vs "
+                f"{ds['cpu_workers_images_per_second']:,.0f} img/s, pixels ±{ds['mean_abs_pixel_difference']})",
+                met(ds["nvjpeg_speedup"] > 1),
+            )
+        )
+    elif ds:
+        rows.append(
+            (
+                f"decode cache, {ds['images']:,} JPEGs, {ds['cpu_cores']} CPU workers",
+                "(nvjpeg needs CUDA)",
+                f"{ds['cpu_workers_images_per_second']:,.0f} img/s",
+                "—",
+            )
+        )
     pl = results.get("predict_latency") or {}
     if pl:
         single = pl["single_image"]["median_ms"]
