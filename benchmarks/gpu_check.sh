@@ -127,10 +127,12 @@ run_step environment 60 10 "$python" "$repo/benchmarks/gpu_report.py" --environm
 run_step core_imports 60 10 "$python" -c "
 import sys
 import gender_desktop.ml.trainer, gender_desktop.ml.predictor, gender_desktop.ml.export
-import gender_desktop.sweeps.runner, gender_desktop.cli.train
+import gender_desktop.sweeps.runner, gender_desktop.cli.train, gender_desktop.ml.gpu_decode
+sys.path.insert(0, 'benchmarks')
+import train_throughput, decode_speed, predict_latency, sweep_speed, gpu_report
 qt = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph'))
 assert not qt, f'the core imported Qt: {qt}'
-print('the core imports without Qt')"
+print('the core and the benchmarks import without Qt')"
 
 cuda=$("$python" -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
 data="$work/data"
