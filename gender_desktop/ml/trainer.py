@@ -477,7 +477,12 @@ class Trainer:
                 "tries; try a smaller input size or backbone"
             ) from exc
         self.config.batch_size = size
-        self.log(f"automatic batch size: {size}")
+        how = (
+            "the largest that fits, probed with real steps"
+            if self.device.type == "cuda"
+            else "a CPU's fixed choice: bigger batches are not faster there"
+        )
+        self.log(f"automatic batch size: {size} ({how})")
 
     def train_one_epoch(
         self, epoch: int, loop: LoopState, features: CachedFeatures | None
