@@ -112,5 +112,7 @@ def autocast(device: torch.device, enabled: bool = True, amp_dtype: str = "auto"
 
 def grad_scaler(device: torch.device, chosen: Precision) -> torch.amp.GradScaler:
     """The optimizer step's scaler: active for fp16, a pass-through otherwise (the same
-    ``scale / step / update`` calls either way, so one training step serves both)."""
-    return torch.amp.GradScaler(device.type, enabled=chosen.scaler)
+    ``scale / step / update`` calls either way, so one training step serves both). A disabled
+    one is made for "cuda" as before: it touches no device, and torch versions before CPU
+    grad scaling accept it for every device."""
+    return torch.amp.GradScaler(device.type if chosen.scaler else "cuda", enabled=chosen.scaler)
