@@ -206,6 +206,7 @@ def main() -> int:
     parser.add_argument("--no-engine", action="store_true", help="skip the engine child")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "gd-predict")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json-out", type=Path, help="also write the JSON object to this file")
     args = parser.parse_args()
     os.environ.setdefault("GENDER_DESKTOP_HOME", tempfile.mkdtemp(prefix="gd-predict-bench-"))
 
@@ -266,6 +267,10 @@ def main() -> int:
         print(json.dumps(result, indent=2))
     else:
         print(format_table(result))
+    if args.json_out:
+        from gender_desktop.fileio import atomic_write_json
+
+        atomic_write_json(args.json_out, result)
     return 0
 
 

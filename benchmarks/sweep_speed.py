@@ -101,6 +101,7 @@ def main() -> int:
     parser.add_argument("--weights", default="random", help="imagenet needs the download")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--json-out", type=Path, help="also write the JSON object to this file")
     args = parser.parse_args()
     os.environ.setdefault("GENDER_DESKTOP_HOME", tempfile.mkdtemp(prefix="gd-sweep-bench-"))
     root = build_dataset(args.root / str(args.images), args.images)
@@ -129,6 +130,10 @@ def main() -> int:
         "target": "sweep_over_one_run < 1.5",
     }
     print(json.dumps(result, indent=2))
+    if args.json_out:
+        from gender_desktop.fileio import atomic_write_json
+
+        atomic_write_json(args.json_out, result)
     return 0
 
 

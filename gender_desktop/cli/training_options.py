@@ -13,6 +13,7 @@ from gender_desktop.cli.options import DEVICES
 from gender_desktop.errors import UserError
 from gender_desktop.ml import backbones
 from gender_desktop.ml.config import (
+    AMP_DTYPES,
     BEST_METRICS,
     FIT_ON,
     OPTIMIZERS,
@@ -91,7 +92,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> argparse._ArgumentG
         help="L2 penalty on the trained weights",
     )
     o.add_argument(
-        "--batch-size", type=int, default=DEFAULTS["batch_size"], help="images per training step"
+        "--batch-size",
+        type=batch_size_value,
+        default=DEFAULTS["batch_size"],
+        help="images per training step, or auto: the largest that fits in the GPU's memory "
+        "(probed with real steps; config.json records the size chosen)",
     )
     o.add_argument(
         "--epochs", type=int, default=DEFAULTS["epochs"], help="passes over the train split"
@@ -148,6 +153,18 @@ def add_training_options(parser: argparse.ArgumentParser) -> argparse._ArgumentG
     )
     r.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     r.add_argument(
+        "--amp-dtype",
+        default=DEFAULTS["amp_dtype"],
+        choices=AMP_DTYPES,
+        help="mixed precision's dtype: auto (bf16 where the GPU has it, else fp16 with a grad "
+        "scaler; fp32 on CPU), or bf16 / fp16 forced (CPU autocast too)",
+    )
+    r.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the model first (the first steps pay for the compilation)",
+    )
+    r.add_argument(
         "--workers", type=int, default=_D.workers, help="decode processes (0: one per core)"
     )
     r.add_argument(
@@ -164,6 +181,16 @@ def add_training_options(parser: argparse.ArgumentParser) -> argparse._ArgumentG
     )
     t.add_argument("--no-track", action="store_true", help="no tracker, not even TensorBoard")
     return r
+
+
+def batch_size_value(text: str) -> int | str:
+    """--batch-size: a whole number, or "auto" (the largest batch that fits)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or auto, not {text!r}") from None
 
 
 def tracker_names(args: argparse.Namespace) -> list[str] | None:
@@ -197,7 +224,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr=args.lr,
         momentum=args.momentum,
         weight_decay=args.weight_decay,
-        batch_size=args.batch_size,
+        batch_size=DEFAULTS["batch_size"] if args.batch_size == "auto" else args.batch_size,
+        auto_batch_size=args.batch_size == "auto",
         epochs=args.epochs,
         schedule=args.schedule,
         step_size=args.step_size,
@@ -208,6 +236,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,
+        amp_dtype=args.amp_dtype,
+        compile=args.compile,
         workers=args.workers,
         feature_cache=not args.no_feature_cache,
     )

@@ -35,6 +35,7 @@ SCOPES = ("head", "last_block", "all")  # or "from:<block name>"
 MAX_INPUT_SIZE = 1024
 MAX_HIDDEN_UNITS = 65_536
 MAX_HIDDEN_LAYERS = 8
+AUTO_BATCH_CAP = 2048  # the automatic batch size stops doubling here
 MAX_HEAD_PARAMETERS = 300_000_000  # VGG's classic 25088-4096-4096 head is 120 million
 
 
@@ -110,6 +111,9 @@ MOMENTUM_OPTIMIZERS = ("sgd",)
 SCHEDULES = ("none", "step", "cosine", "plateau")
 FIT_ON = ("train", "train+val")
 BEST_METRICS = ("val_loss", "val_accuracy")
+# Mixed-precision dtypes (ml/runtime.precision decides what each means on each device):
+# auto = bf16 on GPUs that have it natively, else fp16 with a grad scaler; fp32 on CPU.
+AMP_DTYPES = ("auto", "bf16", "fp16")
 
 
 @dataclass
@@ -132,6 +136,13 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision where the device supports it (CUDA)
+    amp_dtype: str = "auto"  # auto | bf16 | fp16 (fp16 forces the grad scaler, even on bf16 GPUs)
+    # torch.compile the model before training: off until measured faster on a GPU (the first
+    # steps pay the compilation, seconds to a minute).
+    compile: bool = False
+    # Probe the largest batch that fits (doubling real forward+backward steps until out of
+    # memory or AUTO_BATCH_CAP) and train with it; config.json records the size chosen.
+    auto_batch_size: bool = False
     workers: int = 0  # decode processes; 0 = one per CPU core
     feature_cache: bool = True  # head only, no augmentation: run the frozen trunk once
     # "train": fit on the train split, pick the best epoch on val. "train+val": fit on both
@@ -170,6 +181,8 @@ class TrainConfig:
             problems.append("early-stopping patience cannot be negative")
         if not 0 <= self.seed < 2**32:
             problems.append("the seed must be a whole number from 0 to 4,294,967,295")
+        if self.amp_dtype not in AMP_DTYPES:
+            problems.append(f"amp_dtype must be one of {', '.join(AMP_DTYPES)}")
         if self.best_metric not in BEST_METRICS:
             problems.append(f"best_metric must be one of {', '.join(BEST_METRICS)}")
         if self.fit_on not in FIT_ON:

@@ -32,7 +32,7 @@ from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.images import decode_chunk
 from gender_desktop.errors import Cancelled, UserError
 from gender_desktop.fileio import atomic_write_json, format_size, pid_alive
-from gender_desktop.ml import runtime
+from gender_desktop.ml import gpu_decode, runtime
 from gender_desktop.ml.config import AugmentConfig
 from gender_desktop.procs import die_with_parent_signal, watch_parent
 
@@ -234,6 +234,10 @@ def _decoded_chunks(
         return items, size
 
     starts = range(0, n, chunk)
+    if gpu_decode.wanted():  # nvjpeg, batched; what it cannot take is decoded here on the CPU
+        for start in starts:
+            yield gpu_decode.decode_chunk_on(*job(start))
+        return
     if pool is None:
         for start in starts:
             yield decode_chunk(job(start))

@@ -30,7 +30,7 @@ from gender_desktop import __version__
 from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.errors import Cancelled, UserError, describe_os_error
-from gender_desktop.ml import runtime, weights_check
+from gender_desktop.ml import runtime, speed, weights_check
 from gender_desktop.ml import weights as weights_mod
 from gender_desktop.ml.checkpoints import CheckpointKeeper, last_checkpoint_name
 from gender_desktop.ml.config import MOMENTUM_OPTIMIZERS, TrainConfig
@@ -93,7 +93,7 @@ class Trainer:
         self.keeper = CheckpointKeeper(config, run)
         self.features: CachedFeatures | None = None  # a head-only run's, for its test scores
         self.loss_fn = nn.BCEWithLogitsLoss()
-        self.bf16 = runtime.real_bf16(self.device)
+        self.precision = runtime.device_precision(self.device, config.amp, config.amp_dtype)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input size: pick the fastest kernels
 
@@ -121,7 +121,7 @@ class Trainer:
         return waited
 
     def _autocast(self):
-        return runtime.autocast(self.device, self.config.amp)
+        return runtime.autocast(self.device, self.config.amp, self.config.amp_dtype)
 
     # -- setup ------------------------------------------------------------------------------------
     def _open_dataset(self) -> None:
@@ -373,6 +373,8 @@ class Trainer:
         model = self._build_model(resuming)
         self._prepare_data()
         loop = self._loop_state(model)
+        if cfg.auto_batch_size and not resuming:  # resuming keeps the size config.json holds
+            self._choose_batch_size(loop)
         start_epoch = 1
         if resuming:
             assert self.run_folder is not None
@@ -446,15 +448,41 @@ class Trainer:
             memory_format=torch.channels_last if channels_last else torch.preserve_format,
         )
         optimizer = self._optimizer(trainable_parameters(model))
-        use_scaler = self.device.type == "cuda" and cfg.amp and not self.bf16
+        if cfg.compile:
+            speed.compile_model(model)
         return LoopState(
             model,
             optimizer,
             self._scheduler(optimizer),
-            torch.amp.GradScaler("cuda", enabled=use_scaler),
-            use_scaler,
+            runtime.grad_scaler(self.device, self.precision),
+            self.precision.scaler,
             DeviceBatcher(self.decoded, self.device, channels_last),
         )
+
+    def _choose_batch_size(self, loop: LoopState) -> None:
+        """The largest batch that fits (ml/speed.largest_batch), into the settings before
+        config.json is written, so the run records (and a resume reuses) the size chosen."""
+        step = speed.probe_step(
+            loop.model,
+            loop.batcher.normalise,
+            self.config.model.input_size,
+            self.device,
+            self._autocast,
+        )
+        try:
+            size = speed.largest_batch(step, self.device, len(self.rows["train"]))
+        except torch.cuda.OutOfMemoryError as exc:
+            raise TrainingFailed(
+                "CUDA ran out of memory even at the smallest batch the automatic batch size "
+                "tries; try a smaller input size or backbone"
+            ) from exc
+        self.config.batch_size = size
+        how = (
+            "the largest that fits, probed with real steps"
+            if self.device.type == "cuda"
+            else "a CPU's fixed choice: bigger batches are not faster there"
+        )
+        self.log(f"automatic batch size: {size} ({how})")
 
     def train_one_epoch(
         self, epoch: int, loop: LoopState, features: CachedFeatures | None

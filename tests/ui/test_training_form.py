@@ -54,11 +54,15 @@ def test_set_config_shows_every_setting_of_a_saved_run(qtbot) -> None:
         seed=11,
         device="cpu",
         amp=False,
+        amp_dtype="fp16",
+        compile=True,
+        auto_batch_size=True,
         workers=3,
         feature_cache=False,
     )
     form.set_config(saved)
     assert form.config("data").to_dict() == saved.to_dict()
+    assert not form.batch_size.isEnabled()  # the probe chooses it
 
 
 def wheel(widget, clicks: int = -2) -> bool:

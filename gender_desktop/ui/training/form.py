@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from gender_desktop.ml import backbones
 from gender_desktop.ml.config import (
+    AMP_DTYPES,
     MOMENTUM_OPTIMIZERS,
     OPTIMIZERS,
     POOLINGS,
@@ -117,6 +118,13 @@ class TrainingForm(QWidget):
         self.weight_decay.setToolTip("L2 penalty on the trained weights")
         self.batch_size = _spin(1, 4096, d.batch_size)
         self.batch_size.setToolTip("Images per step. Lower it if the GPU runs out of memory.")
+        self.auto_batch = QCheckBox("Largest batch that fits")
+        self.auto_batch.setChecked(d.auto_batch_size)
+        self.auto_batch.setToolTip(
+            "Probe the GPU with real training steps, doubling the batch until it runs out of "
+            "memory; the run records the size chosen (64 on a CPU)"
+        )
+        self.auto_batch.toggled.connect(lambda on: self.batch_size.setEnabled(not on))
         self.epochs = _spin(1, 1000, d.epochs)
         self.epochs.setToolTip("Passes over the train split")
         self.schedule = ComboBox()
@@ -166,6 +174,18 @@ class TrainingForm(QWidget):
         self.amp = QCheckBox("Mixed precision (CUDA)")
         self.amp.setChecked(d.amp)
         self.amp.setToolTip("bf16 (or fp16 with a grad scaler) autocast and channels-last on CUDA")
+        self.amp_dtype = ComboBox()
+        self.amp_dtype.addItems(list(AMP_DTYPES))
+        self.amp_dtype.setCurrentText(d.amp_dtype)
+        self.amp_dtype.setToolTip(
+            "auto: bf16 where the GPU has it, else fp16 with a grad scaler (fp32 on a CPU); "
+            "bf16 or fp16 force that type"
+        )
+        self.compile = QCheckBox("Compile the model (torch.compile)")
+        self.compile.setChecked(d.compile)
+        self.compile.setToolTip(
+            "Compile before training: maybe faster on a GPU; the first steps wait for it"
+        )
         self.workers = _spin(0, 256, d.workers)
         self.workers.setToolTip("Processes that decode the images once (0: one per CPU core)")
         self.feature_cache = QCheckBox("Frozen-backbone features once")
@@ -212,6 +232,7 @@ class TrainingForm(QWidget):
                     ("Momentum", self.momentum),
                     ("Weight decay", self.weight_decay),
                     ("Batch size", self.batch_size),
+                    ("", self.auto_batch),
                     ("Epochs", self.epochs),
                     ("Schedule", self.schedule),
                     ("Step size", self.step_size),
@@ -240,6 +261,8 @@ class TrainingForm(QWidget):
                 [
                     ("Device", self.device),
                     ("", self.amp),
+                    ("Precision", self.amp_dtype),
+                    ("", self.compile),
                     ("Decode workers", self.workers),
                     ("", self.feature_cache),
                 ],
@@ -401,6 +424,9 @@ class TrainingForm(QWidget):
             seed=self.seed.value(),
             device=self.device.currentText(),
             amp=self.amp.isChecked(),
+            amp_dtype=self.amp_dtype.currentText(),
+            compile=self.compile.isChecked(),
+            auto_batch_size=self.auto_batch.isChecked(),
             workers=self.workers.value(),
             feature_cache=self.feature_cache.isChecked(),
         )
@@ -432,6 +458,9 @@ class TrainingForm(QWidget):
         self.best_metric.setCurrentIndex(max(self.best_metric.findData(config.best_metric), 0))
         self.device.setCurrentText(config.device)
         self.amp.setChecked(config.amp)
+        self.amp_dtype.setCurrentText(config.amp_dtype)
+        self.compile.setChecked(config.compile)
+        self.auto_batch.setChecked(config.auto_batch_size)
         self.fit_on_val.setChecked(config.fit_on == "train+val")
         self.feature_cache.setChecked(config.feature_cache)
         self.flip.setChecked(a.flip)

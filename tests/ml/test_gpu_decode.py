@@ -1,0 +1,87 @@
+"""The batched JPEG decode (nvjpeg on CUDA) shapes images as the CPU path does: run here with
+torchvision's CPU decoder standing in for nvjpeg (tests/cuda compares the real one), with
+every file it must not take (PNG, EXIF, broken) decoded, or refused, by the CPU path."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gender_desktop.data.images import decode_chunk, square
+from gender_desktop.ml import gpu_decode
+
+
+def photo(seed: int, size=(178, 218), fmt: str = "JPEG", exif: bool = False) -> bytes:
+    """A smooth face-sized picture (gradients and blobs, as photos are, not noise)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
+    channels = [np.sin(xx * rng.uniform(2, 6) + yy * rng.uniform(2, 6) + k) for k in range(3)]
+    arr = ((np.stack(channels, -1) + 1) * 127.5).astype(np.uint8)
+    img, buf = Image.fromarray(arr), io.BytesIO()
+    if exif:
+        tags = Image.Exif()
+        tags[0x0112] = 6  # rotated: the CPU path turns it upright
+        img.save(buf, fmt, quality=92, exif=tags.tobytes())
+    else:
+        img.save(buf, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def test_only_plain_jpegs_go_to_the_batch_decoder() -> None:
+    assert gpu_decode.gpu_decodable(photo(0))
+    assert not gpu_decode.gpu_decodable(photo(0, fmt="PNG"))
+    assert not gpu_decode.gpu_decodable(photo(0, exif=True))
+    assert not gpu_decode.gpu_decodable(b"")
+
+
+@pytest.mark.parametrize("size", [(178, 218), (300, 120), (40, 50)])
+def test_the_square_matches_pillows_within_two_levels(size) -> None:
+    """Same decoded pixels in, the resize + centre crop out: the tensor version agrees with
+    :func:`square` (Pillow's bilinear) to within rounding, growing and shrinking alike."""
+    img = Image.open(io.BytesIO(photo(1, size))).convert("RGB")
+    expected = square(img, 64)
+    tensor = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+    got = gpu_decode.square_tensor(tensor, 64).permute(1, 2, 0).numpy()
+    assert got.shape == expected.shape == (64, 64, 3) and got.dtype == np.uint8
+    diff = np.abs(got.astype(int) - expected.astype(int))
+    assert diff.mean() < 1.0 and diff.max() <= 8
+
+
+def test_a_mixed_chunk_is_decoded_like_the_cpu_path() -> None:
+    items = [
+        (0, photo(2), "a.jpg"),
+        (1, photo(3, fmt="PNG"), "b.png"),
+        (2, photo(4, exif=True), "c.jpg"),
+        (3, photo(5, (218, 178)), "d.jpg"),
+        (4, b"not an image at all", "e.jpg"),
+    ]
+    cpu = dict(decode_chunk((items, 48)))
+    batched = gpu_decode.decode_chunk_on(items, 48, "cpu")
+    assert [pos for pos, _ in batched] == [0, 1, 2, 3, 4]
+    for pos, value in batched:
+        if pos == 4:
+            assert isinstance(value, str) and value == cpu[4]
+            continue
+        assert value.shape == cpu[pos].shape == (48, 48, 3)
+        assert np.abs(value.astype(int) - cpu[pos].astype(int)).mean() < 3.0
+    assert np.array_equal(dict(batched)[2], cpu[2])  # EXIF: the CPU's own, rotated upright
+
+
+def test_a_broken_jpeg_in_the_batch_falls_back_to_the_cpu_and_is_named() -> None:
+    good, broken = photo(6), photo(7)[:300] + b"\xff\xd9"  # truncated but well-marked
+    items = [(0, good, "good.jpg"), (1, broken, "broken.jpg")]
+    results = dict(gpu_decode.decode_chunk_on(items, 32, "cpu"))
+    assert results[0].shape == (32, 32, 3)
+    assert results[1] == dict(decode_chunk((items, 32)))[1]
+
+
+def test_the_switch_and_a_machine_without_cuda_keep_the_cpu_workers(monkeypatch) -> None:
+    monkeypatch.setenv(gpu_decode.GPU_DECODE_ENV, "0")
+    assert not gpu_decode.wanted()
+    monkeypatch.delenv(gpu_decode.GPU_DECODE_ENV)
+    assert gpu_decode.wanted() == torch.cuda.is_available()
