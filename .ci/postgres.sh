@@ -6,15 +6,17 @@
 #   python -m pytest tests/sweeps/test_postgres.py
 #   .ci/postgres.sh stop              # stops the server and removes its cluster
 #
-# start: installs Debian's postgresql package when initdb is missing (apt-get, non-interactive),
-# initialises a cluster in a temp folder as an unprivileged user (gdci, created when missing, when
+# start: installs Debian's postgresql package when initdb is missing (apt-get, non-interactive,
+# without the package's own "main" cluster, which would start on port 5432 and outlive CI),
+# initialises a cluster in a new temp folder (mktemp: two runs never share one) as an unprivileged user (gdci, created when missing, when
 # this runs as root; the current user otherwise), starts it with pg_ctl on a free local port
 # (127.0.0.1 and a unix socket in that folder only, trust authentication, no fsync: a test
-# server, never a real one) and creates one database. stop: the reverse, safe to call twice.
-# PGCI_DIR, PGCI_PORT and PGCI_USER override the folder, the first port tried and the user.
+# server, never a real one) and creates one database; it prints the exports (the URL and
+# PGCI_DIR) to eval. stop: stops the server in $PGCI_DIR and removes that folder; safe to call
+# twice, and a no-op without PGCI_DIR. PGCI_PORT and PGCI_USER override the first port tried
+# and the user.
 set -euo pipefail
 
-DIR="${PGCI_DIR:-${TMPDIR:-/tmp}/gender-desktop-postgres}"
 FIRST_PORT="${PGCI_PORT:-55432}"
 DB="gender_desktop_test"
 
@@ -37,13 +39,16 @@ as_pg() {
   fi
 }
 
+# The newest server's bin folder: the one holding initdb (the client package alone fills a
+# bin folder with psql and createdb but no initdb).
 pg_bin() {
-  local bin
-  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
-  if [ -z "$bin" ] && command -v initdb >/dev/null 2>&1; then
-    bin="$(dirname "$(command -v initdb)")"
+  local initdb
+  initdb="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)"
+  if [ -z "$initdb" ] && command -v initdb >/dev/null 2>&1; then
+    initdb="$(command -v initdb)"
   fi
-  echo "$bin"
+  [ -n "$initdb" ] && dirname "$initdb"
+  return 0
 }
 
 install_postgres() {
@@ -55,9 +60,13 @@ install_postgres() {
   local sudo=""
   as_root || sudo="sudo"
   echo "Installing PostgreSQL (Debian's postgresql package)" >&2
+  # Debian's documented switch: no "main" cluster is created (and started) by the install.
+  $sudo mkdir -p /etc/postgresql-common
+  echo "create_main_cluster = false" | $sudo tee -a /etc/postgresql-common/createcluster.conf >/dev/null
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    postgresql >&2
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql >&2
+  [ -n "$(pg_bin)" ] || { echo "postgres.sh: postgresql installed but no initdb found" >&2; return 1; }
 }
 
 free_port() {
@@ -75,27 +84,41 @@ free_port() {
 
 start() {
   install_postgres
+  DIR="$(mktemp -d "${TMPDIR:-/tmp}/gender-desktop-postgres.XXXXXX")"
+  if ! start_in "$DIR"; then
+    # the logs say why; they go with the folder
+    tail -n 20 "$DIR"/initdb.log "$DIR"/server.log >&2 2>/dev/null || true
+    PGCI_DIR="$DIR" stop
+    return 1
+  fi
+}
+
+start_in() {
   local bin user port
   bin="$(pg_bin)"
   user="$(pg_user)"
-  [ -f "$DIR/port" ] && stop  # a cluster left by an earlier run that was not stopped
   if as_root && ! id "$user" >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
   fi
-  port="$(free_port)"
+  port="$(free_port)" || return 1
   mkdir -p "$DIR/socket"
-  as_root && chown -R "$user" "$DIR"
+  chmod 755 "$DIR"  # mktemp's 700 would keep the server's user out before the chown
+  if as_root; then chown -R "$user" "$DIR"; fi
   chmod 700 "$DIR"
-  as_pg "$bin/initdb" -D "$DIR/data" -U "$user" --auth=trust -E UTF8 --no-sync >"$DIR/initdb.log"
+  # --no-locale: a container's LANG often names a locale that is not generated
+  as_pg "$bin/initdb" -D "$DIR/data" -U "$user" --auth=trust -E UTF8 --no-locale --no-sync \
+    >"$DIR/initdb.log" 2>&1 || return 1
   as_pg "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
-    -o "-p $port -k $DIR/socket -c listen_addresses=127.0.0.1 -c fsync=off" start >&2
+    -o "-p $port -k $DIR/socket -c listen_addresses=127.0.0.1 -c fsync=off" start >&2 || return 1
   echo "$port" >"$DIR/port"
-  as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U "$user" "$DB"
+  as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U "$user" "$DB" || return 1
+  echo "export PGCI_DIR=$DIR"
   echo "export GENDER_DESKTOP_TEST_POSTGRES=postgresql+psycopg2://$user@127.0.0.1:$port/$DB"
 }
 
 stop() {
-  [ -d "$DIR" ] || return 0
+  local DIR="${PGCI_DIR:-}"
+  [ -n "$DIR" ] && [ -d "$DIR" ] || return 0
   local bin
   bin="$(pg_bin)"
   if [ -n "$bin" ] && [ -f "$DIR/data/postmaster.pid" ]; then

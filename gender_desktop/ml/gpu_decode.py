@@ -81,7 +81,8 @@ def decode_chunk_on(
             squares = torch.stack([square_tensor(img, size) for img in images])
             arrays = squares.permute(0, 2, 3, 1).contiguous().cpu().numpy()
             out = [(pos, arrays[k]) for k, (pos, _, _) in enumerate(batch)]
-        except (RuntimeError, ValueError):  # a JPEG the batch decoder refuses: the CPU decodes
+        except (RuntimeError, ValueError, TypeError):  # refused (TypeError: a torchvision
+            # before 0.19 takes no list): the CPU decodes
             rest = batch + rest
     if rest:
         out += decode_chunk((rest, size))

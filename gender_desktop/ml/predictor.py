@@ -147,6 +147,7 @@ class Predictor:
         # with ResNet18 / MobileNetV2 at batch 8 against 64: benchmarks/predict_latency.py).
         self.batch_size = batch_size or (64 if self.device.type == "cuda" else 8)
         self.amp = loaded.config.amp
+        self.amp_dtype = getattr(loaded.config, "amp_dtype", "auto")  # the precision it trained in
         self.normalise = Normaliser(self.device, self.device.type == "cuda")
 
     @classmethod
@@ -177,7 +178,7 @@ class Predictor:
         """Probability of Male for a (N, size, size, 3) uint8 batch."""
         out = []
         for start in range(0, len(squares), self.batch_size):
-            with runtime.autocast(self.device, self.amp):
+            with runtime.autocast(self.device, self.amp, self.amp_dtype):
                 logits = self.model(self._tensor(squares[start : start + self.batch_size]))
             out.append(torch.sigmoid(logits.float()).cpu().numpy())
         return np.concatenate(out) if out else np.empty(0, dtype=np.float32)

@@ -18,6 +18,11 @@ from torch import nn
 
 from gender_desktop.ml.config import AUTO_BATCH_CAP
 
+# The share of the GPU's memory a probe step may peak at. The probe runs no optimizer step, so
+# the optimizer's state (Adam: twice the trainable weights, about 1 GB for the whole of VGG16)
+# and the batcher's buffers come later; a size that only just fits the probe would run out of
+# memory at the first real step.
+PROBE_HEADROOM = 0.8
 CPU_AUTO_BATCH = 64  # a CPU gains nothing from bigger batches; memory is not what limits it
 COMPILE_BACKEND_ENV = "GENDER_DESKTOP_COMPILE_BACKEND"  # tests pick a cheap backend ("eager")
 
@@ -48,9 +53,16 @@ def largest_batch(
     if device.type != "cuda":
         return min(CPU_AUTO_BATCH, top)
 
+    total = torch.cuda.get_device_properties(device).total_memory
+
     def synced(n: int) -> None:
+        torch.cuda.reset_peak_memory_stats(device)
         step(n)
         torch.cuda.synchronize(device)
+        if torch.cuda.max_memory_allocated(device) > PROBE_HEADROOM * total:
+            raise torch.cuda.OutOfMemoryError(
+                f"a batch of {n} peaks above {PROBE_HEADROOM:.0%} of the GPU's memory"
+            )
 
     return doubling(synced, min(start, top), top, torch.cuda.empty_cache)
 

@@ -42,6 +42,10 @@ WORKER_MODULE = "gender_desktop.sweeps.worker"
 POLL_S = 0.2
 STOP_WAIT_S = 120.0  # after Stop, a worker has this long to end its batch before it is killed
 
+def _ignore(_device: str, _item: Any) -> None:
+    """The callback after the caller's own one failed: the workers' last lines are dropped."""
+
+
 # (device, item): item is a sweep event of that worker's, or one line of its stderr
 DeviceCallback = Callable[[str, Any], None]
 
@@ -140,15 +144,17 @@ class _Workers:
 
     def wait(self, callback: DeviceCallback, control: Control) -> dict[str, int]:
         """Relay until every worker has ended; Stop once: SIGINT each; Ctrl+C again (a
-        KeyboardInterrupt here): SIGINT again, wait, and re-raise."""
+        KeyboardInterrupt here): SIGINT again, wait, and re-raise. Any other error here (the
+        caller's callback failing, its pipe gone) stops the workers too before it propagates:
+        they must not go on taking trials for a parent that no longer listens."""
         try:
             while any(p.poll() is None for p in self.procs.values()):
                 if control.stop.is_set() and not self.signalled:
                     self._interrupt()
                 self._relay(callback, POLL_S)
-        except KeyboardInterrupt:
+        except BaseException as exc:
             self._interrupt()
-            self._finish(callback)
+            self._finish(callback if isinstance(exc, KeyboardInterrupt) else _ignore)
             raise
         self._finish(callback)
         return {d: int(p.returncode) for d, p in self.procs.items()}

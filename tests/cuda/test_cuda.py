@@ -221,6 +221,29 @@ def test_nvjpeg_decoding_matches_the_cpu_path(colour_data: Path) -> None:
         assert np.abs(value.astype(int) - cpu[pos].astype(int)).mean() < 4.0
 
 
+def test_nvjpeg_takes_a_grey_jpeg_as_rgb_and_refuses_a_truncated_one_as_the_cpu_does() -> None:
+    """nvjpeg must not turn a cut-off file into an image of garbage where the CPU path names
+    it unreadable, and a one-channel JPEG comes out as three channels like Pillow's."""
+    import io
+
+    from PIL import Image
+
+    from gender_desktop.data.images import decode_chunk
+
+    def jpeg(mode: str) -> bytes:
+        buffer = io.BytesIO()
+        Image.new(mode, (64, 80), 128 if mode == "L" else (200, 40, 40)).save(buffer, "JPEG")
+        return buffer.getvalue()
+
+    whole = jpeg("RGB")
+    items = [(0, jpeg("L"), "grey.jpg"), (1, whole, "whole.jpg"), (2, whole[:300], "cut.jpg")]
+    cpu = dict(decode_chunk((items, 48)))
+    gpu = dict(gpu_decode.decode_chunk_on(items, 48, "cuda"))
+    assert gpu[0].shape == cpu[0].shape == (48, 48, 3)
+    assert np.abs(gpu[0].astype(int) - cpu[0].astype(int)).mean() < 4.0
+    assert isinstance(cpu[2], str) and isinstance(gpu[2], str)  # named unreadable, both ways
+
+
 def _ddp_available() -> bool:
     help_text = subprocess.run(
         [sys.executable, "-m", "gender_desktop", "train", "--help"],
