@@ -7,6 +7,7 @@ child process through the one process layer; training imports torch itself when 
 
 from __future__ import annotations
 
+import re
 import threading
 
 from gender_desktop.errors import UserError
@@ -28,11 +29,22 @@ def describe_device() -> str:
         raise DeviceProbeFailed(f"torch could not be loaded: {exc}") from exc
 
     if torch.cuda.is_available():
-        return f"CUDA · {torch.cuda.get_device_name(0)}"
+        count = torch.cuda.device_count()
+        name = torch.cuda.get_device_name(0)
+        return f"CUDA · {count} × {name}" if count > 1 else f"CUDA · {name}"
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return "Apple MPS"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def cuda_count(text: str) -> int:
+    """How many CUDA GPUs a :func:`describe_device` text names (0 for none): the Train
+    panel offers "All N GPUs (DDP)" from it without importing torch into the GUI."""
+    if not text.startswith("CUDA · "):
+        return 0
+    many = re.match(r"CUDA · (\d+) × ", text)
+    return int(many.group(1)) if many else 1
 
 
 class DeviceService:

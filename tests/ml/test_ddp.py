@@ -2,8 +2,9 @@
 
 Real runs of ``python -m torch.distributed.run --standalone --nproc_per_node 2``: a run whose
 second process is killed after its first saved epoch ends with a message and a resumable
-last.pt, and ``--resume`` under torchrun finishes it into a complete run folder whose epochs
-hold the numbers of both processes together.
+last.pt, and ``--resume`` under torchrun (started by the app's launcher, as the Train panel's
+"All N GPUs" does) finishes it into a complete run folder whose epochs hold the numbers of
+both processes together.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from setups import tiny_config
 
 from gender_desktop.cli import main
 from gender_desktop.ml.config import ConfigError
+from gender_desktop.ml.events import Control, EpochEnd, LogLine, RunStarted
+from gender_desktop.ml.launcher import run_distributed
 from gender_desktop.runs.folder import RunFolder
 
 TINY = [
@@ -131,15 +134,19 @@ def test_killed_rank_leaves_a_resumable_run_that_resume_finishes(
     assert 1 <= kept < EPOCHS
     before = RunFolder(folder).read_metrics()[:kept]
 
-    resumed = subprocess.run(
-        torchrun("--resume", str(folder), "--no-track"),
-        env=rank_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
+    # Resumed as the app's Train panel does it: the training child's launcher runs
+    # `torchrun ... train --resume RUN --ddp` and relays rank 0's events.
+    events: list[object] = []
+    summary = run_distributed({}, str(folder), True, 2, [], events.append, Control())
+    assert summary["state"] == "finished" and summary["epochs"] == EPOCHS
+    started = [e for e in events if isinstance(e, RunStarted)]
+    assert [e.start_epoch for e in started] == [kept + 1]
+    assert [e.metrics["epoch"] for e in events if isinstance(e, EpochEnd)] == list(
+        range(kept + 1, EPOCHS + 1)
     )
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert f"resumed after epoch {kept}" in resumed.stdout
+    assert any(
+        isinstance(e, LogLine) and e.message == f"resumed after epoch {kept}" for e in events
+    )
     run = RunFolder(folder)
     rows = run.read_metrics()
     assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))

@@ -28,6 +28,7 @@ from gender_desktop.data.dataset import Dataset
 from gender_desktop.durations import duration_text
 from gender_desktop.errors import UserError
 from gender_desktop.ml import weights_check
+from gender_desktop.ml.device import cuda_count
 from gender_desktop.ml.events import VALIDATING, BatchEnd, EpochEnd, PhaseProgress
 from gender_desktop.runs.folder import RunFolder, workspace_path
 from gender_desktop.runs.speed import device_kind
@@ -164,6 +165,7 @@ class TrainingPanel(QWidget):
 
     def set_device_text(self, text: str) -> None:
         self.device_text = text
+        self.form.set_gpu_count(cuda_count(text))
         self.update_plan()
 
     def is_running(self) -> bool:
@@ -179,6 +181,8 @@ class TrainingPanel(QWidget):
             return
         device = form.device.currentText()
         where = self.device_text if device == "auto" else device
+        if form.ddp_processes():
+            where = f"{device.removesuffix(' (DDP)').lower()} at once (DDP)"
         text = (
             f"<b>{form.backbone.currentText()}</b> · {form.scope.currentText().lower()} · "
             f"{form.input_size.value()} px · on <b>{where}</b> · "
@@ -260,7 +264,12 @@ class TrainingPanel(QWidget):
         # fails while preparing leaves none behind.
         self.run = resume_run or RunFolder.create(name)
         self.worker = TrainingWorker(
-            self.client, config, self.run, resume=resume_run is not None, parent=self
+            self.client,
+            config,
+            self.run,
+            resume=resume_run is not None,
+            parent=self,
+            ddp=self.form.ddp_processes(),
         )
         self._connect(self.worker)
         self.sweep_progress.hide()
