@@ -187,12 +187,26 @@ def run_distributed(
         env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
         with open(output_file, "wb") as output:
             process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                command,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # the app's Ctrl+C or terminal is not the run's
+                preexec_fn=_end_with_parent if sys.platform.startswith("linux") else None,
             )
             ended = _relay(process, EventReader(event_file), control_file, control, send)
         if ended is not None and ended.summary:
             return ended.summary
         raise DistributedRunFailed(_failure_line(output_file, process.returncode))
+
+
+def _end_with_parent() -> None:
+    """Linux: SIGTERM torchrun's agent when the training child dies (killed with the app):
+    the agent then stops the ranks, and rank 0 records the run as failed, resumable."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def _relay(
