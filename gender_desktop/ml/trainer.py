@@ -600,10 +600,12 @@ class Trainer:
                 # Augment outside autocast: the sampling grid must stay in fp32.
                 x = loop.batcher(rows, cfg.augment, generator)
             with self._autocast():
+                wrapped = loop.wrapped  # under DDP: what trains, syncing its gradients
                 if features is not None:
-                    logits = (loop.wrapped or model.head)(features.rows(index)).squeeze(1)
+                    head = wrapped if wrapped is not None else model.head
+                    logits = head(features.rows(index)).squeeze(1)
                 else:
-                    logits = (loop.wrapped or model)(x)
+                    logits = (wrapped if wrapped is not None else model)(x)
                 loss = self.loss_fn(logits.float(), y)
             loop.optimizer.zero_grad(set_to_none=True)
             loop.scaler.scale(loss).backward()
