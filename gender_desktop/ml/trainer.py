@@ -527,10 +527,10 @@ class Trainer:
         generator = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
         model.train()
         t0 = time.perf_counter()
-        rows = self.rows["train"]
+        train_rows = self.rows["train"]
         if self.dist is not None:  # this rank's shard of the same seeded shuffle
-            rows = self.dist.shard(rows, cfg.seed * 1_009 + epoch)
-        parts = batches(rows, cfg.batch_size, True, cfg.seed * 1_009 + epoch)
+            train_rows = self.dist.shard(train_rows, cfg.seed * 1_009 + epoch)
+        parts = batches(train_rows, cfg.batch_size, True, cfg.seed * 1_009 + epoch)
         scale = self.dist.world if self.dist is not None else 1  # rates and counts: all ranks'
         # Sums stay on the device: reading a value forces the CPU to wait for the GPU, so
         # that happens only when a progress event is due (about 10 a second).
@@ -558,7 +558,7 @@ class Trainer:
                         "stopped. Try a lower learning rate."
                     )
                 rate = seen * scale / max(now - t0, 1e-9)
-                eta = (len(rows) - seen) * scale / max(rate, 1e-9)
+                eta = (len(train_rows) - seen) * scale / max(rate, 1e-9)
                 run_eta = self._run_eta(epoch, eta, rate)
                 self.emit(BatchEnd(epoch, b, len(parts), value, rate, eta, cfg.epochs, run_eta))
         if self.dist is not None:  # every rank reports the whole epoch's numbers
