@@ -321,7 +321,7 @@ class TrainingPanel(QWidget):
             self._append_log(f"Cannot sweep: {exc}")
             return None
         split = self.dataset.table["split"].astype(str).to_numpy()
-        device = self.form.device.currentText()
+        device = base.device  # "cuda" for "All N GPUs": a sweep's trials run one per process
         dialog = SweepDialog(
             base,
             int((split == "train").sum()),
