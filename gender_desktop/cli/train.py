@@ -152,7 +152,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         run_folder = RunFolder(Path(args.resume).expanduser())
     elif args.run_dir:
-        run_folder = RunFolder(args.run_dir.expanduser())
+        folder = args.run_dir.expanduser()
+        if folder.is_dir() and any(folder.iterdir()):  # another run's: never written into
+            raise UserError("--run-dir: this folder already holds files (--resume it?)", folder)
+        run_folder = RunFolder(folder)
     else:
         name = args.name or f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
         run_folder = RunFolder.create(name, args.runs_dir)

@@ -215,3 +215,21 @@ def test_sync_bn_conversion_keeps_the_checkpoint_names() -> None:
     converted = convert_sync_bn(model)
     assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in converted.modules())
     assert set(converted.state_dict()) == names
+
+
+def test_a_launchers_settings_file_and_run_folder_are_checked_first(
+    colour_data: Path, tmp_path: Path, capsys
+) -> None:
+    broken = tmp_path / "settings.json"
+    broken.write_text("{not json")
+    assert main(["train", "--settings", str(broken), "--run-dir", str(tmp_path / "r")]) == 2
+    assert f"{broken}" in capsys.readouterr().err
+    settings = tmp_path / "good.json"
+    settings.write_text(json.dumps({"settings": tiny_config(colour_data, device="cpu").to_dict()}))
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "config.json").write_text("{}")
+    assert main(["train", "--settings", str(settings), "--run-dir", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert "--run-dir: this folder already holds files" in err and str(taken) in err
+    assert [p.name for p in taken.iterdir()] == ["config.json"]
