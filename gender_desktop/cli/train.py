@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,33 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     r.add_argument("--name", default="", help="run name (default: backbone and scope)")
     r.add_argument("--runs-dir", type=Path, help="where run folders go (default: app data)")
     r.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
+    d = p.add_argument_group("several GPUs or machines (under torchrun)")
+    d.add_argument(
+        "--ddp",
+        action="store_true",
+        help="one process per device under torchrun (python -m torch.distributed.run "
+        "--nproc_per_node N -m gender_desktop train ... --ddp): DistributedDataParallel, "
+        "NCCL on CUDA, gloo on CPU; --batch-size is per process",
+    )
+    d.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="the settings as JSON (a run's config.json, or its settings object) instead of "
+        "the options",
+    )
+    d.add_argument(
+        "--run-dir", type=Path, help="write the run into exactly this new folder (launchers)"
+    )
+    d.add_argument(
+        "--control",
+        type=Path,
+        metavar="FILE",
+        help="a file whose word stops (stop) or pauses (pause, run) the run between batches",
+    )
+    d.add_argument(
+        "--events", type=Path, metavar="FILE", help="append every event as a JSON line (rank 0)"
+    )
 
 
 class TrainProgress:
@@ -76,6 +105,8 @@ def settings(args: argparse.Namespace) -> TrainConfig:
     validated before anything is written."""
     if args.resume:
         return resume_settings(Path(args.resume).expanduser())
+    if args.settings:
+        return settings_file(args.settings.expanduser())
     if not args.data:
         raise UserError("--data PATH is required (or --resume RUN_DIR)")
     return checked_config(args)
@@ -90,6 +121,25 @@ def resume_settings(folder: Path) -> TrainConfig:
     return RunFolder(folder).train_config()
 
 
+def settings_file(path: Path) -> TrainConfig:
+    """The settings in ``path``: a run's config.json (its ``settings``) or the settings
+    object alone, checked as a run folder's are."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot read the settings ({exc.strerror or exc})", path) from exc
+    except ValueError as exc:
+        raise UserError(f"the settings are not JSON ({exc})", path) from exc
+    if isinstance(data, dict) and isinstance(data.get("settings"), dict):
+        data = data["settings"]
+    try:
+        config = TrainConfig.from_dict(data)
+        config.validate()
+    except ValueError as exc:
+        raise UserError(f"the settings are not usable: {exc}", path) from exc
+    return config
+
+
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) and print the summary; Ctrl+C stops after the current batch with
     last.pt written, exit 130 and the command that continues."""
@@ -98,18 +148,29 @@ def run(args: argparse.Namespace) -> int:
     from gender_desktop.runs.folder import RunFolder
 
     config = settings(args)
-    callback = with_trackers(TrainProgress(args.json), tracker_names(args))  # missing: exit 2
+    names = tracker_names(args)
     if args.resume:
         run_folder = RunFolder(Path(args.resume).expanduser())
+    elif args.run_dir:
+        folder = args.run_dir.expanduser()
+        if folder.is_dir() and any(folder.iterdir()):  # another run's: never written into
+            raise UserError("--run-dir: this folder already holds files (--resume it?)", folder)
+        run_folder = RunFolder(folder)
     else:
         name = args.name or f"{config.model.backbone}-{config.model.scope.replace(':', '-')}"
         run_folder = RunFolder.create(name, args.runs_dir)
     control = Control()
-    with ctrl_c_sets(control.stop):
-        summary = Trainer(config, run=run_folder, callback=callback, control=control).run(
-            resume=bool(args.resume)
-        )
+    with ctrl_c_sets(control.stop), _distributed(args, config) as ddp:
+        main = ddp is None or ddp.is_main
+        # Under DDP rank 0 alone reports (and runs the trackers); the others only fail aloud.
+        callback = with_trackers(TrainProgress(args.json), names) if main else _silent
+        events = args.events if main else None
+        with _event_file(events, callback) as callback, _control_file(args.control, control):
+            trainer = Trainer(config, run_folder, callback, control, ddp=ddp)
+            summary = trainer.run(resume=bool(args.resume))
     summary.pop("history", None)
+    if not main:
+        return EXIT_INTERRUPTED if summary["stopped"] else EXIT_OK
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -124,3 +185,63 @@ def run(args: argparse.Namespace) -> int:
         elif summary["stopped"]:
             print("stopped before the first epoch: nothing to resume")
     return EXIT_INTERRUPTED if summary["stopped"] else EXIT_OK
+
+
+def _silent(event: Any) -> None:
+    """The events of ranks other than 0: rank 0 reports the run."""
+
+
+@contextmanager
+def _distributed(args: argparse.Namespace, config: TrainConfig) -> Iterator[Any]:
+    """With ``--ddp``: this process's place in the torchrun run (ml/distributed.py), left
+    when the run ends; else None."""
+    if not args.ddp:
+        yield None
+        return
+    from gender_desktop.ml import distributed
+    from gender_desktop.ml.trainer import resolve_device
+
+    context = distributed.start(resolve_device(config.device))
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@contextmanager
+def _event_file(path: Path | None, callback: Any) -> Iterator[Any]:
+    """``callback``, also writing every event to ``path`` as a JSON line (a launcher reads it)."""
+    if path is None:
+        yield callback
+        return
+    from gender_desktop.ml.launcher import EventWriter
+
+    writer = EventWriter(path)
+
+    def both(event: Any) -> None:
+        writer(event)
+        callback(event)
+
+    try:
+        yield both
+    finally:
+        writer.close()
+
+
+@contextmanager
+def _control_file(path: Path | None, control: Any) -> Iterator[None]:
+    """Stop and Pause from ``path``'s word while the run trains (``--control``)."""
+    if path is None:
+        yield
+        return
+    import threading
+
+    from gender_desktop.ml.launcher import watch_control
+
+    done = threading.Event()
+    thread = watch_control(path, control, done)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

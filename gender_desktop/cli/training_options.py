@@ -172,6 +172,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> argparse._ArgumentG
         action="store_true",
         help="head only: run the frozen backbone every epoch instead of once",
     )
+    r.add_argument(
+        "--sync-bn",
+        action="store_true",
+        help="with --ddp on CUDA: BatchNorm statistics over the whole global batch",
+    )
     t = r.add_mutually_exclusive_group()
     t.add_argument(
         "--track",
@@ -240,6 +245,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         compile=args.compile,
         workers=args.workers,
         feature_cache=not args.no_feature_cache,
+        sync_bn=args.sync_bn,
     )
 
 

@@ -145,6 +145,9 @@ class TrainConfig:
     auto_batch_size: bool = False
     workers: int = 0  # decode processes; 0 = one per CPU core
     feature_cache: bool = True  # head only, no augmentation: run the frozen trunk once
+    # Under DDP (several processes): BatchNorm statistics over the whole global batch
+    # (SyncBatchNorm, CUDA only); ignored by a single process, which sees the whole batch.
+    sync_bn: bool = False
     # "train": fit on the train split, pick the best epoch on val. "train+val": fit on both
     # (a sweep's winner retrained for its one test evaluation): val is no longer held out, so
     # the last epoch is the one kept and early stopping is off.
@@ -194,6 +197,11 @@ class TrainConfig:
                 parse_fold(self.fold)
             except FoldError as exc:
                 problems.append(str(exc))
+        if self.sync_bn and self.device not in ("auto", "cuda"):
+            problems.append(
+                "synchronised BatchNorm needs CUDA GPUs (SyncBatchNorm has no CPU or MPS "
+                "implementation): use --device cuda or leave --sync-bn out"
+            )
         if not 0 <= self.workers <= 1024:
             problems.append("decode workers must be between 0 (one per core) and 1024")
         a = self.augment

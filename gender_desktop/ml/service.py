@@ -8,7 +8,7 @@ run, the dataset), so the next one reloads transparently.
 Requests (``kind``: ``args``): ``load`` {run, device}; ``predict`` {run, paths, crop_faces,
 dataset}; ``grad_cam`` {run, path | (dataset, image_id), face}; ``evaluate`` {run, data,
 split, device}; ``export`` {run, formats, out_dir}; ``crossval`` {run, data, folds} (k-fold
-scores of the train split); ``train`` {settings, run_path, resume, track}: a training is one more
+scores of the train split); ``train`` {settings, run_path, resume, track, ddp}: a training is one more
 request, so a queue of them is a queue of requests; ``sweep`` {spec, runs_dir},
 ``sweep_retrain`` {storage, study, runs_dir}, ``sweep_studies`` {storage}, ``sweep_results``
 {storage, study} (see ``ml/sweep_jobs.py``). Predictions come back as ``rows`` replies,
@@ -174,6 +174,19 @@ class Engine:
         self.predictor = self.key = None  # the GPU memory is the training's now
         self.datasets.clear()
         args = job.args
+        if int(args.get("ddp") or 0) > 1:  # all GPUs: torchrun's processes train, rank 0 reports
+            from gender_desktop.ml.launcher import run_distributed
+
+            control = Control(stop=job.cancel, pause=job.pause)  # type: ignore[arg-type]
+            return run_distributed(
+                args["settings"],
+                args["run_path"],
+                bool(args.get("resume")),
+                int(args["ddp"]),
+                args.get("track"),
+                send,
+                control,
+            )
         # The trackers run here, in the training child, next to the trainer: ``track`` names
         # them (None: the default, TensorBoard files when tensorboard is installed).
         callback = with_trackers(send, args.get("track"))

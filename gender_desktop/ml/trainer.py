@@ -30,7 +30,7 @@ from gender_desktop import __version__
 from gender_desktop.data.dataset import Dataset, open_dataset
 from gender_desktop.data.labels import labelled_table
 from gender_desktop.errors import Cancelled, UserError, describe_os_error
-from gender_desktop.ml import runtime, speed, weights_check
+from gender_desktop.ml import distributed, runtime, speed, weights_check
 from gender_desktop.ml import weights as weights_mod
 from gender_desktop.ml.checkpoints import CheckpointKeeper, last_checkpoint_name
 from gender_desktop.ml.config import MOMENTUM_OPTIMIZERS, TrainConfig
@@ -76,15 +76,27 @@ class Trainer:
         control: Control | None = None,
         dataset: Dataset | None = None,
         shared: SharedInputs | None = None,
+        ddp: distributed.DistContext | None = None,
     ) -> None:
         config.validate()
         self.shared = shared
         self.config = config
+        # Under DDP (ml/distributed.py) rank 0 alone writes the run folder; every rank reads
+        # last.pt from it to resume.
+        self.dist = ddp
+        self.resume_folder = run
+        if ddp is not None and not ddp.is_main:
+            run = None
         self.run_folder = run
         self.callback = callback or (lambda event: None)
         self.control = control or Control()
         self.dataset = dataset
-        self.device = resolve_device(config.device)
+        self.device = resolve_device(config.device) if ddp is None else ddp.device
+        if ddp is not None and config.sync_bn and self.device.type != "cuda":
+            raise TrainingFailed(
+                "synchronised BatchNorm (--sync-bn) needs CUDA GPUs: SyncBatchNorm has no CPU "
+                "implementation; leave --sync-bn out on CPU processes"
+            )
         self.history: list[dict[str, float]] = []
         # Time spent paused is left out of epoch times, images/s and the run's train_seconds.
         self.paused_seconds = 0.0
@@ -111,6 +123,10 @@ class Trainer:
 
     def _wait_if_paused(self) -> float:
         """Hold while paused; the seconds held (the caller leaves them out of its times)."""
+        if self.dist is not None:  # every rank holds, and a stop anywhere stops all
+            waited = self.dist.wait_if_paused(self.control)
+            self.paused_seconds += waited
+            return waited
         if not self.control.pause.is_set():
             return 0.0
         held = time.perf_counter()
@@ -137,12 +153,15 @@ class Trainer:
         cfg = self.config
         assert self.dataset is not None
         table = labelled_table(self.dataset)
-        self.decoded = DecodedImages.build(
-            self.dataset,
-            cfg.model.input_size,
-            cfg.workers or None,
-            self._progress,
-            self.control.stop,
+        dataset = self.dataset
+        self.decoded = self._first_on_each_machine(
+            lambda: DecodedImages.build(
+                dataset,
+                cfg.model.input_size,
+                cfg.workers or None,
+                self._progress,
+                self.control.stop,
+            )
         )
         ok = self.decoded.ok
         if self.decoded.errors:
@@ -162,6 +181,11 @@ class Trainer:
         if cfg.fit_on == "train+val":  # val still reported, but trained on: not held out
             self.rows["train"] = np.sort(np.concatenate([self.rows["train"], self.rows["val"]]))
 
+    def _first_on_each_machine(self, work):
+        """``work()``; under DDP first on each machine's local rank 0 (it fills the shared
+        caches: the decoded images, downloaded weights), then on the others."""
+        return work() if self.dist is None else self.dist.first_on_each_machine(work)
+
     def _build_model(self, resuming: bool = False) -> GenderNet:
         """The model with its starting weights and scope. Resuming: last.pt holds the whole
         model, so the starting weights (perhaps a download or a deleted run) are not needed
@@ -169,8 +193,10 @@ class Trainer:
         torch.manual_seed(self.config.seed)
         model = GenderNet(self.config.model)
         if not resuming:
-            weights_mod.load_starting_weights(
-                model, self.config.weights, self._progress, self.control.stop
+            self._first_on_each_machine(
+                lambda: weights_mod.load_starting_weights(
+                    model, self.config.weights, self._progress, self.control.stop
+                )
             )
         model.apply_scope(self.config.model.scope)
         return model
@@ -211,6 +237,7 @@ class Trainer:
                 "split_sizes": {k: len(v) for k, v in self.rows.items()},
             },
             "device": device_name(self.device),
+            **({"distributed": self.dist.describe()} if self.dist is not None else {}),
             "versions": {
                 "gender_desktop": __version__,
                 "torch": torch.__version__,
@@ -261,7 +288,22 @@ class Trainer:
 
     def _run_translating_errors(self, resume: bool, started: float) -> dict[str, Any]:
         """Open the folder and train; an expected failure becomes a :class:`TrainingFailed`
-        that says what the run folder keeps (a folder with no epoch is removed)."""
+        that says what the run folder keeps (a folder with no epoch is removed). Under DDP,
+        a lost process (torchrun ended this one, a collective timed out) is one too."""
+        try:
+            return self._run_folder_steps(resume, started)
+        except Cancelled:
+            raise
+        except BaseException as exc:
+            if self.dist is not None:
+                distributed.shield_from_sigterm()
+            if not distributed.is_failure(exc):
+                raise
+            kept = self._discard_unbegun()
+            raise TrainingFailed(f"{distributed.failure_text(exc)}. {kept}") from exc
+
+    def _run_folder_steps(self, resume: bool, started: float) -> dict[str, Any]:
+        """:meth:`_run_translating_errors`' part for the failures of the process itself."""
         try:
             self._open_folder(resume)
             return self._run(resume, started)
@@ -365,7 +407,8 @@ class Trainer:
         """Prepare, then the epoch loop: :meth:`train_one_epoch`, :meth:`validate`, and the
         checkpoint keeper's decision; then the best weights on the test split."""
         cfg = self.config
-        resuming = resume and self.run_folder is not None and self.run_folder.has_checkpoint(LAST)
+        source = self.resume_folder  # every rank's, under DDP
+        resuming = resume and source is not None and source.has_checkpoint(LAST)
         if not resuming:  # weights that cannot be had fail now, not after half a minute of decoding
             weights_check.require(cfg.model.backbone, cfg.weights)
         self._open_dataset()
@@ -377,9 +420,9 @@ class Trainer:
             self._choose_batch_size(loop)
         start_epoch = 1
         if resuming:
-            assert self.run_folder is not None
+            assert source is not None
             start_epoch = self._restore(loop)
-            self.history = [r for r in self.run_folder.read_metrics() if r["epoch"] < start_epoch]
+            self.history = [r for r in source.read_metrics() if r["epoch"] < start_epoch]
             self.log(f"resumed after epoch {start_epoch - 1}")
         described = self.describe()  # config.json, and what the trackers are told
         if self.run_folder is not None:
@@ -394,6 +437,7 @@ class Trainer:
             f"training {cfg.model.backbone} ({cfg.model.scope}) on {device_name(self.device)}: "
             f"{len(self.rows['train']):,} train / {len(self.rows['val']):,} val images"
             + (" (fitting on train + val)" if cfg.fit_on == "train+val" else "")
+            + (self._processes_text() if self.dist is not None else "")
         )
         stopped = False
         last_epoch = 0 if self.keeper.should_stop else cfg.epochs  # an early-stopped run resumed
@@ -439,6 +483,17 @@ class Trainer:
             summary["test"] = self._evaluate_test(model)
         return summary
 
+    def _processes_text(self) -> str:
+        """Under DDP: how the rows and the batch are shared out, for the run's log."""
+        assert self.dist is not None
+        world, train = self.dist.world, len(self.rows["train"])
+        return (
+            f", in {world} processes ({self.dist.backend}): {train // world:,} train images "
+            f"and batches of {self.config.batch_size} each per epoch (global batch "
+            f"{self.config.batch_size * world})"
+            + (", BatchNorm synchronised" if self.config.sync_bn else "")
+        )
+
     def _loop_state(self, model: GenderNet) -> LoopState:
         """The model on the device with its optimizer, schedule, grad scaler and batcher."""
         cfg = self.config
@@ -447,10 +502,12 @@ class Trainer:
             self.device,
             memory_format=torch.channels_last if channels_last else torch.preserve_format,
         )
+        if self.dist is not None and cfg.sync_bn:
+            model = distributed.convert_sync_bn(model)  # same names: last.pt loads unchanged
         optimizer = self._optimizer(trainable_parameters(model))
         if cfg.compile:
             speed.compile_model(model)
-        return LoopState(
+        loop = LoopState(
             model,
             optimizer,
             self._scheduler(optimizer),
@@ -458,6 +515,9 @@ class Trainer:
             self.precision.scaler,
             DeviceBatcher(self.decoded, self.device, channels_last),
         )
+        if self.dist is not None:  # DDP wraps what trains: the head alone on cached features
+            loop.wrapped = self.dist.wrap(model.head if self._use_feature_cache() else model)
+        return loop
 
     def _choose_batch_size(self, loop: LoopState) -> None:
         """The largest batch that fits (ml/speed.largest_batch), into the settings before
@@ -471,11 +531,15 @@ class Trainer:
         )
         try:
             size = speed.largest_batch(step, self.device, len(self.rows["train"]))
-        except torch.cuda.OutOfMemoryError as exc:
+        except torch.cuda.OutOfMemoryError:
+            size = 0
+        if self.dist is not None:  # one size for all ranks (each GPU may be shared differently)
+            size = self.dist.smallest(size)
+        if size == 0:
             raise TrainingFailed(
                 "CUDA ran out of memory even at the smallest batch the automatic batch size "
                 "tries; try a smaller input size or backbone"
-            ) from exc
+            )
         self.config.batch_size = size
         how = (
             "the largest that fits, probed with real steps"
@@ -495,7 +559,11 @@ class Trainer:
         generator = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
         model.train()
         t0 = time.perf_counter()
-        parts = batches(self.rows["train"], cfg.batch_size, True, cfg.seed * 1_009 + epoch)
+        train_rows = self.rows["train"]
+        if self.dist is not None:  # this rank's shard of the same seeded shuffle
+            train_rows = self.dist.shard(train_rows, cfg.seed * 1_009 + epoch)
+        parts = batches(train_rows, cfg.batch_size, True, cfg.seed * 1_009 + epoch)
+        scale = self.dist.world if self.dist is not None else 1  # rates and counts: all ranks'
         # Sums stay on the device: reading a value forces the CPU to wait for the GPU, so
         # that happens only when a progress event is due (about 10 a second).
         loss_sum = torch.zeros((), device=self.device)
@@ -503,7 +571,7 @@ class Trainer:
         seen, last_report = 0, 0.0
         for b, rows in enumerate(parts, 1):
             t0 += self._wait_if_paused()  # the epoch's clock stops while paused
-            if self.control.stop.is_set():
+            if self.control.stop.is_set():  # under DDP agreed by all ranks just now
                 return None
             index = torch.from_numpy(rows).to(self.device, non_blocking=True)
             y = self.labels[index]
@@ -521,10 +589,14 @@ class Trainer:
                         f"the loss became {value} in epoch {epoch}, batch {b}; training "
                         "stopped. Try a lower learning rate."
                     )
-                rate = seen / max(now - t0, 1e-9)
-                eta = (len(self.rows["train"]) - seen) / max(rate, 1e-9)
+                rate = seen * scale / max(now - t0, 1e-9)
+                eta = (len(train_rows) - seen) * scale / max(rate, 1e-9)
                 run_eta = self._run_eta(epoch, eta, rate)
                 self.emit(BatchEnd(epoch, b, len(parts), value, rate, eta, cfg.epochs, run_eta))
+        if self.dist is not None:  # every rank reports the whole epoch's numbers
+            loss_total, correct_total, seen_total = self.dist.sums(loss_sum, correct, seen)
+            loss_sum, correct, seen = torch.tensor(loss_total), int(correct_total), int(seen_total)
+            self.log(f"epoch {epoch}: trained on {seen:,} images in {scale} processes")
         train_loss = float(loss_sum) / max(seen, 1)
         if not math.isfinite(train_loss):
             raise TrainingFailed(
@@ -560,10 +632,12 @@ class Trainer:
                 # Augment outside autocast: the sampling grid must stay in fp32.
                 x = loop.batcher(rows, cfg.augment, generator)
             with self._autocast():
+                wrapped = loop.wrapped  # under DDP: what trains, syncing its gradients
                 if features is not None:
-                    logits = model.head(features.rows(index)).squeeze(1)
+                    head = wrapped if wrapped is not None else model.head
+                    logits = head(features.rows(index)).squeeze(1)
                 else:
-                    logits = model(x)
+                    logits = (wrapped if wrapped is not None else model)(x)
                 loss = self.loss_fn(logits.float(), y)
             loop.optimizer.zero_grad(set_to_none=True)
             loop.scaler.scale(loss).backward()
@@ -580,9 +654,10 @@ class Trainer:
         """Load last.pt into the model, optimizer and keeper; returns the next epoch. A
         checkpoint that is damaged, of another model than config.json says, or missing its
         training state raises :class:`TrainingFailed` naming it."""
-        assert self.run_folder is not None
-        file = self.run_folder.path / LAST
-        state = self.run_folder.load_checkpoint(LAST)
+        source = self.resume_folder  # under DDP every rank reads it
+        assert source is not None
+        file = source.path / LAST
+        state = source.load_checkpoint(LAST)
         fit_state_dict(loop.model, state["model"], file, self.config, TrainingFailed)
         epoch = state.get("epoch")
         if not (
@@ -724,9 +799,12 @@ class Trainer:
         loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
         total = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
-        seen, count, last_report = 0, len(self.rows[split]), 0.0
-        for rows in batches(self.rows[split], max(self.config.batch_size, 128), False, 0):
-            if self.control.stop.is_set():
+        part = self.rows[split] if self.dist is None else self.dist.split(self.rows[split])
+        seen, count, last_report = 0, len(part), 0.0
+        for rows in batches(part, max(self.config.batch_size, 128), False, 0):
+            # Under DDP ranks have unequal batch counts here, so none stops alone: a stop
+            # during validation is agreed at the next training batch.
+            if self.dist is None and self.control.stop.is_set():
                 raise Cancelled()
             if time.perf_counter() - last_report >= 0.1:
                 last_report = time.perf_counter()
@@ -743,6 +821,9 @@ class Trainer:
             correct += ((logits > 0).float() == y).sum()
             seen += len(rows)
         self.emit(PhaseProgress(seen, count, VALIDATING, epoch))
+        if self.dist is not None:
+            total_sum, correct_sum, seen_sum = self.dist.sums(total, correct, seen)
+            return total_sum / max(seen_sum, 1), int(correct_sum) / max(seen_sum, 1)
         return float(total) / max(seen, 1), int(correct) / max(seen, 1)
 
 
@@ -756,6 +837,7 @@ class LoopState:
     scaler: torch.amp.GradScaler
     use_scaler: bool
     batcher: DeviceBatcher
+    wrapped: nn.Module | None = None  # under DDP: what trains, in DistributedDataParallel
 
     def step_scheduler(self, val_loss: float) -> None:
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):

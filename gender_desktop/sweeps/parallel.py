@@ -42,6 +42,7 @@ WORKER_MODULE = "gender_desktop.sweeps.worker"
 POLL_S = 0.2
 STOP_WAIT_S = 120.0  # after Stop, a worker has this long to end its batch before it is killed
 
+
 def _ignore(_device: str, _item: Any) -> None:
     """The callback after the caller's own one failed: the workers' last lines are dropped."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from setups import tiny_config
 
 from gender_desktop.ml.events import VALIDATING, BatchEnd, Control, PhaseProgress, RunStarted
@@ -53,6 +54,8 @@ def test_progress_events_and_a_pause_that_is_not_counted(colour_data):
     # Early in epoch 1 more than two epochs are left; in the last one only its own rest.
     assert first.run_eta_seconds > first.eta_seconds + per_epoch
     assert last.run_eta_seconds < per_epoch
+    # The epoch's own rest after its first batch of 8: the other 56 of 64 train images.
+    assert first.eta_seconds == pytest.approx(56 / first.images_per_second)
 
     validating = [e for e in events if isinstance(e, PhaseProgress) and e.message == VALIDATING]
     n_val = next(e for e in events if isinstance(e, RunStarted)).config["dataset"]["split_sizes"]

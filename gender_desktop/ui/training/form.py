@@ -41,6 +41,14 @@ SCOPE_TITLES = {
     "all": "Whole network",
 }
 DEFAULTS = TrainConfig(data="")
+DDP_DEVICE = "ddp"  # the device list's "All N GPUs (DDP)" item
+DDP_COUNT_ROLE = Qt.ItemDataRole.UserRole + 1  # its number of GPUs
+
+
+def ddp_device_text(count: int) -> str:
+    return f"All {count} GPUs (DDP)"
+
+
 WEIGHTS = [
     ("ImageNet (torchvision)", "imagenet"),
     ("Random initialisation", "random"),
@@ -170,7 +178,10 @@ class TrainingForm(QWidget):
         self.device = ComboBox()
         self.device.addItems(["auto", "cuda", "cpu", "mps"])
         self.device.setCurrentText(d.device)
-        self.device.setToolTip("auto uses CUDA when present, then Apple MPS, then the CPU")
+        self.device.setToolTip(
+            "auto uses CUDA when present, then Apple MPS, then the CPU; with several GPUs, "
+            '"All N GPUs (DDP)" trains on all of them at once (one process each, torchrun)'
+        )
         self.amp = QCheckBox("Mixed precision (CUDA)")
         self.amp.setChecked(d.amp)
         self.amp.setToolTip("bf16 (or fp16 with a grad scaler) autocast and channels-last on CUDA")
@@ -422,7 +433,7 @@ class TrainingForm(QWidget):
             best_metric=self.best_metric.currentData(),
             fit_on="train+val" if self.fit_on_val.isChecked() else "train",
             seed=self.seed.value(),
-            device=self.device.currentText(),
+            device="cuda" if self.ddp_processes() else self.device.currentText(),
             amp=self.amp.isChecked(),
             amp_dtype=self.amp_dtype.currentText(),
             compile=self.compile.isChecked(),
@@ -432,6 +443,28 @@ class TrainingForm(QWidget):
         )
         config.validate()
         return config
+
+    def set_gpu_count(self, count: int) -> None:
+        """Offer "All N GPUs (DDP)" where more than one CUDA GPU is visible (the device
+        probe's count), and take it away where not."""
+        at = self.device.findData(DDP_DEVICE)
+        if at >= 0 and self.device.itemText(at) == ddp_device_text(count):
+            return
+        chosen = self.device.currentData() == DDP_DEVICE
+        if at >= 0:
+            self.device.removeItem(at)
+        if count > 1:
+            self.device.addItem(ddp_device_text(count), DDP_DEVICE)
+            self.device.setItemData(self.device.count() - 1, count, DDP_COUNT_ROLE)
+            if chosen:
+                self.device.setCurrentIndex(self.device.count() - 1)
+
+    def ddp_processes(self) -> int:
+        """The number of GPUs to train on at once (one torchrun process each); 0: one
+        process on the chosen device."""
+        if self.device.currentData() != DDP_DEVICE:
+            return 0
+        return int(self.device.currentData(DDP_COUNT_ROLE))
 
     def set_config(self, config: TrainConfig) -> None:
         """Show ``config``'s settings ("Train again with these settings"); its dataset is

@@ -165,6 +165,7 @@ class TrainingPanel(QWidget):
 
     def set_device_text(self, text: str) -> None:
         self.device_text = text
+        self.form.set_gpu_count(gpus_in(text))
         self.update_plan()
 
     def is_running(self) -> bool:
@@ -180,6 +181,8 @@ class TrainingPanel(QWidget):
             return
         device = form.device.currentText()
         where = self.device_text if device == "auto" else device
+        if form.ddp_processes():
+            where = f"{device.removesuffix(' (DDP)').lower()} at once (DDP)"
         text = (
             f"<b>{form.backbone.currentText()}</b> · {form.scope.currentText().lower()} · "
             f"{form.input_size.value()} px · on <b>{where}</b> · "
@@ -261,7 +264,12 @@ class TrainingPanel(QWidget):
         # fails while preparing leaves none behind.
         self.run = resume_run or RunFolder.create(name)
         self.worker = TrainingWorker(
-            self.client, config, self.run, resume=resume_run is not None, parent=self
+            self.client,
+            config,
+            self.run,
+            resume=resume_run is not None,
+            parent=self,
+            ddp=self.form.ddp_processes(),
         )
         self._connect(self.worker)
         self.sweep_progress.hide()
@@ -313,7 +321,7 @@ class TrainingPanel(QWidget):
             self._append_log(f"Cannot sweep: {exc}")
             return None
         split = self.dataset.table["split"].astype(str).to_numpy()
-        device = self.form.device.currentText()
+        device = base.device  # "cuda" for "All N GPUs": a sweep's trials run one per process
         dialog = SweepDialog(
             base,
             int((split == "train").sum()),

@@ -6,7 +6,9 @@ second), and a CUDA crash could take the app down. The child (``gender_desktop.m
 through the one process layer ``gender_desktop.procs``) gets the settings and the run folder,
 opens the dataset itself (label edits included, read-only), and sends the trainer's events back
 as ``event`` replies, batch events throttled to about 20 a second. Stop is the request's cancel
-and Pause its pause mark, both checked by the trainer between batches. Because a training is
+and Pause its pause mark, both checked by the trainer between batches. With ``ddp`` (the form's
+"All N GPUs"), the child runs the training under torchrun instead (``ml/launcher.py``) and
+relays rank 0's events the same way. Because a training is
 just a request, several queued on one client run one after the other.
 """
 
@@ -39,10 +41,12 @@ class TrainingWorker(QObject):
         resume: bool = False,
         parent: QObject | None = None,
         track: list[str] | None = None,
+        ddp: int = 0,
     ) -> None:
         super().__init__(parent)
         self.client, self.config, self.run_folder, self.resume = client, config, run, resume
         self.track = track  # tracker names for the child (None: its default, TensorBoard)
+        self.ddp = ddp  # processes (GPUs) under torchrun; 0: the child trains itself
         self.rid: int | None = None
         self.running = False
         self.paused = False
@@ -57,6 +61,7 @@ class TrainingWorker(QObject):
             run_path=str(self.run_folder.path),
             resume=self.resume,
             track=self.track,
+            ddp=self.ddp,
         )
         self.running = True
         return self.rid
