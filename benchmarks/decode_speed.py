@@ -27,12 +27,15 @@ from train_throughput import build_dataset
 
 def timed_build(dataset, size: int, workers: int | None, gpu: bool, folder: Path):
     """Seconds to build the cache into the empty ``folder``, and the images built."""
+    import torch
+
     from gender_desktop.ml import gpu_decode
     from gender_desktop.ml.pipeline import DecodedImages
 
     os.environ[gpu_decode.GPU_DECODE_ENV] = "1" if gpu else "0"
     t0 = time.perf_counter()
-    images = DecodedImages.build(dataset, size, workers, folder=folder)
+    device = torch.device("cuda") if gpu else None  # the GPU path: a run training on CUDA
+    images = DecodedImages.build(dataset, size, workers, folder=folder, decode_device=device)
     return time.perf_counter() - t0, images
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -27,8 +28,11 @@ _HEAD = 65_536  # bytes searched for an EXIF block and the frame header
 Item = tuple[int, bytes, str]  # position in the dataset, the file's bytes, its name
 
 
-def wanted() -> bool:
-    """Decode on the GPU: CUDA is there, torchvision has its image ops, not switched off."""
+def wanted(device: torch.device | str | None) -> bool:
+    """Decode on the GPU: the run trains on a CUDA ``device`` (a CPU run on a GPU machine does
+    not touch the GPU), torchvision has its image ops, and it is not switched off."""
+    if device is None or torch.device(device).type != "cuda":
+        return False
     if os.environ.get(GPU_DECODE_ENV, "1").strip() == "0" or not torch.cuda.is_available():
         return False
     try:
@@ -63,10 +67,14 @@ def square_tensor(img: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def decode_chunk_on(
-    items: list[Item], size: int, device: torch.device | str = "cuda"
+    items: list[Item],
+    size: int,
+    device: torch.device | str = "cuda",
+    cpu: Callable[[list[Item]], list[tuple[int, np.ndarray | str]]] | None = None,
 ) -> list[tuple[int, np.ndarray | str]]:
     """:func:`~gender_desktop.data.images.decode_chunk`'s answer for ``items`` (position, then
-    the square array or the reason it failed), the JPEGs decoded in one batch on ``device``."""
+    the square array or the reason it failed), the JPEGs decoded in one batch on ``device``;
+    the rest by ``cpu`` (the decode workers) or, without it, here."""
     from torchvision.io import ImageReadMode, decode_jpeg
 
     batch = [item for item in items if gpu_decodable(item[1])]
@@ -85,5 +93,5 @@ def decode_chunk_on(
             # before 0.19 takes no list): the CPU decodes
             rest = batch + rest
     if rest:
-        out += decode_chunk((rest, size))
+        out += cpu(rest) if cpu is not None else decode_chunk((rest, size))
     return sorted(out, key=lambda result: result[0])

@@ -69,7 +69,11 @@ class DecodedImages:
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
         folder: Path | None = None,
+        decode_device: torch.device | None = None,
     ) -> DecodedImages:
+        """The dataset's images at ``size``, from the disk cache or decoded once now (in
+        ``workers`` processes; JPEGs batched on ``decode_device`` when it is a CUDA device:
+        the training run's own GPU, never one the run did not ask for)."""
         folder = folder or paths.cache_dir() / "decoded"
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(folder)
@@ -99,7 +103,8 @@ class DecodedImages:
             else None
         )
         try:
-            for results in _decoded_chunks(dataset, size, errors, pool, workers):
+            chunks = _decoded_chunks(dataset, size, errors, pool, workers, decode_device)
+            for results in chunks:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled()
                 for pos, value in results:
@@ -218,6 +223,7 @@ def _decoded_chunks(
     errors: dict[int, str],
     pool: ProcessPoolExecutor | None,
     workers: int,
+    decode_device: torch.device | None = None,
     chunk: int = 64,
 ) -> Iterator[list[tuple[int, np.ndarray | str]]]:
     """Decoded chunks in order; with a pool, at most ``2 * workers`` chunks are in flight, so
@@ -234,9 +240,11 @@ def _decoded_chunks(
         return items, size
 
     starts = range(0, n, chunk)
-    if gpu_decode.wanted():  # nvjpeg, batched; what it cannot take is decoded here on the CPU
+    if gpu_decode.wanted(decode_device):  # nvjpeg, batched; the rest on the CPU workers
+        cpu = None if pool is None else lambda rest: _pooled(pool, workers, rest, size)
         for start in starts:
-            yield gpu_decode.decode_chunk_on(*job(start))
+            items, _size = job(start)
+            yield gpu_decode.decode_chunk_on(items, size, decode_device, cpu)
         return
     if pool is None:
         for start in starts:
@@ -249,6 +257,16 @@ def _decoded_chunks(
             yield pending.pop(0).result()
     for future in pending:
         yield future.result()
+
+
+def _pooled(
+    pool: ProcessPoolExecutor, workers: int, items: list, size: int
+) -> list[tuple[int, np.ndarray | str]]:
+    """``items`` decoded by the pool's workers in parallel (what nvjpeg cannot take: a
+    camera's EXIF JPEGs, PNGs), in as many parts as there are workers."""
+    step = max(1, math.ceil(len(items) / workers))
+    parts = [items[i : i + step] for i in range(0, len(items), step)]
+    return [r for f in [pool.submit(decode_chunk, (p, size)) for p in parts] for r in f.result()]
 
 
 def batches(indices: np.ndarray, batch_size: int, shuffle: bool, seed: int) -> list[np.ndarray]:

@@ -161,6 +161,7 @@ class Trainer:
                 cfg.workers or None,
                 self._progress,
                 self.control.stop,
+                decode_device=self.device,  # nvjpeg on the run's own GPU
             )
         )
         ok = self.decoded.ok

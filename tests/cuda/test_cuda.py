@@ -210,7 +210,7 @@ def test_nvjpeg_decoding_matches_the_cpu_path(colour_data: Path) -> None:
     from gender_desktop.data.dataset import open_dataset
     from gender_desktop.data.images import decode_chunk
 
-    assert gpu_decode.wanted()
+    assert gpu_decode.wanted("cuda")
     ds = open_dataset(colour_data)
     items = [(i, ds.read_bytes(i), ds.display_path(i)) for i in range(len(ds))]
     cpu = dict(decode_chunk((items, 48)))

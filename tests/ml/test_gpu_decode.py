@@ -82,6 +82,36 @@ def test_a_broken_jpeg_in_the_batch_falls_back_to_the_cpu_and_is_named() -> None
 
 def test_the_switch_and_a_machine_without_cuda_keep_the_cpu_workers(monkeypatch) -> None:
     monkeypatch.setenv(gpu_decode.GPU_DECODE_ENV, "0")
-    assert not gpu_decode.wanted()
+    assert not gpu_decode.wanted("cuda")
     monkeypatch.delenv(gpu_decode.GPU_DECODE_ENV)
-    assert gpu_decode.wanted() == torch.cuda.is_available()
+    assert gpu_decode.wanted("cuda") == torch.cuda.is_available()
+    # a run on the CPU (or with no device named: evaluation, k-fold) never touches a GPU
+    assert not gpu_decode.wanted("cpu") and not gpu_decode.wanted(None)
+
+
+def test_building_the_cache_on_the_gpu_path_sends_what_nvjpeg_cannot_take_to_the_workers(
+    tmp_path, monkeypatch
+) -> None:
+    """The whole build as a CUDA run does it (the CPU decoder stands in for nvjpeg): JPEGs
+    batched, the other formats decoded by the worker processes, the cache as the CPU build's
+    (the same pixels where the workers decoded, within a few levels where the batch did)."""
+    from builders import folder_per_class
+
+    from gender_desktop.data.dataset import open_dataset
+    from gender_desktop.ml import pipeline
+
+    dataset = open_dataset(folder_per_class(tmp_path / "data", 300))  # 1 in 4 a JPEG; a pool
+    cpu_built = pipeline.DecodedImages.build(dataset, 32, 2, folder=tmp_path / "cpu")
+    pooled: list[int] = []
+    real_pooled = pipeline._pooled
+    monkeypatch.setattr(gpu_decode, "wanted", lambda device: True)
+    monkeypatch.setattr(pipeline, "_pooled", lambda *a: pooled.append(len(a[2])) or real_pooled(*a))
+    gpu_built = pipeline.DecodedImages.build(
+        dataset, 32, 2, folder=tmp_path / "gpu", decode_device=torch.device("cpu")
+    )
+    jpeg = np.array([dataset.display_path(i).endswith(".jpg") for i in range(len(dataset))])
+    assert sum(pooled) == int((~jpeg).sum()) == 225  # the other formats, and only they
+    assert gpu_built.errors == cpu_built.errors == {}
+    gpu, cpu = np.asarray(gpu_built.array).astype(int), np.asarray(cpu_built.array).astype(int)
+    assert np.array_equal(gpu[~jpeg], cpu[~jpeg])
+    assert np.abs(gpu[jpeg] - cpu[jpeg]).mean() < 4.0
