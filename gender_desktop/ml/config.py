@@ -202,6 +202,11 @@ class TrainConfig:
                 "synchronised BatchNorm needs CUDA GPUs (SyncBatchNorm has no CPU or MPS "
                 "implementation): use --device cuda or leave --sync-bn out"
             )
+        if self.sync_bn and self.auto_batch_size:  # the probe would sync with probes elsewhere
+            problems.append(
+                "the largest batch that fits cannot be probed with synchronised BatchNorm (each "
+                "GPU's probe would wait on the others'): give a batch size with --sync-bn"
+            )
         if not 0 <= self.workers <= 1024:
             problems.append("decode workers must be between 0 (one per core) and 1024")
         a = self.augment

@@ -175,6 +175,11 @@ def run_distributed(
     ``send``, ``control`` is watched for Stop and Pause. Returns rank 0's summary (as
     ``Trainer.run`` does); a run that ends without one raises :class:`DistributedRunFailed`
     with rank 0's error line."""
+    if not resume:  # refused here, naming the setting, not a temp file that is gone after
+        from gender_desktop.ml.config import TrainConfig
+
+        TrainConfig.from_dict(settings).validate()
+    death_signal = _death_signal_setter()
     with tempfile.TemporaryDirectory(prefix="gender-desktop-ddp-") as tmp:
         folder = Path(tmp)
         settings_file, event_file = folder / "settings.json", folder / "events.jsonl"
@@ -192,7 +197,7 @@ def run_distributed(
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,  # the app's Ctrl+C or terminal is not the run's
-                preexec_fn=_end_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=death_signal,
             )
             ended = _relay(process, EventReader(event_file), control_file, control, send)
         if ended is not None and ended.summary:
@@ -200,13 +205,23 @@ def run_distributed(
         raise DistributedRunFailed(_failure_line(output_file, process.returncode))
 
 
-def _end_with_parent() -> None:
-    """Linux: SIGTERM torchrun's agent when the training child dies (killed with the app):
-    the agent then stops the ranks, and rank 0 records the run as failed, resumable."""
+def _death_signal_setter() -> Callable[[], None] | None:
+    """Linux: what makes torchrun's agent get SIGTERM when the training child dies (killed
+    with the app): the agent then stops the ranks, and rank 0 records the run as failed,
+    resumable. ``prctl`` is looked up here, in the parent: a ``preexec_fn`` runs between fork
+    and exec in a child of a threaded process, where an import or a dlopen can deadlock."""
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
     import signal
 
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    term = int(signal.SIGTERM)
+
+    def set_death_signal() -> None:
+        prctl(1, term, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+    return set_death_signal
 
 
 def _relay(
@@ -236,9 +251,20 @@ def _relay(
                 word = write_control(control_file, control)
             time.sleep(RELAY_POLL_S)
     except BaseException:
-        process.terminate()
-        process.wait()
+        process.terminate()  # the agent stops the ranks (they record the run) ...
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:  # ... or, stuck, the whole session goes
+            os.killpg(process.pid, 9)
+            process.wait()
         raise
+
+
+_FOLLOWERS = (
+    "torchrun ended this process",
+    "another process of the run failed",
+    "a process of the distributed run was lost",
+)
 
 
 def _failure_line(output_file: Path, code: int | None) -> str:
@@ -247,9 +273,16 @@ def _failure_line(output_file: Path, code: int | None) -> str:
         lines = output_file.read_text(errors="replace").splitlines()
     except OSError:
         lines = []
-    for line in reversed(lines):
-        _, marker, message = line.partition("gender-desktop train: error: ")
-        if marker:
-            return message
+    errors = [
+        message
+        for line in lines
+        for _, marker, message in [line.partition("gender-desktop train: error: ")]
+        if marker
+    ]
+    # The first error that is a process's own (a NaN loss, a full disk) says why the run
+    # ended; "torchrun ended this process" and "another process … failed" only follow it.
+    own = [m for m in errors if not m.startswith(_FOLLOWERS)]
+    if own or errors:
+        return (own or errors)[0]
     tail = " | ".join(line.strip() for line in lines[-3:] if line.strip())
     return f"the distributed run ended with exit code {code}" + (f": {tail}" if tail else "")

@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -36,6 +37,9 @@ from gender_desktop.ml import gpu_decode, runtime
 from gender_desktop.ml.config import AugmentConfig
 from gender_desktop.procs import die_with_parent_signal, watch_parent
 
+# This machine in a partial file's name: machines sharing a cache folder leave each other's
+# builds alone (another machine's pid cannot be checked here).
+HOST_TAG = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 Progress = Callable[[int, int, str], None]
@@ -92,7 +96,7 @@ class DecodedImages:
                 progress(n, n, "Decoded images from cache")
             return cls(array, ok, errors)
         check_space(folder, int(np.prod(shape)), f"decoding {n:,} images at {size} px")
-        tmp = folder / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
+        tmp = folder / f"{key}.{os.getpid()}.{HOST_TAG}.{uuid.uuid4().hex[:8]}.partial"
         target = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
         errors: dict[int, str] = {}
         workers = workers or max(1, (os.cpu_count() or 2))
@@ -124,6 +128,11 @@ class DecodedImages:
                 pool.shutdown(cancel_futures=True)
         target.flush()
         del target
+        if _read_meta(meta_path) is not None and data_path.exists():
+            # another machine sharing this cache folder (a lab's shared home) finished first:
+            # its file may be mapped already, so it is used, not replaced under its readers
+            tmp.unlink(missing_ok=True)
+            return cls.build(dataset, size, folder=folder)
         os.replace(tmp, data_path)
         evict(folder, keep=data_path)
         # Failed images are remembered with the cache; the key includes every file's size and
@@ -159,19 +168,23 @@ STALE_PARTIAL_AGE_S = 7 * 24 * 3600
 
 
 def remove_stale_partials(folder: Path) -> list[Path]:
-    """Delete the ``.partial`` files whose writer is gone (killed mid-decode: its pid is in
-    the name, ``<key>.<pid>.<random>.partial``), or that are a week old whoever wrote them (a
-    pid reused since). A build in progress in another live process is left alone."""
+    """Delete the ``.partial`` files whose writer is gone (killed mid-decode: its pid and
+    machine are in the name, ``<key>.<pid>.<host>.<random>.partial``), or that are a week old
+    whoever wrote them (a pid reused since). A build in progress in another live process is
+    left alone, and so is one of another machine sharing the folder (its pid means nothing
+    here) until it is a week old."""
     removed = []
     now = time.time()
     for path in folder.glob("*.partial"):
         parts = path.name.split(".")
         try:
-            writer = int(parts[-3])
+            writer = int(parts[-4] if len(parts) >= 5 else parts[-3])
+            here = len(parts) < 5 or parts[-3] == HOST_TAG  # older names: this machine's
             old = now - path.stat().st_mtime > STALE_PARTIAL_AGE_S
         except (IndexError, ValueError, OSError):
             continue
-        if writer != os.getpid() and (old or pid_alive(writer) is False):
+        gone = here and writer != os.getpid() and pid_alive(writer) is False
+        if old or gone:
             try:
                 path.unlink()
             except OSError:

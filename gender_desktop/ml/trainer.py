@@ -298,8 +298,8 @@ class Trainer:
         except BaseException as exc:
             if self.dist is not None:
                 distributed.shield_from_sigterm()
-            if not distributed.is_failure(exc):
-                raise
+            if self.dist is None or not distributed.is_failure(exc):
+                raise  # a one-process run's errors are its own, never "a lost process"
             kept = self._discard_unbegun()
             raise TrainingFailed(f"{distributed.failure_text(exc)}. {kept}") from exc
 
@@ -556,8 +556,11 @@ class Trainer:
         Each epoch draws its shuffling, augmentation and dropout randomness from
         ``(seed, epoch)``, which is what makes a resumed run exact."""
         cfg, model = self.config, loop.model
-        torch.manual_seed(cfg.seed * 100_003 + epoch)
-        generator = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
+        # Under DDP each process draws its own dropout masks and augmentations (the rank in
+        # the seed; 0 for one process, whose draws are unchanged), still exact on resume.
+        rank = self.dist.rank if self.dist is not None else 0
+        torch.manual_seed(cfg.seed * 100_003 + epoch + rank * 1_000_003)
+        generator = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch + rank * 1_000_003)
         model.train()
         t0 = time.perf_counter()
         train_rows = self.rows["train"]

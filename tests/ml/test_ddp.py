@@ -46,7 +46,9 @@ TINY = [
     "--no-flip",
     "--no-track",
 ]
-EPOCHS = 2
+EPOCHS = (
+    4  # rank 1 is killed after epoch 1: three epochs ahead keep it alive till then, under load too
+)
 
 
 def torchrun(*args: str) -> list[str]:
@@ -203,6 +205,8 @@ def test_sync_bn_needs_cuda(colour_data: Path) -> None:
     with pytest.raises(ConfigError, match="synchronised BatchNorm needs CUDA GPUs"):
         tiny_config(colour_data, sync_bn=True, device="cpu").validate()
     tiny_config(colour_data, sync_bn=True, device="cuda").validate()  # a setting, checked
+    with pytest.raises(ConfigError, match="cannot be probed with synchronised BatchNorm"):
+        tiny_config(colour_data, sync_bn=True, device="cuda", auto_batch_size=True).validate()
 
 
 def test_sync_bn_conversion_keeps_the_checkpoint_names() -> None:

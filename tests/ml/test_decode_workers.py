@@ -110,3 +110,21 @@ def test_a_stale_partial_file_is_recognised_by_its_dead_writer(tmp_path: Path) -
         path.write_bytes(b"x")
     assert remove_stale_partials(tmp_path) == [dead]
     assert mine.exists() and odd.exists()
+
+
+def test_another_machines_build_in_a_shared_cache_folder_is_left_alone(tmp_path: Path) -> None:
+    """Two machines of a lab share a home (NFS): a pid in the other machine's partial name
+    means nothing here, so its build is not taken for a dead one (only a week-old one goes)."""
+    from gender_desktop.ml.pipeline import HOST_TAG, STALE_PARTIAL_AGE_S, remove_stale_partials
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # that pid runs nowhere here
+    elsewhere = tmp_path / f"key.{child.pid}.{'f' * 8}.00000000.partial"
+    dead_here = tmp_path / f"key.{child.pid}.{HOST_TAG}.11111111.partial"
+    forgotten = tmp_path / f"key.{child.pid}.{'e' * 8}.22222222.partial"
+    for path in (elsewhere, dead_here, forgotten):
+        path.write_bytes(b"x")
+    week_ago = time.time() - STALE_PARTIAL_AGE_S - 60
+    os.utime(forgotten, (week_ago, week_ago))
+    assert sorted(remove_stale_partials(tmp_path)) == sorted([dead_here, forgotten])
+    assert elsewhere.exists()

@@ -106,3 +106,11 @@ def test_the_trackers_and_a_resume_travel_to_rank_0() -> None:
         "tensorboard,mlflow",
     ]
     assert train_args(Path("s.json"), "/runs/r", True, None) == ["--resume", "/runs/r"]
+
+
+def test_a_run_resumes_on_as_many_processes_as_it_trained_on() -> None:
+    from gender_desktop.ui.training.panel import resumed_processes
+
+    assert resumed_processes({"distributed": {"world_size": 4, "backend": "nccl"}}) == 4
+    assert resumed_processes({"settings": {}}) == 0  # a one-process run: one process again
+    assert resumed_processes({"distributed": {"world_size": 1}}) == 0

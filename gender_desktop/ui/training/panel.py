@@ -248,9 +248,11 @@ class TrainingPanel(QWidget):
         if self.dataset is None or self.is_running():
             return None
         try:
+            ddp = self.form.ddp_processes()
             if resume_run is not None:
                 config = resume_run.train_config()
                 rows = resume_run.read_metrics()
+                ddp = resumed_processes(resume_run.read_config())
             else:
                 config = self.form.config(str(self.dataset.root))
         except (UserError, ValueError, OSError) as exc:
@@ -269,7 +271,7 @@ class TrainingPanel(QWidget):
             self.run,
             resume=resume_run is not None,
             parent=self,
-            ddp=self.form.ddp_processes(),
+            ddp=ddp,
         )
         self._connect(self.worker)
         self.sweep_progress.hide()
@@ -558,3 +560,12 @@ class TrainingPanel(QWidget):
     def _open_run_folder(self) -> None:
         if self.run is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self.run.path))))
+
+
+def resumed_processes(config: dict) -> int:
+    """How many processes a run resumes on: as many as it trained on (config.json's
+    ``distributed.world_size``; 0, one process, for a run without it), whatever the device
+    list shows now: a run of 4 GPUs resumed on one would quietly train on a quarter of its
+    global batch."""
+    world = (config.get("distributed") or {}).get("world_size") if isinstance(config, dict) else 0
+    return int(world) if isinstance(world, int) and world > 1 else 0
