@@ -60,7 +60,7 @@ def test_starting_on_all_gpus_asks_the_child_for_a_torchrun_run(
     panel = window.training
     tiny_form(panel.form)
     panel.form.device.setCurrentIndex(panel.form.device.findData(DDP_DEVICE))
-    assert "all 2 gpus at once (DDP)" in panel.plan.text()
+    assert "all 2 GPUs at once (DDP)" in panel.plan.text()
     requests: list[tuple[str, dict]] = []
 
     def request(kind: str, **args) -> int:  # what the training child would be sent

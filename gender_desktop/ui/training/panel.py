@@ -182,7 +182,7 @@ class TrainingPanel(QWidget):
         device = form.device.currentText()
         where = self.device_text if device == "auto" else device
         if form.ddp_processes():
-            where = f"{device.removesuffix(' (DDP)').lower()} at once (DDP)"
+            where = f"all {form.ddp_processes()} GPUs at once (DDP)"
         text = (
             f"<b>{form.backbone.currentText()}</b> · {form.scope.currentText().lower()} · "
             f"{form.input_size.value()} px · on <b>{where}</b> · "
