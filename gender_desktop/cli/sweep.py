@@ -101,6 +101,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "GPU (default: one trial at a time on --device)",
     )
     s.add_argument(
+        "--worker-trials",
+        type=int,
+        metavar="N",
+        help="this worker (each GPU's, with --devices) runs at most N trials, then ends; the "
+        "study goes on with the other workers (a machine's share)",
+    )
+    s.add_argument(
         "--retrain-best",
         action="store_true",
         help="afterwards, train the best trial's settings on train + val and evaluate once on test",
@@ -244,6 +251,10 @@ def run(args: argparse.Namespace) -> int:
     from gender_desktop.ml.trackers import with_trackers
     from gender_desktop.sweeps.runner import retrain_best, run_sweep
 
+    if args.worker_trials is not None and args.worker_trials < 1:
+        from gender_desktop.errors import UserError
+
+        raise UserError(f"--worker-trials must be 1 or more, not {args.worker_trials}")
     spec = spec_from_args(args)
     track = tracker_names(args)
     with_trackers(None, track)  # an unknown or missing tracker: exit 2 before any trial
@@ -255,7 +266,14 @@ def run(args: argparse.Namespace) -> int:
             if failed:
                 return failed
         else:
-            summary = run_sweep(spec, args.runs_dir, progress, control, track=track)
+            summary = run_sweep(
+                spec,
+                args.runs_dir,
+                progress,
+                control,
+                track=track,
+                worker_trials=args.worker_trials,
+            )
         final = None
         if args.retrain_best and not summary.stopped and summary.best is not None:
             progress._print(f"retraining trial #{summary.best.number} on train + val")
@@ -301,7 +319,13 @@ def _sweep_on_devices(
         flush=True,
     )
     done = sweep_on_devices(
-        spec, devices, args.runs_dir, DeviceProgress(args.json, spec.metric), control, track
+        spec,
+        devices,
+        args.runs_dir,
+        DeviceProgress(args.json, spec.metric),
+        control,
+        track,
+        worker_trials=args.worker_trials,
     )
     failed = done.failed()
     if failed:

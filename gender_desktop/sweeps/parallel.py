@@ -68,6 +68,7 @@ def sweep_on_devices(
     callback: DeviceCallback | None = None,
     control: Control | None = None,
     track: Sequence[str] | None = None,
+    worker_trials: int | None = None,
 ) -> DeviceSweep:
     """Run the sweep with one worker per entry of ``devices`` (``CUDA_VISIBLE_DEVICES``
     values, :func:`~gender_desktop.sweeps.devices.pinned_devices`) until no trial is left or
@@ -85,6 +86,7 @@ def sweep_on_devices(
             "spec": spec_to_dict(spec),
             "runs_dir": str(runs_dir) if runs_dir else None,
             "track": list(track) if track is not None else None,
+            "worker_trials": worker_trials,  # each GPU's share, when given
         }
     )
     group = _Workers(list(devices), payload)

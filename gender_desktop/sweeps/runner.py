@@ -71,10 +71,13 @@ def run_sweep(
     control: Control | None = None,
     shared: SharedInputs | None = None,
     track: Sequence[str] | None = None,
+    worker_trials: int | None = None,
 ) -> SweepSummary:
     """Run (or resume, or join) the sweep until no trial is left or ``control.stop`` is set;
     the summary is the study's (all workers' trials), best first. ``track``: the trackers
-    each trial's run writes to, as for one training (None: TensorBoard where installed)."""
+    each trial's run writes to, as for one training (None: TensorBoard where installed).
+    ``worker_trials``: this worker ends after that many trials (a machine's share, as
+    Optuna's ``n_trials`` of one ``optimize`` call), the study goes on with the others."""
     spec.validate()
     emit = callback or (lambda event: None)
     control = control or Control()
@@ -83,8 +86,9 @@ def run_sweep(
     study = studies.open_study(spec, storage)
     total = count_runs(spec)
     emit(SweepStarted(study.study_name, storage.public, total, len(_counted(study))))
-    stopped = False
-    while not control.stop.is_set():
+    stopped, ran = False, 0
+    while not control.stop.is_set() and (worker_trials is None or ran < worker_trials):
+        ran += 1
         trial = next_trial(study, spec, storage)
         if trial is None:
             break

@@ -39,7 +39,9 @@ class SweepSpec:
     metric: str = "val_loss"
     seed: int = 0  # the random and TPE samplers' seed
     # settings a worker may have of its own without being another sweep (its paths, devices)
-    local: tuple[str, ...] = field(default=("data", "device", "workers", "amp"), repr=False)
+    local: tuple[str, ...] = field(
+        default=("data", "device", "workers", "amp", "amp_dtype", "compile"), repr=False
+    )
 
     def validate(self) -> None:
         """The combination makes sense before anything is created (SpaceError says why)."""

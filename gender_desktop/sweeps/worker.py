@@ -84,7 +84,14 @@ def _run(args: argparse.Namespace) -> int:
     watch_parent(os.getppid(), on_gone=control.stop.set, grace_s=ORPHAN_GRACE_S)
     runs_dir = Path(args.runs_dir) if args.runs_dir else None
     with ctrl_c_sets(control.stop):
-        summary = run_sweep(spec, runs_dir, _Relay(control.stop), control, track=args.track)
+        summary = run_sweep(
+            spec,
+            runs_dir,
+            _Relay(control.stop),
+            control,
+            track=args.track,
+            worker_trials=args.worker_trials,
+        )
     return EXIT_INTERRUPTED if summary.stopped else EXIT_OK
 
 
@@ -93,7 +100,10 @@ def main() -> int:
 
     payload = json.loads(sys.stdin.readline())
     args = argparse.Namespace(
-        spec=payload["spec"], runs_dir=payload.get("runs_dir"), track=payload.get("track")
+        spec=payload["spec"],
+        runs_dir=payload.get("runs_dir"),
+        track=payload.get("track"),
+        worker_trials=payload.get("worker_trials"),
     )
     return run_guarded("sweep worker", _run, args)
 

@@ -79,7 +79,7 @@ def test_two_gpus_run_one_worker_each_pinned_to_its_device(
     url = f"sqlite:///{tmp_path / 'sweep.db'}"
     args = ["sweep", "--data", str(colour_data), "--runs-dir", str(tmp_path / "runs"), *TINY]
     grid = ["--grid", "lr=1e-3,1e-2", "batch=8,16", "--storage", url, "--study", "gpus"]
-    assert main([*args, *grid, "--devices", "all"]) == 0
+    assert main([*args, *grid, "--devices", "all", "--worker-trials", "2"]) == 0
     out = capsys.readouterr().out
     assert "study gpus: one trial per GPU on 2 GPU(s) (CUDA_VISIBLE_DEVICES 0, 1)" in out
     assert re.search(r"^\[gpu 0\] trial \d/4", out, re.M), out
@@ -96,7 +96,8 @@ def test_two_gpus_run_one_worker_each_pinned_to_its_device(
         folder = Path(t.user_attrs["run_dir"])
         assert f"{read_status(folder).pid}" == t.user_attrs[studies.WORKER].rsplit(":", 1)[1]
         assert json.loads((folder / "config.json").read_text())["device"] == "cpu"  # no CUDA
-    # both devices took trials, each from one worker process of its own
+    # both devices took trials (two each, their share), each from one worker process of its own
+    assert sorted(t.user_attrs[studies.GPU] for t in done) == ["0", "0", "1", "1"]
     assert set(by_gpu) == {"0", "1"} and all(len(w) == 1 for w in by_gpu.values())
     assert by_gpu["0"] != by_gpu["1"]
 

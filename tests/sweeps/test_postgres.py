@@ -78,6 +78,7 @@ def test_two_machines_share_one_postgres_study_and_each_lists_every_trial(
     args = [
         "sweep", "--data", str(colour_data), "--runs-dir", str(runs), *TINY,
         "--storage", url, "--study", study_name, "--grid", "lr=1e-3,1e-2", "batch=8,16",
+        "--worker-trials", "2",  # each machine's share: a fast one cannot take the whole grid
     ]  # fmt: skip
     workers = [_cli(args, home) for home in homes]
     ended = [w.communicate(timeout=240) for w in workers]
