@@ -47,3 +47,11 @@ def head_config(data: Path, **changes) -> TrainConfig:
     one process share one pass of the backbone (a head-only sweep)."""
     model = ModelConfig(backbone="resnet18", input_size=32, hidden=(16,), scope="head")
     return tiny_config(data, model=model, **changes)
+
+
+# The train command's options for a model a CPU trains in a second (32 px ResNet18, random
+# weights, a 16-unit head): the CLI and DDP tests share them.
+TINY_TRAIN_ARGS = [
+    "--backbone", "resnet18", "--input-size", "32", "--weights", "random", "--hidden", "16",
+    "--optimizer", "adam", "--batch-size", "16", "--workers", "1", "--no-flip",
+]  # fmt: skip

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 # -- events ---------------------------------------------------------------------------------------
 VALIDATING = "Validating"  # PhaseProgress.message while an epoch is validated
@@ -81,3 +84,20 @@ class Control:
         """End the run after the current batch as pruned (status.json says so)."""
         self.reason = "pruned"
         self.stop.set()
+
+
+# -- events as JSON lines (a torchrun run's rank 0 to the app, a sweep worker to its parent) --
+def to_json_line(event: Any) -> str:
+    """An event (a dataclass) as one JSON line, its class name under ``event``."""
+    return json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, default=str)
+
+
+def from_json_line(line: str, types: dict[str, type]) -> Any | None:
+    """The event of one of ``types`` (by class name) that ``line`` holds, or None for a line
+    that is not one (another program's output, a partial write)."""
+    try:
+        data = json.loads(line)
+        cls = types[data.pop("event")]
+        return cls(**data)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

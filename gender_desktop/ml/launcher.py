@@ -17,8 +17,6 @@ reports, so the panel shows the same curves and log as for one device:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -103,17 +101,12 @@ def watch_control(path: Path, control: Control, done: threading.Event) -> thread
 
 # -- the event file -------------------------------------------------------------------------------
 def event_line(event: Event) -> str:
-    return json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)})
+    return events_mod.to_json_line(event)
 
 
 def parse_event(line: str) -> Event | None:
     """The event a line holds (None for a line that is not one: a partial write)."""
-    try:
-        data = json.loads(line)
-        cls = EVENT_TYPES[data.pop("event")]
-        return cls(**data)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+    return events_mod.from_json_line(line, EVENT_TYPES)
 
 
 class EventWriter:

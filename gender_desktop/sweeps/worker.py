@@ -16,10 +16,10 @@ import json
 import os
 import sys
 import threading
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from gender_desktop.ml.events import from_json_line, to_json_line
 from gender_desktop.sweeps import events as sweep_events
 
 EVENT_TYPES = {
@@ -35,17 +35,12 @@ EVENT_TYPES = {
 
 def encode(event: Any) -> str:
     """A sweep event as one JSON line (its class name under ``event``)."""
-    return json.dumps({"event": type(event).__name__, **asdict(event)}, default=str)
+    return to_json_line(event)
 
 
 def decode(line: str) -> Any | None:
     """The sweep event a worker's stdout line holds, or None (not one of ours)."""
-    try:
-        data = json.loads(line)
-        cls = EVENT_TYPES[data.pop("event")]
-        return cls(**data)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+    return from_json_line(line, EVENT_TYPES)
 
 
 ORPHAN_GRACE_S = 60.0

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from setups import tiny_config
+from setups import TINY_TRAIN_ARGS, tiny_config
 
 from gender_desktop.cli import main
 from gender_desktop.ml.config import ConfigError
@@ -28,24 +28,7 @@ from gender_desktop.ml.events import Control, EpochEnd, LogLine, RunStarted
 from gender_desktop.ml.launcher import run_distributed
 from gender_desktop.runs.folder import RunFolder
 
-TINY = [
-    "--backbone",
-    "resnet18",
-    "--input-size",
-    "32",
-    "--weights",
-    "random",
-    "--hidden",
-    "16",
-    "--optimizer",
-    "adam",
-    "--batch-size",
-    "16",
-    "--workers",
-    "1",
-    "--no-flip",
-    "--no-track",
-]
+TINY = [*TINY_TRAIN_ARGS, "--no-track"]
 EPOCHS = (
     4  # rank 1 is killed after epoch 1: three epochs ahead keep it alive till then, under load too
 )

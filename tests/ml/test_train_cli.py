@@ -5,25 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gender_desktop.cli import build_parser, main
+from setups import TINY_TRAIN_ARGS as TINY
 
-TINY = [
-    "--backbone",
-    "resnet18",
-    "--input-size",
-    "32",
-    "--weights",
-    "random",
-    "--hidden",
-    "16",
-    "--optimizer",
-    "adam",
-    "--batch-size",
-    "16",
-    "--workers",
-    "1",
-    "--no-flip",
-]
+from gender_desktop.cli import build_parser, main
 
 
 def test_train_json_summary_and_run_folder(colour_data: Path, tmp_path: Path, capsys) -> None:
