@@ -31,6 +31,7 @@ FRAMING_FILE = "framing.json"
 SOURCES = ("learned", "celeba-aligned", "default")
 CELEBA_LAYOUTS = ("celeba-official", "celeba-kaggle", "celeba-subset")
 MIN_SIDE = 48  # images smaller than this are not searched for faces (the cascade needs ~24 px)
+EYE_SEARCH_WIDTH = 240  # px; eyes are searched in the face box scaled down to this width
 MAX_TILT = 30.0  # degrees; an eye pair tilted more than this is taken as a false find
 # "Already framed like the training data" within these: centre shift as a share of the photo,
 # face size and aspect as ratios.
@@ -154,11 +155,20 @@ def find_eyes(img: Image.Image, box: Box) -> tuple[tuple[float, float], tuple[fl
     cv2, _folder = _opencv()
     top = max(0, box.top)
     region = img.crop((box.left, top, box.left + box.width, top + box.height * 6 // 10))
+    scale = min(1.0, EYE_SEARCH_WIDTH / max(1, box.width))  # a big face is searched smaller
+    if scale < 1.0:
+        region = region.resize(
+            (max(1, round(region.width * scale)), max(1, round(region.height * scale))),
+            Image.Resampling.BILINEAR,
+        )
     gray = cv2.equalizeHist(np.asarray(region.convert("L")))
-    side = max(8, box.width // 10)
+    side = max(8, region.width // 10)
     found = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
     centres = sorted(
-        ((x + w / 2, y + h / 2, w * h) for x, y, w, h in (found if len(found) else [])),
+        (
+            ((x + w / 2) / scale, (y + h / 2) / scale, w * h)
+            for x, y, w, h in (found if len(found) else [])
+        ),
         key=lambda e: -e[2],
     )
     half = box.width / 2
