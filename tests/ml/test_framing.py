@@ -136,8 +136,10 @@ def test_a_face_at_the_edge_is_padded_not_shifted(photos) -> None:
     # The columns left of where the photo ends repeat its edge pixels (the left pad).
     left = round(DEMO.cx * framed.image.width - (framed.box.left + framed.box.width / 2))
     assert left > 20
-    pad = np.asarray(framed.image)[:, : left - 2].astype(int)
-    assert np.abs(pad - pad[:, -1:]).max() <= 2
+    out = np.asarray(framed.image).astype(int)
+    pad, edge = out[:, : left - 2], out[:, left + 2 : left + 3]  # edge: the photo's first columns
+    assert np.abs(pad - pad[:, -1:]).max() <= 2  # constant along each row
+    assert np.abs(pad[:, -1:] - edge).mean() <= 8  # and the photo's own edge colour
 
 
 def test_a_face_filling_the_photo_is_padded_never_cropped_smaller(photos) -> None:
@@ -188,6 +190,13 @@ def test_learn_geometry_takes_the_median_and_needs_enough_faces() -> None:
     assert learned.aspect == pytest.approx(218 / 178, abs=1e-3)
     assert learn_geometry(faces, min_faces=learned.samples + 1) is None
     assert learn_geometry(faces[:5], limit=5, min_faces=10) is None
+    # Faces framed to another geometry give that geometry back.
+    wanted = FaceGeometry(0.45, 0.58, 0.5, 1.25, 0, "default")
+    framed = [frame_face(f, b[0], wanted) for f in faces if (b := detect_faces(f))]
+    back = learn_geometry(framed, min_faces=5)
+    assert back is not None
+    for name in ("cx", "cy", "size", "aspect"):
+        assert getattr(back, name) == pytest.approx(getattr(wanted, name), abs=0.03), name
     tiny = [f.resize((40, 49)) for f in faces]
     assert learn_geometry(tiny, min_faces=1) is None  # under 48 px: not searched
 
