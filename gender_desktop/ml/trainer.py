@@ -182,6 +182,25 @@ class Trainer:
         if cfg.fit_on == "train+val":  # val still reported, but trained on: not held out
             self.rows["train"] = np.sort(np.concatenate([self.rows["train"], self.rows["val"]]))
 
+    def _learn_framing(self) -> None:
+        """Measure where the detector finds faces in a seeded sample of the train images and
+        store it as the run's ``framing.json``, so predictions on new photos can frame faces
+        the same way (ml/framing.py). Main process only (the caller has the run folder), once
+        per run, and never fatal: a run without it falls back to CelebA's aligned framing."""
+        from gender_desktop.ml import framing
+
+        assert self.run_folder is not None and self.dataset is not None
+        if (self.run_folder.path / framing.FRAMING_FILE).exists():
+            return
+        try:
+            sample = framing.training_sample(self.dataset, self.rows["train"], self.config.seed)
+            geometry = framing.learn_geometry(sample)
+            if geometry is not None:
+                framing.write_geometry(self.run_folder.path, geometry)
+            self.log(framing.framing_message(geometry))
+        except Exception as exc:  # noqa: BLE001 - OpenCV missing or failing never fails a run
+            self.log(f"framing: not measured ({exc}); predictions use CelebA's aligned framing")
+
     def _first_on_each_machine(self, work):
         """``work()``; under DDP first on each machine's local rank 0 (it fills the shared
         caches: the decoded images, downloaded weights), then on the others."""
@@ -429,6 +448,7 @@ class Trainer:
         if self.run_folder is not None:
             self.run_folder.write_config(described)
             meta.write_status(self.run_folder.path, meta.RUNNING)
+            self._learn_framing()
         run_dir = str(self.run_folder.path) if self.run_folder is not None else None
         self.emit(RunStarted(run_dir, described, start_epoch))
         if self._use_feature_cache():
