@@ -16,6 +16,7 @@ synthetic images): the weights do not matter for timing.
     python benchmarks/predict_latency.py                                 # resnet18 on CPU
     python benchmarks/predict_latency.py --backbone mobilenet_v2 --json
     python benchmarks/predict_latency.py --device cuda                   # vgg16 by default
+    python benchmarks/predict_latency.py --tta ten_crop --input-size 64  # test-time augmentation
 
 Timings on CUDA synchronise the device before each clock read. Record the numbers, with the
 machine named, in docs/benchmarks.md.
@@ -204,6 +205,12 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=10, help="12 MP photos (0: skip)")
     parser.add_argument("--images", type=int, default=1000, help="files in the folder test")
     parser.add_argument("--no-engine", action="store_true", help="skip the engine child")
+    parser.add_argument(
+        "--tta",
+        default="none",
+        help="test-time augmentation of the in-process tests: none, flip or ten_crop "
+        "(ml/config.TTA_MODES; the engine child predicts without)",
+    )
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "gd-predict")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--json-out", type=Path, help="also write the JSON object to this file")
@@ -213,8 +220,11 @@ def main() -> int:
     import torch
 
     from gender_desktop.ml import runtime
+    from gender_desktop.ml.config import TTA_MODES
     from gender_desktop.ml.predictor import Predictor
 
+    if args.tta not in TTA_MODES:
+        parser.error(f"--tta must be one of {', '.join(TTA_MODES)}")
     device = runtime.resolve_device(args.device)
     backbone = args.backbone or ("vgg16" if device.type == "cuda" else "resnet18")
     root = args.root
@@ -226,7 +236,7 @@ def main() -> int:
     run = args.run or quick_run(root, backbone, args.input_size, device.type)
     train_s = time.perf_counter() - t0 if args.run is None else None
     t0 = time.perf_counter()
-    predictor = Predictor.from_run(run, device.type, args.batch_size)
+    predictor = Predictor.from_run(run, device.type, args.batch_size, args.tta)
     load_s = time.perf_counter() - t0
     described = predictor.describe()
 
@@ -242,6 +252,7 @@ def main() -> int:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "batch_size": args.batch_size,
+        "tta": args.tta,
         "quick_run_train_seconds": None if train_s is None else round(train_s, 1),
         "model_load_seconds": round(load_s, 2),
         "single_image": stats_ms(single_image(predictor, singles)),
@@ -256,6 +267,7 @@ def main() -> int:
     }
     compute_s = model_only(predictor, folder)
     result["model_only_images_per_second"] = round(len(folder) / compute_s, 1)
+    result["model_only_ms_per_image"] = round(1000 * compute_s / len(folder), 2)
     if not args.no_engine:
         del predictor  # the child loads its own copy; free this one's memory first
         startup, times = through_engine(run, device.type, singles)
@@ -304,6 +316,7 @@ def format_table(r: dict[str, Any]) -> str:
     width = max(len(name) for name, _ in rows)
     head = (
         f"{r['backbone']} · {r['input_size']} px · {r['device']} · batch {r['batch_size']} · "
+        f"TTA {r.get('tta', 'none')} · "
         f"{r['cpu']} ({r['cpu_cores']} cores, {r['torch_threads']} torch threads) · "
         f"torch {r['torch']}"
     )
