@@ -144,6 +144,48 @@ def model_only(predictor: Any, files: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
+def tta_costs(predictor: Any, files: list[Path], repeats: int) -> dict[str, Any]:
+    """The model's ms per image on pre-decoded squares for every test-time augmentation mode,
+    the modes interleaved and the best of ``repeats`` kept: on a shared machine another
+    process's burst then hits one repetition, not one mode."""
+    from gender_desktop.data.images import load_square
+    from gender_desktop.ml.config import TTA_MODES
+
+    squares = np.stack([load_square(f.read_bytes(), f.name, predictor.size) for f in files])
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        for mode in TTA_MODES:
+            predictor.predict_arrays(squares[: predictor.batch_size], tta=mode)  # warm-up
+            sync(predictor.device)
+            t0 = time.perf_counter()
+            predictor.predict_arrays(squares, tta=mode)
+            sync(predictor.device)
+            ms = 1000 * (time.perf_counter() - t0) / len(squares)
+            best[mode] = min(best.get(mode, ms), ms)
+    return {
+        "images": len(squares),
+        "repeats": repeats,
+        "batch_size": predictor.batch_size,
+        **predictor.describe(),
+        "cpu": cpu_name(),
+        "model_ms_per_image": {mode: round(ms, 2) for mode, ms in best.items()},
+        "relative_to_none": {mode: round(ms / best["none"], 2) for mode, ms in best.items()},
+    }
+
+
+def format_costs(costs: dict[str, Any], predictor: Any) -> str:
+    head = (
+        f"{costs['backbone']} · {costs['input_size']} px · {costs['device']} · batch "
+        f"{costs['batch_size']} · {costs['cpu']} · best of {costs['repeats']} on "
+        f"{costs['images']} pre-decoded images"
+    )
+    rows = [
+        f"TTA {mode:<9} {ms:8.2f} ms/image  ({costs['relative_to_none'][mode]:.1f}x)"
+        for mode, ms in costs["model_ms_per_image"].items()
+    ]
+    return "\n".join([head, *rows])
+
+
 def through_engine(run: Path, device: str, files: list[Path]) -> tuple[float, list[float]]:
     """The GUI's path: the engine in a child of the one process layer (``procs.Child``);
     time from sending a ``predict`` request for one file to receiving its ``rows`` reply."""
@@ -209,8 +251,10 @@ def main() -> int:
         "--tta",
         default="none",
         help="test-time augmentation of the in-process tests: none, flip or ten_crop "
-        "(ml/config.TTA_MODES; the engine child predicts without)",
+        "(ml/config.TTA_MODES; the engine child predicts without); 'all' measures only the "
+        "model's ms per image in every mode, interleaved, the best of --repeats",
     )
+    parser.add_argument("--repeats", type=int, default=5, help="for --tta all")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "gd-predict")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--json-out", type=Path, help="also write the JSON object to this file")
@@ -223,8 +267,8 @@ def main() -> int:
     from gender_desktop.ml.config import TTA_MODES
     from gender_desktop.ml.predictor import Predictor
 
-    if args.tta not in TTA_MODES:
-        parser.error(f"--tta must be one of {', '.join(TTA_MODES)}")
+    if args.tta not in (*TTA_MODES, "all"):
+        parser.error(f"--tta must be one of {', '.join(TTA_MODES)} or all")
     device = runtime.resolve_device(args.device)
     backbone = args.backbone or ("vgg16" if device.type == "cuda" else "resnet18")
     root = args.root
@@ -236,6 +280,15 @@ def main() -> int:
     run = args.run or quick_run(root, backbone, args.input_size, device.type)
     train_s = time.perf_counter() - t0 if args.run is None else None
     t0 = time.perf_counter()
+    if args.tta == "all":
+        predictor = Predictor.from_run(run, device.type, args.batch_size)
+        costs = tta_costs(predictor, folder, args.repeats)
+        print(json.dumps(costs, indent=2) if args.json else format_costs(costs, predictor))
+        if args.json_out:
+            from gender_desktop.fileio import atomic_write_json
+
+            atomic_write_json(args.json_out, costs)
+        return 0
     predictor = Predictor.from_run(run, device.type, args.batch_size, args.tta)
     load_s = time.perf_counter() - t0
     described = predictor.describe()
