@@ -166,7 +166,10 @@ def prepare(condition: str, path: Path, size: int, geometry: Any) -> np.ndarray 
     if not framed:
         return None
     largest = max(framed, key=lambda f: _area(f.box))
-    return square(largest.image, size)
+    image = largest.image
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    return square(image, size)
 
 
 def _area(box: Any) -> float:
@@ -252,9 +255,9 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines += [f"\n{note}" for note in result["notes"]]
     seconds = result["seconds"]
+    trained = "" if seconds["train"] is None else f"training {seconds['train']:.0f} s, "
     lines.append(
-        f"\n{seconds['total']:.0f} s in all (training {seconds['train'] or 0:.0f} s, "
-        f"canvases {seconds['canvases']:.0f} s)"
+        f"\n{seconds['total']:.0f} s in all ({trained}canvases {seconds['canvases']:.0f} s)"
     )
     return "\n".join(lines)
 
