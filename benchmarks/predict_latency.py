@@ -16,6 +16,7 @@ synthetic images): the weights do not matter for timing.
     python benchmarks/predict_latency.py                                 # resnet18 on CPU
     python benchmarks/predict_latency.py --backbone mobilenet_v2 --json
     python benchmarks/predict_latency.py --device cuda                   # vgg16 by default
+    python benchmarks/predict_latency.py --tta ten_crop --input-size 64  # test-time augmentation
 
 Timings on CUDA synchronise the device before each clock read. Record the numbers, with the
 machine named, in docs/benchmarks.md.
@@ -143,6 +144,48 @@ def model_only(predictor: Any, files: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
+def tta_costs(predictor: Any, files: list[Path], repeats: int) -> dict[str, Any]:
+    """The model's ms per image on pre-decoded squares for every test-time augmentation mode,
+    the modes interleaved and the best of ``repeats`` kept: on a shared machine another
+    process's burst then hits one repetition, not one mode."""
+    from gender_desktop.data.images import load_square
+    from gender_desktop.ml.config import TTA_MODES
+
+    squares = np.stack([load_square(f.read_bytes(), f.name, predictor.size) for f in files])
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        for mode in TTA_MODES:
+            predictor.predict_arrays(squares[: predictor.batch_size], tta=mode)  # warm-up
+            sync(predictor.device)
+            t0 = time.perf_counter()
+            predictor.predict_arrays(squares, tta=mode)
+            sync(predictor.device)
+            ms = 1000 * (time.perf_counter() - t0) / len(squares)
+            best[mode] = min(best.get(mode, ms), ms)
+    return {
+        "images": len(squares),
+        "repeats": repeats,
+        "batch_size": predictor.batch_size,
+        **predictor.describe(),
+        "cpu": cpu_name(),
+        "model_ms_per_image": {mode: round(ms, 2) for mode, ms in best.items()},
+        "relative_to_none": {mode: round(ms / best["none"], 2) for mode, ms in best.items()},
+    }
+
+
+def format_costs(costs: dict[str, Any], predictor: Any) -> str:
+    head = (
+        f"{costs['backbone']} · {costs['input_size']} px · {costs['device']} · batch "
+        f"{costs['batch_size']} · {costs['cpu']} · best of {costs['repeats']} on "
+        f"{costs['images']} pre-decoded images"
+    )
+    rows = [
+        f"TTA {mode:<9} {ms:8.2f} ms/image  ({costs['relative_to_none'][mode]:.1f}x)"
+        for mode, ms in costs["model_ms_per_image"].items()
+    ]
+    return "\n".join([head, *rows])
+
+
 def through_engine(run: Path, device: str, files: list[Path]) -> tuple[float, list[float]]:
     """The GUI's path: the engine in a child of the one process layer (``procs.Child``);
     time from sending a ``predict`` request for one file to receiving its ``rows`` reply."""
@@ -204,6 +247,14 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=10, help="12 MP photos (0: skip)")
     parser.add_argument("--images", type=int, default=1000, help="files in the folder test")
     parser.add_argument("--no-engine", action="store_true", help="skip the engine child")
+    parser.add_argument(
+        "--tta",
+        default="none",
+        help="test-time augmentation of the in-process tests: none, flip or ten_crop "
+        "(ml/config.TTA_MODES; the engine child predicts without); 'all' measures only the "
+        "model's ms per image in every mode, interleaved, the best of --repeats",
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="for --tta all")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "gd-predict")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--json-out", type=Path, help="also write the JSON object to this file")
@@ -213,8 +264,11 @@ def main() -> int:
     import torch
 
     from gender_desktop.ml import runtime
+    from gender_desktop.ml.config import TTA_MODES
     from gender_desktop.ml.predictor import Predictor
 
+    if args.tta not in (*TTA_MODES, "all"):
+        parser.error(f"--tta must be one of {', '.join(TTA_MODES)} or all")
     device = runtime.resolve_device(args.device)
     backbone = args.backbone or ("vgg16" if device.type == "cuda" else "resnet18")
     root = args.root
@@ -226,7 +280,16 @@ def main() -> int:
     run = args.run or quick_run(root, backbone, args.input_size, device.type)
     train_s = time.perf_counter() - t0 if args.run is None else None
     t0 = time.perf_counter()
-    predictor = Predictor.from_run(run, device.type, args.batch_size)
+    if args.tta == "all":
+        predictor = Predictor.from_run(run, device.type, args.batch_size)
+        costs = tta_costs(predictor, folder, args.repeats)
+        print(json.dumps(costs, indent=2) if args.json else format_costs(costs, predictor))
+        if args.json_out:
+            from gender_desktop.fileio import atomic_write_json
+
+            atomic_write_json(args.json_out, costs)
+        return 0
+    predictor = Predictor.from_run(run, device.type, args.batch_size, args.tta)
     load_s = time.perf_counter() - t0
     described = predictor.describe()
 
@@ -242,6 +305,7 @@ def main() -> int:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "batch_size": args.batch_size,
+        "tta": args.tta,
         "quick_run_train_seconds": None if train_s is None else round(train_s, 1),
         "model_load_seconds": round(load_s, 2),
         "single_image": stats_ms(single_image(predictor, singles)),
@@ -256,6 +320,7 @@ def main() -> int:
     }
     compute_s = model_only(predictor, folder)
     result["model_only_images_per_second"] = round(len(folder) / compute_s, 1)
+    result["model_only_ms_per_image"] = round(1000 * compute_s / len(folder), 2)
     if not args.no_engine:
         del predictor  # the child loads its own copy; free this one's memory first
         startup, times = through_engine(run, device.type, singles)
@@ -304,6 +369,7 @@ def format_table(r: dict[str, Any]) -> str:
     width = max(len(name) for name, _ in rows)
     head = (
         f"{r['backbone']} · {r['input_size']} px · {r['device']} · batch {r['batch_size']} · "
+        f"TTA {r.get('tta', 'none')} · "
         f"{r['cpu']} ({r['cpu_cores']} cores, {r['torch_threads']} torch threads) · "
         f"torch {r['torch']}"
     )

@@ -21,6 +21,7 @@ from gender_desktop.cli.guard import ctrl_c_sets
 from gender_desktop.cli.options import DefaultsHelp, add_device
 from gender_desktop.cli.output import ProgressLine, note, plural
 from gender_desktop.errors import EXIT_OK, Cancelled, UserError
+from gender_desktop.ml.config import TTA_MODES
 from gender_desktop.ml.prediction_row import csv_columns
 
 PATH_WIDTH = 60  # longer paths are shortened from the left in the terminal table
@@ -49,6 +50,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="detect faces (OpenCV) and predict each face cropped as in CelebA; a photo "
         "without a face gives the row error 'no face found'",
+    )
+    p.add_argument(
+        "--tta",
+        choices=list(TTA_MODES),
+        default="none",
+        help="test-time augmentation, the probabilities of the views averaged: "
+        + "; ".join(f"{name}: {text}" for name, text in TTA_MODES.items())
+        + " (each view costs one forward pass; rows then have a tta column)",
     )
     add_device(p)
     p.add_argument(
@@ -83,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     with ctrl_c_sets(cancel):
         if args.crop_faces:  # loads the detector: fail now, not in the middle of the files
             detect_faces(Image.new("RGB", (64, 64)))
-        predictor = Predictor.from_run(args.run, args.device, args.batch_size)
+        predictor = Predictor.from_run(args.run, args.device, args.batch_size, args.tta)
         if cancel.is_set():  # Ctrl+C while the model was loading
             raise Cancelled("before predicting")
         return predict_files(predictor, files, args, cancel)
@@ -94,7 +103,7 @@ def predict_files(
 ) -> int:
     """Predict, streaming rows to stdout (table or CSV) or collecting them for --csv/--json;
     then the summary line on stderr."""
-    columns = csv_columns(faces=args.crop_faces)
+    columns = csv_columns(faces=args.crop_faces, tta=args.tta != "none")
     stream: TableWriter | csvsafe.RowWriter | None = None
     if not (args.json or args.csv):
         if stdout_is_terminal():
@@ -132,6 +141,7 @@ def predict_files(
         out = {
             "run": predictor.describe(),
             "files": len(files),
+            "tta": args.tta,
             "rows": records,
             "errors": sum(1 for r in records if r["error"]),
             "seconds": round(seconds, 3),
@@ -174,6 +184,7 @@ class TableWriter:
             "prediction": (10, "<"),
             "face": (4, ">"),
             "box": (19, "<"),
+            "tta": (8, "<"),
             "error": (0, "<"),
         }
         self.header = True

@@ -114,6 +114,14 @@ BEST_METRICS = ("val_loss", "val_accuracy")
 # Mixed-precision dtypes (ml/runtime.precision decides what each means on each device):
 # auto = bf16 on GPUs that have it natively, else fp16 with a grad scaler; fp32 on CPU.
 AMP_DTYPES = ("auto", "bf16", "fp16")
+# Test-time augmentation at prediction (ml/predictor.py), mode -> what it does; the CLI's
+# ``predict --tta`` reads it. Each view is one forward pass; the probabilities are averaged.
+TTA_MODES = {
+    "none": "the image once",
+    "flip": "the image and its mirror (2 passes)",
+    "ten_crop": "Levi & Hassner's oversampling: 4 corners + centre of a 256/224 enlargement, "
+    "and their mirrors (10 passes)",
+}
 
 
 @dataclass

@@ -19,6 +19,7 @@ from gender_desktop import csvsafe
 BASE_COLUMNS = ("path", "p_male", "prediction", "error")
 FACE_COLUMNS = ("face", "box")
 DATASET_COLUMNS = ("image_id", "split", "label", "wrong")
+TTA_COLUMNS = ("tta",)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class PredictionRow:
     split: str | None = None
     label: str | None = None  # the dataset's label (edits applied)
     crop_faces: bool = False  # the "Crop faces" setting the row was predicted with
+    tta: str = "none"  # the test-time augmentation it was predicted with (ml/config.TTA_MODES)
     preview: np.ndarray | None = field(default=None, repr=False)  # what the model saw, small
 
     @classmethod
@@ -77,6 +79,8 @@ class PredictionRow:
         if self.face is not None:
             out["face"] = self.face
             out["box"] = " ".join(str(v) for v in self.box) if self.box else ""
+        if self.tta != "none":
+            out["tta"] = self.tta
         if self.label is not None:
             out.update(image_id=self.image_id, split=self.split, label=self.label, wrong=self.wrong)
         return out
@@ -86,12 +90,17 @@ class PredictionRow:
         return asdict(self)
 
 
-def csv_columns(faces: bool, dataset: bool = False) -> list[str]:
+def csv_columns(faces: bool, dataset: bool = False, tta: bool = False) -> list[str]:
     """The one column rule of a prediction CSV: path, p_male, prediction, error; then face and
     box when faces were cropped (on every row, so the file's shape follows the request, not
     what was found); then image_id, split, label and wrong when the files are images of the
-    open dataset."""
-    return [*BASE_COLUMNS, *(FACE_COLUMNS if faces else ()), *(DATASET_COLUMNS if dataset else ())]
+    open dataset; then tta when a test-time augmentation was asked for."""
+    return [
+        *BASE_COLUMNS,
+        *(FACE_COLUMNS if faces else ()),
+        *(DATASET_COLUMNS if dataset else ()),
+        *(TTA_COLUMNS if tta else ()),
+    ]
 
 
 def columns_for(rows: Sequence[PredictionRow]) -> list[str]:
@@ -100,6 +109,7 @@ def columns_for(rows: Sequence[PredictionRow]) -> list[str]:
     return csv_columns(
         any(row.crop_faces or row.faces is not None for row in rows),
         any(row.label is not None for row in rows),
+        any(row.tta != "none" for row in rows),
     )
 
 

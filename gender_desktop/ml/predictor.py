@@ -6,6 +6,13 @@ becomes a row with an error and the batch goes on. With ``crop_faces`` every det
 row of its own and a photo without a face says so. Each image is prepared exactly as training
 prepared the dataset (shorter side to the input size, centre square, ImageNet normalisation).
 Grad-CAM shows which regions drove a prediction, from the gradients at the trunk's last block.
+
+Test-time augmentation (``tta``, the modes of ``ml/config.TTA_MODES``) predicts several views of
+each prepared square and averages their probabilities: "flip" the image and its mirror,
+"ten_crop" Levi & Hassner's oversampling (the square enlarged by 256/224, its four corner crops
+and centre crop at the input size, and their mirrors). Probabilities, not logits, are averaged,
+as Levi & Hassner averaged their softmax outputs: one view the model is very sure about cannot
+outvote the others without bound, and the average stays a probability of the same kind.
 """
 
 from __future__ import annotations
@@ -29,12 +36,14 @@ from gender_desktop.data.images import ImageError, decode, square
 from gender_desktop.data.sources import read_regular
 from gender_desktop.errors import UserError
 from gender_desktop.ml import runtime
+from gender_desktop.ml.config import TTA_MODES
 from gender_desktop.ml.pipeline import Normaliser
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.runmodel import RunModel, load_run_model, to_device
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 PREVIEW_SIDE = 128
+TEN_CROP_SCALE = 256 / 224  # Levi & Hassner's and torchvision's resize-then-crop ratio
 MAX_FILE_BYTES = 200 * 1024 * 1024  # larger files are refused before reading them
 
 Progress = Callable[[int, int, str], None]
@@ -127,6 +136,29 @@ def prepare_file(
     return out
 
 
+def tta_views(batch: torch.Tensor, mode: str, size: int) -> list[torch.Tensor]:
+    """The views of a normalised (N, 3, size, size) batch that test-time augmentation ``mode``
+    predicts, each (N, 3, size, size). Ten-crop uses torchvision's ``ten_crop`` (the
+    well-kept implementation of the corner/centre crops and their mirrors) on the batch
+    enlarged by ``TEN_CROP_SCALE`` with antialiased bilinear resizing."""
+    from torchvision.transforms.v2 import functional as TF
+
+    if mode == "none":
+        return [batch]
+    if mode == "flip":
+        views = [batch, TF.horizontal_flip(batch)]
+    elif mode == "ten_crop":
+        larger = round(size * TEN_CROP_SCALE)
+        enlarged = TF.resize(batch, [larger, larger], antialias=True)
+        views = list(TF.ten_crop(enlarged, [size, size]))
+    else:
+        raise ValueError(f"unknown test-time augmentation {mode!r}")
+    # Crops are strided views; laid out as the plain batch is (channels last, from the NHWC
+    # decode), the convolutions run at their usual speed (1.7x faster than strided crops, measured
+    # once on a loaded 2-core CPU).
+    return [view.contiguous(memory_format=torch.channels_last) for view in views]
+
+
 def _preview(arr: np.ndarray) -> np.ndarray:
     if arr.shape[0] <= PREVIEW_SIDE:
         return arr
@@ -137,8 +169,17 @@ class Predictor:
     """A run's model on a device, ready for batches of files or arrays."""
 
     def __init__(
-        self, loaded: RunModel, device: str = "auto", batch_size: int | None = None
+        self,
+        loaded: RunModel,
+        device: str = "auto",
+        batch_size: int | None = None,
+        tta: str = "none",
     ) -> None:
+        if tta not in TTA_MODES:
+            raise UserError(
+                f"unknown test-time augmentation {tta!r}: choose one of {', '.join(TTA_MODES)}"
+            )
+        self.tta = tta
         self.loaded = loaded
         self.device = runtime.resolve_device(device)
         self.model = to_device(loaded.model, self.device).eval()
@@ -152,9 +193,13 @@ class Predictor:
 
     @classmethod
     def from_run(
-        cls, run_dir: str | Path, device: str = "auto", batch_size: int | None = None
+        cls,
+        run_dir: str | Path,
+        device: str = "auto",
+        batch_size: int | None = None,
+        tta: str = "none",
     ) -> Predictor:
-        return cls(load_run_model(run_dir), device, batch_size)
+        return cls(load_run_model(run_dir), device, batch_size, tta)
 
     def describe(self) -> dict[str, Any]:
         cfg = self.loaded.config
@@ -166,6 +211,7 @@ class Predictor:
             "checkpoint": self.loaded.checkpoint,
             "epoch": self.loaded.epoch,
             "device": runtime.device_name(self.device),
+            "tta": self.tta,
         }
 
     def _tensor(self, squares: np.ndarray) -> torch.Tensor:
@@ -174,14 +220,25 @@ class Predictor:
         return self.normalise(torch.from_numpy(block).to(self.device).permute(0, 3, 1, 2))
 
     @torch.no_grad()
-    def predict_arrays(self, squares: np.ndarray) -> np.ndarray:
-        """Probability of Male for a (N, size, size, 3) uint8 batch."""
+    def predict_arrays(self, squares: np.ndarray, tta: str | None = None) -> np.ndarray:
+        """Probability of Male for a (N, size, size, 3) uint8 batch; with test-time
+        augmentation (``tta``, default the predictor's own) the mean over the views."""
+        mode = self.tta if tta is None else tta
+        if mode not in TTA_MODES:
+            raise UserError(f"unknown test-time augmentation {mode!r}")
         out = []
         for start in range(0, len(squares), self.batch_size):
-            with runtime.autocast(self.device, self.amp, self.amp_dtype):
-                logits = self.model(self._tensor(squares[start : start + self.batch_size]))
-            out.append(torch.sigmoid(logits.float()).cpu().numpy())
+            batch = self._tensor(squares[start : start + self.batch_size])
+            views = tta_views(batch, mode, self.size)
+            probs = [self._probabilities(view) for view in views]
+            out.append(torch.stack(probs).mean(dim=0).cpu().numpy())
         return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
+
+    def _probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """One forward pass: sigmoid of the logits, in fp32."""
+        with runtime.autocast(self.device, self.amp, self.amp_dtype):
+            logits = self.model(x)
+        return torch.sigmoid(logits.float())
 
     def predict_paths(
         self,
@@ -228,6 +285,8 @@ class Predictor:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _finish(self, items: list[tuple[PredictionRow, np.ndarray | None]]) -> list[PredictionRow]:
+        for row, _a in items:  # every row of the request says how it was predicted
+            row.tta = self.tta
         arrays = [a for _r, a in items if a is not None]
         if arrays:
             probs = iter(self.predict_arrays(np.stack(arrays)).tolist())

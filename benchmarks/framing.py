@@ -1,0 +1,373 @@
+"""Framing benchmark: held-out faces placed in cluttered canvases, predicted four ways.
+
+Each held-out face image (default: the demo dataset's test split; ``--data`` any dataset) is
+pasted at a random scale (20-100 % of the canvas side), position and rotation (±10°) into a
+larger canvas with clutter (a gradient, random shapes, noise; all seeded). Then accuracy and
+time per image for:
+
+- ``original``: the face image itself, as the Predict panel predicts a file;
+- ``canvas``: the canvas without any crop (what a photo from elsewhere looks like);
+- ``detector``: the detector's box (``ml/faces.detect_faces`` + ``crop_face``, today's
+  "Crop faces"), the largest face; no face found counts as wrong;
+- ``framed``: the new framing (``ml/framing.frame_photo`` with the run's ``geometry_of_run``,
+  mode "auto"), the largest face's row; no face found counts as wrong. Skipped, with a note,
+  when ``gender_desktop.ml.framing`` is not installed.
+
+Every file goes through the predictor's own preparation (``ml/predictor.prepare_file``: the safe
+decoder, ``images.square``), so the numbers mean what the app does. ``--tta flip`` (or
+``ten_crop``) adds the same rows with test-time augmentation. Without ``--run`` a small run is
+trained first with the CLI (``gender-desktop train``) on the dataset's train split: ResNet18,
+64 px, random weights, a few epochs (it says so in the output).
+
+    python benchmarks/framing.py --quick                 # < 60 s on a laptop CPU
+    python benchmarks/framing.py --run RUN_DIR --data DATASET --canvases 3 --json-out out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+CONDITIONS = ("original", "canvas", "detector", "framed")
+SCALES = (0.2, 1.0)  # face image's longer side / canvas side
+MAX_ROTATION = 10.0  # degrees either way
+
+
+# -- canvases -----------------------------------------------------------------------------------
+def clutter(rng: np.random.Generator, side: int) -> Image.Image:
+    """A busy background: a two-colour gradient, random shapes, blur and noise."""
+    a, b = rng.integers(0, 256, (2, 3)).astype(np.float32)
+    t = np.linspace(0, 1, side, dtype=np.float32)
+    ramp = t[:, None] if rng.random() < 0.5 else t[None, :]
+    base = a + (b - a) * np.broadcast_to(ramp, (side, side))[..., None]
+    img = Image.fromarray(base.astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(6, 16))):
+        x0, y0 = rng.integers(0, side, 2)
+        w, h = rng.integers(side // 20, side // 3, 2)
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        kind = rng.integers(0, 3)
+        if kind == 0:
+            draw.ellipse((x0, y0, x0 + w, y0 + h), fill=colour)
+        elif kind == 1:
+            draw.rectangle((x0, y0, x0 + w, y0 + h), fill=colour)
+        else:
+            points = [tuple(int(v) for v in p) for p in rng.integers(0, side, (3, 2))]
+            draw.polygon(points, fill=colour)
+    img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 2))))
+    noisy = np.asarray(img, np.float32) + rng.normal(0, 8, (side, side, 3))
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+
+
+def place(face: Image.Image, rng: np.random.Generator, side: int) -> Image.Image:
+    """``face`` scaled so its longer side is 20-100 % of ``side``, rotated up to ±10°, pasted
+    at a random position inside a cluttered ``side`` x ``side`` canvas."""
+    canvas = clutter(rng, side)
+    scale = rng.uniform(*SCALES) * side / max(face.size)
+    size = (max(8, round(face.width * scale)), max(8, round(face.height * scale)))
+    small = face.convert("RGBA").resize(size, Image.BILINEAR)
+    turned = small.rotate(
+        float(rng.uniform(-MAX_ROTATION, MAX_ROTATION)), Image.BILINEAR, expand=True
+    )
+    if max(turned.size) > side:  # a full-size face turned: shrink back into the canvas
+        turned = turned.resize(
+            tuple(max(8, int(v * side / max(turned.size))) for v in turned.size), Image.BILINEAR
+        )
+    x = int(rng.integers(0, side - turned.width + 1))
+    y = int(rng.integers(0, side - turned.height + 1))
+    canvas.paste(turned, (x, y), turned)
+    return canvas
+
+
+# -- the held-out faces -------------------------------------------------------------------------
+@dataclass
+class Faces:
+    """Held-out face files written to a work folder, with their labels (True = Male)."""
+
+    originals: list[Path]
+    canvases: list[Path]  # ``per`` canvases per original, in order
+    male: np.ndarray  # per original
+    per: int
+    source: str
+
+
+def held_out(data: Path, split: str, limit: int | None, work: Path, per: int, seed: int) -> Faces:
+    """The dataset's ``split`` images (first ``limit``) and ``per`` seeded canvases of each,
+    saved as JPEG (quality 92, as a phone or a web page would give them)."""
+    from gender_desktop.data.dataset import open_dataset
+    from gender_desktop.data.images import decode
+
+    dataset = open_dataset(data)
+    rows = np.flatnonzero((dataset.table["split"] == split).to_numpy())[:limit]
+    if not len(rows):
+        raise SystemExit(f"{data}: the {split} split has no images")
+    (work / "originals").mkdir(parents=True, exist_ok=True)
+    (work / "canvases").mkdir(exist_ok=True)
+    originals, canvases = [], []
+    for k, row in enumerate(rows):
+        raw = dataset.read_bytes(int(row))
+        originals.append(work / "originals" / f"{k:05d}.jpg")
+        originals[-1].write_bytes(raw)
+        face = decode(raw, str(originals[-1]))
+        for j in range(per):
+            rng = np.random.default_rng([seed, k, j])
+            canvases.append(work / "canvases" / f"{k:05d}-{j}.jpg")
+            buf = io.BytesIO()
+            place(face, rng, side=max(400, 2 * max(face.size))).save(buf, "JPEG", quality=92)
+            canvases[-1].write_bytes(buf.getvalue())
+    male = np.asarray(dataset.table["Male"].to_numpy()[rows]).astype(float) > 0
+    return Faces(originals, canvases, male, per, str(data))
+
+
+# -- predicting each condition ------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """One condition's predictions: p_male per image (NaN = no face found), seconds spent."""
+
+    p_male: list[float] = field(default_factory=list)
+    prepare_s: float = 0.0
+    model_s: float = 0.0
+
+
+def framing_module() -> Any | None:
+    """``gender_desktop.ml.framing`` when installed (it arrives with issue 12's framing core)."""
+    try:
+        from gender_desktop.ml import framing
+    except ImportError:
+        return None
+    return framing
+
+
+def prepare(condition: str, path: Path, size: int, geometry: Any) -> np.ndarray | None:
+    """The model input for one file under ``condition`` (None: no face found), prepared as the
+    predictor prepares a file."""
+    from gender_desktop.data.images import decode, square
+    from gender_desktop.ml.predictor import _read, prepare_file
+
+    if condition in ("original", "canvas", "detector"):
+        items = prepare_file(str(path), size, crop_faces=condition == "detector")
+        row, arr = items[0]  # the largest face first
+        if arr is None and row.error != "no face found":
+            raise SystemExit(f"{path}: {row.error}")
+        return arr
+    framed = framing_module().frame_photo(decode(_read(str(path)), str(path)), geometry, "auto")
+    if not framed:
+        return None
+    largest = max(framed, key=lambda f: _area(f.box))
+    image = largest.image
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    return square(image, size)
+
+
+def _area(box: Any) -> float:
+    if box is None:
+        return 0.0
+    if hasattr(box, "width"):
+        return float(box.width * box.height)
+    return float(box[2] * box[3])
+
+
+def predict(predictor: Any, files: list[Path], condition: str, geometry: Any, tta: str) -> Outcome:
+    out = Outcome()
+    arrays: list[np.ndarray | None] = []
+    t0 = time.perf_counter()
+    for path in files:
+        arrays.append(prepare(condition, path, predictor.size, geometry))
+    out.prepare_s = time.perf_counter() - t0
+    found = [a for a in arrays if a is not None]
+    t0 = time.perf_counter()
+    probs = iter(predictor.predict_arrays(np.stack(found), tta=tta).tolist() if found else [])
+    out.model_s = time.perf_counter() - t0
+    out.p_male = [float(next(probs)) if a is not None else float("nan") for a in arrays]
+    return out
+
+
+def score(outcome: Outcome, male: np.ndarray) -> dict[str, Any]:
+    p = np.array(outcome.p_male)
+    missed = np.isnan(p)
+    right = ~missed & ((p >= 0.5) == male)
+    n = len(p)
+    return {
+        "n": n,
+        "accuracy": round(float(right.mean()), 4),
+        "no_face": int(missed.sum()),
+        "accuracy_where_found": round(float(right[~missed].mean()), 4) if (~missed).any() else None,
+        "ms_per_image": round(1000 * (outcome.prepare_s + outcome.model_s) / n, 2),
+        "prepare_ms_per_image": round(1000 * outcome.prepare_s / n, 2),
+    }
+
+
+# -- a run when none is given ---------------------------------------------------------------------
+def train_quick_run(data: Path, root: Path, epochs: int) -> Path:
+    """A small run trained with the CLI on ``data``'s train split: ResNet18 at 64 px, random
+    weights, all layers, Adam."""
+    runs = root / "runs"
+    command = [
+        sys.executable, "-m", "gender_desktop", "train", "--data", str(data),
+        "--backbone", "resnet18", "--input-size", "64", "--weights", "random",
+        "--scope", "all", "--hidden", "64", "--optimizer", "adam", "--lr", "0.001",
+        "--batch-size", "32", "--epochs", str(epochs), "--workers", "1",
+        "--runs-dir", str(runs), "--name", "framing-bench", "--no-track",
+    ]  # fmt: skip
+    print("training a run:", " ".join(command[2:]), file=sys.stderr)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return max(runs.iterdir(), key=lambda p: p.stat().st_mtime)
+
+
+# -- output -------------------------------------------------------------------------------------
+LABELS = {
+    "original": "original images",
+    "canvas": "canvas, no crop",
+    "detector": "detector's tight box (today's Crop faces)",
+    "framed": "new framing (frame_photo, auto)",
+}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['faces']} held-out faces from {result['data']} · {result['per']} canvases each "
+        f"· run {result['run']} ({result['backbone']}, {result['input_size']} px)"
+        + (" · trained here" if result["trained_here"] else "")
+        + f" · {result['machine']}",
+        "",
+        "| input | TTA | accuracy | no face found | accuracy where found | ms / image |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        found = row["accuracy_where_found"]
+        lines.append(
+            f"| {LABELS[row['condition']]} | {row['tta']} | {row['accuracy']:.3f} | "
+            f"{row['no_face']} / {row['n']} | {'' if found is None else f'{found:.3f}'} | "
+            f"{row['ms_per_image']:.1f} |"
+        )
+    lines += [f"\n{note}" for note in result["notes"]]
+    seconds = result["seconds"]
+    trained = "" if seconds["train"] is None else f"training {seconds['train']:.0f} s, "
+    lines.append(
+        f"\n{seconds['total']:.0f} s in all ({trained}canvases {seconds['canvases']:.0f} s)"
+    )
+    return "\n".join(lines)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, help="a run folder (default: train a small one)")
+    parser.add_argument("--data", type=Path, help="a dataset (default: the demo dataset)")
+    parser.add_argument("--split", default="test", help="the held-out split to use")
+    parser.add_argument("--limit", type=int, help="at most this many held-out faces")
+    parser.add_argument("--canvases", type=int, default=2, help="canvases per face")
+    parser.add_argument("--epochs", type=int, default=6, help="for the run trained here")
+    parser.add_argument("--tta", default="none", help="also predict with flip or ten_crop")
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--quick", action="store_true", help="small: 300 demo faces, 2 epochs")
+    parser.add_argument("--root", type=Path, help="work folder (default: a new temp folder)")
+    parser.add_argument("--json-out", type=Path, help="also write the JSON result here")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    started = time.perf_counter()
+    root = args.root or Path(tempfile.mkdtemp(prefix="gd-framing-"))
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("GENDER_DESKTOP_HOME", str(root / "home"))
+
+    from gender_desktop.data import demo
+    from gender_desktop.ml.config import TTA_MODES
+    from gender_desktop.ml.predictor import Predictor
+
+    if args.tta not in TTA_MODES:
+        raise SystemExit(f"--tta must be one of {', '.join(TTA_MODES)}")
+    data = args.data
+    if data is None:
+        count = 300 if args.quick else demo.DEFAULT_COUNT
+        data = root / f"demo-{count}"
+        if not (data / "SYNTHETIC_DEMO").exists():
+            demo.generate(data, count)
+    epochs = 2 if args.quick and args.run is None else args.epochs
+    trained_here = args.run is None
+    t0 = time.perf_counter()
+    run = args.run or train_quick_run(data, root, epochs)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    faces = held_out(data, args.split, args.limit, root / "faces", args.canvases, args.seed)
+    canvas_s = time.perf_counter() - t0
+    predictor = Predictor.from_run(run, args.device)
+    framing = framing_module()
+    notes = []
+    geometry = None
+    if framing is None:
+        notes.append(
+            "gender_desktop.ml.framing is not available on this branch: no new-framing row."
+        )
+    else:
+        geometry = framing.geometry_of_run(run)
+        notes.append(f"run geometry: {geometry}")
+    if trained_here:
+        notes.append(
+            f"run trained here with the CLI: ResNet18, 64 px, random weights, {epochs} epochs "
+            f"on {data.name}'s train split."
+        )
+    conditions = [c for c in CONDITIONS if c != "framed" or framing is not None]
+    modes = ["none"] + ([args.tta] if args.tta != "none" else [])
+    predictor.predict_arrays(np.zeros((2, predictor.size, predictor.size, 3), np.uint8))  # warm
+    rows = []
+    for tta in modes:
+        for condition in conditions:
+            files = faces.originals if condition == "original" else faces.canvases
+            male = faces.male if condition == "original" else np.repeat(faces.male, faces.per)
+            outcome = predict(predictor, files, condition, geometry, tta)
+            rows.append({"condition": condition, "tta": tta, **score(outcome, male)})
+    described = predictor.describe()
+    result = {
+        "data": faces.source,
+        "faces": len(faces.originals),
+        "per": faces.per,
+        "run": str(run),
+        "trained_here": trained_here,
+        "backbone": described["backbone"],
+        "input_size": described["input_size"],
+        "device": described["device"],
+        "machine": f"{cpu_name()} ({os.cpu_count()} cores), {described['device']}",
+        "rows": rows,
+        "notes": notes,
+        "seconds": {
+            "train": round(train_s, 1) if trained_here else None,
+            "canvases": round(canvas_s, 1),
+            "total": round(time.perf_counter() - started, 1),
+        },
+    }
+    print(markdown(result))
+    if args.json_out:
+        from gender_desktop.fileio import atomic_write_json
+
+        atomic_write_json(args.json_out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
