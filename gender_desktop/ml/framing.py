@@ -25,13 +25,14 @@ from PIL import Image
 
 from gender_desktop.errors import UserError
 from gender_desktop.fileio import atomic_write_json
-from gender_desktop.ml.faces import Box, _opencv, detect_faces
+from gender_desktop.ml.faces import DETECT_SIDE, Box, _opencv, detect_faces
 
 FRAMING_FILE = "framing.json"
 SOURCES = ("learned", "celeba-aligned", "default")
 CELEBA_LAYOUTS = ("celeba-official", "celeba-kaggle", "celeba-subset")
 MIN_SIDE = 48  # images smaller than this are not searched for faces (the cascade needs ~24 px)
 EYE_SEARCH_WIDTH = 240  # px; eyes are searched in the face box scaled down to this width
+MAX_OUTPUT_SIDE = 1024  # a framed face's longer side at most (the model sees 64-299 px)
 MAX_TILT = 30.0  # degrees; an eye pair tilted more than this is taken as a false find
 # "Already framed like the training data" within these: centre shift as a share of the photo,
 # face size and aspect as ratios.
@@ -69,7 +70,7 @@ class FaceGeometry:
         for name, low, high in (
             ("cx", 0.0, 1.0),
             ("cy", 0.0, 1.0),
-            ("size", 0.01, 1.0),
+            ("size", 0.1, 1.0),  # a face a tenth of the image or more: else a runaway crop
             ("aspect", 0.25, 4.0),
         ):
             value = data.get(name)
@@ -176,6 +177,11 @@ def find_eyes(img: Image.Image, box: Box) -> tuple[tuple[float, float], tuple[fl
     right = next((e for e in centres if e[0] >= half), None)
     if left is None or right is None:
         return None
+    # Two eyes, not an eye and an eyebrow or a nostril: a quarter to 0.7 of the face apart,
+    # and at nearly one height (a false pair would turn the face by up to MAX_TILT).
+    gap, rise = right[0] - left[0], abs(right[1] - left[1])
+    if not (0.25 * box.width <= gap <= 0.7 * box.width) or rise > 0.15 * box.height:
+        return None
     return (
         (box.left + left[0], top + left[1]),
         (box.left + right[0], top + right[1]),
@@ -210,7 +216,10 @@ def frame_face(
     cv2, _folder = _opencv()
     width = box.width / geometry.size
     height = width * geometry.aspect
-    out_w, out_h = max(1, round(width)), max(1, round(height))
+    # A 4000 px selfie face would make a 10k px cut (hundreds of MB a face): the warp samples
+    # the cut down to MAX_OUTPUT_SIDE at once (the predictor shrinks it to the model's size).
+    shrink = min(1.0, MAX_OUTPUT_SIDE / max(width, height))
+    out_w, out_h = max(1, round(width * shrink)), max(1, round(height * shrink))
     angle = 0.0
     if level_eyes:
         pair = eyes if eyes is not None else find_eyes(img, box)
@@ -220,10 +229,12 @@ def frame_face(
     fx, fy = box.left + box.width / 2, box.top + box.height / 2
     ox, oy = geometry.cx * width, geometry.cy * height  # the face centre in the output
     # Output pixel (u, v) reads the photo at face + R(angle) @ ((u, v) - (ox, oy)).
+    # Output pixel (u, v) of the shrunk cut reads the unshrunk cut's (u, v) / shrink.
+    k = 1.0 / shrink
     matrix = np.array(
         [
-            [cos, -sin, fx - (cos * ox - sin * oy)],
-            [sin, cos, fy - (sin * ox + cos * oy)],
+            [cos * k, -sin * k, fx - (cos * ox - sin * oy)],
+            [sin * k, cos * k, fy - (sin * ox + cos * oy)],
         ]
     )
     out = cv2.warpAffine(
@@ -314,7 +325,11 @@ def write_geometry(run_dir: str | Path, geometry: FaceGeometry) -> None:
 
 
 def training_sample(
-    dataset: Any, rows: np.ndarray, seed: int, limit: int = 100
+    dataset: Any,
+    rows: np.ndarray,
+    seed: int,
+    limit: int = 100,
+    stop: Any = None,
 ) -> Iterable[Image.Image]:
     """Up to ``limit`` of the dataset's ``rows`` (a seeded draw, so a rerun measures the same
     images) at full resolution, read with the dataset's own reader. Unreadable images and
@@ -330,7 +345,11 @@ def training_sample(
             size = header_size(data[:65536])
             if size is not None and min(size) < MIN_SIDE:
                 continue
-            yield decode(data, dataset.display_path(int(row)))
+            if stop is not None and stop.is_set():  # Stop pressed: the run goes on to stop
+                return
+            # at most the detector's own size (it shrinks to that anyway; the geometry is a
+            # ratio): a 12 MP photo decodes at reduced scale, not whole
+            yield decode(data, dataset.display_path(int(row)), max_side=DETECT_SIDE)
         except (ImageError, UserError, OSError):
             continue
 

@@ -196,7 +196,7 @@ class Trainer:
             # 48 images (about 1 s on a CPU): the median of a few dozen faces is stable, and
             # every run and sweep trial pays it once
             sample = framing.training_sample(
-                self.dataset, self.rows["train"], self.config.seed, limit=48
+                self.dataset, self.rows["train"], self.config.seed, 48, self.control.stop
             )
             geometry = framing.learn_geometry(sample)
             if geometry is not None:
@@ -452,9 +452,10 @@ class Trainer:
         if self.run_folder is not None:
             self.run_folder.write_config(described)
             meta.write_status(self.run_folder.path, meta.RUNNING)
-            self._learn_framing()
         run_dir = str(self.run_folder.path) if self.run_folder is not None else None
         self.emit(RunStarted(run_dir, described, start_epoch))
+        if self.run_folder is not None:  # after RunStarted: the panel shows the run meanwhile
+            self._learn_framing()
         if self._use_feature_cache():
             self.features = self._shared_features(model, loop.batcher, resuming)
         features = self.features

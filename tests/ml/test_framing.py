@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -253,3 +254,26 @@ def test_training_on_tiny_images_logs_the_fallback(colour_data: Path, tmp_path: 
         "framing: too few faces found in the training images" in (run.path / "log.txt").read_text()
     )
     assert geometry_of_run(run.path) == CELEBA_ALIGNED  # a CelebA layout
+
+
+def test_a_huge_face_is_framed_at_a_bounded_size_with_the_face_where_the_geometry_says() -> None:
+    """A 4000 px selfie face would make a 10k px cut: the warp samples it down at once, and
+    the face still sits at the geometry's place (a red mark at the box's centre)."""
+    from gender_desktop.ml.faces import Box
+    from gender_desktop.ml.framing import MAX_OUTPUT_SIDE, FaceGeometry, frame_face
+
+    photo = Image.new("RGB", (3000, 3000), (90, 90, 90))
+    photo.paste((220, 20, 20), (1480, 1480, 1520, 1520))  # the face box's centre
+    geometry = FaceGeometry(0.4, 0.6, 0.5, 1.25, 0, "default")
+    framed = frame_face(photo, Box(750, 750, 1500, 1500), geometry, level_eyes=False)
+    assert max(framed.size) == MAX_OUTPUT_SIDE and framed.size == (819, 1024)
+    x, y = round(0.4 * framed.width), round(0.6 * framed.height)
+    assert framed.getpixel((x, y)) == (220, 20, 20)
+
+
+def test_a_framing_file_with_a_runaway_face_size_is_refused() -> None:
+    from gender_desktop.ml.framing import CELEBA_ALIGNED, FaceGeometry, FramingError
+
+    data = CELEBA_ALIGNED.to_dict() | {"size": 0.01}
+    with pytest.raises(FramingError, match=re.escape("'size' is 0.01; it must be in 0.1..1.0")):
+        FaceGeometry.from_dict(data)
