@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,9 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+sys.path.insert(0, str(Path(__file__).parent))
+from predict_latency import cpu_name
 
 CONDITIONS = ("original", "canvas", "detector", "framed")
 SCALES = (0.2, 1.0)  # face image's longer side / canvas side
@@ -260,16 +262,6 @@ def markdown(result: dict[str, Any]) -> str:
         f"\n{seconds['total']:.0f} s in all ({trained}canvases {seconds['canvases']:.0f} s)"
     )
     return "\n".join(lines)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def parse_args() -> argparse.Namespace:

@@ -21,6 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+from predict_latency import cpu_name
+
 BENCHMARKS = (
     "train_throughput",
     "decode_speed",
@@ -41,7 +44,7 @@ def environment() -> dict[str, Any]:
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "cuda_available": torch.cuda.is_available(),
         "gpu_count": torch.cuda.device_count(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_cores": __import__("os").cpu_count(),
     }
     try:
@@ -73,16 +76,6 @@ def _driver() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout else None
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def read_steps(path: Path) -> list[dict[str, Any]]:
