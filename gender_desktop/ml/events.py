@@ -92,6 +92,11 @@ def to_json_line(event: Any) -> str:
     return json.dumps({"event": type(event).__name__, **dataclasses.asdict(event)}, default=str)
 
 
+def by_name(*classes: type) -> dict[str, type]:
+    """The table :func:`from_json_line` reads: each event class under its own name."""
+    return {cls.__name__: cls for cls in classes}
+
+
 def from_json_line(line: str, types: dict[str, type]) -> Any | None:
     """The event of one of ``types`` (by class name) that ``line`` holds, or None for a line
     that is not one (another program's output, a partial write)."""

@@ -34,17 +34,14 @@ from gender_desktop.ml.events import Control, Event
 
 CONTROL_POLL_S = 0.1
 RELAY_POLL_S = 0.05
-EVENT_TYPES = {
-    cls.__name__: cls
-    for cls in (
-        events_mod.PhaseProgress,
-        events_mod.BatchEnd,
-        events_mod.EpochEnd,
-        events_mod.LogLine,
-        events_mod.RunStarted,
-        events_mod.RunEnded,
-    )
-}
+EVENT_TYPES = events_mod.by_name(
+    events_mod.PhaseProgress,
+    events_mod.BatchEnd,
+    events_mod.EpochEnd,
+    events_mod.LogLine,
+    events_mod.RunStarted,
+    events_mod.RunEnded,
+)
 
 
 class DistributedRunFailed(UserError):

@@ -19,18 +19,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from gender_desktop.ml.events import from_json_line, to_json_line
+from gender_desktop.ml.events import by_name, from_json_line, to_json_line
 from gender_desktop.sweeps import events as sweep_events
 
-EVENT_TYPES = {
-    cls.__name__: cls
-    for cls in (
-        sweep_events.SweepStarted,
-        sweep_events.TrialStarted,
-        sweep_events.TrialEnded,
-        sweep_events.SweepEnded,
-    )
-}
+EVENT_TYPES = by_name(
+    sweep_events.SweepStarted,
+    sweep_events.TrialStarted,
+    sweep_events.TrialEnded,
+    sweep_events.SweepEnded,
+)
 
 
 def encode(event: Any) -> str:
