@@ -1,17 +1,18 @@
-"""Framing benchmark: held-out faces placed in cluttered canvases, predicted four ways.
+"""Framing benchmark: held-out faces placed in cluttered canvases, predicted five ways.
 
 Each held-out face image (default: the demo dataset's test split; ``--data`` any dataset) is
 pasted at a random scale (20-100 % of the canvas side), position and rotation (±10°) into a
 larger canvas with clutter (a gradient, random shapes, noise; all seeded). Then accuracy and
 time per image for:
 
-- ``original``: the face image itself, as the Predict panel predicts a file;
-- ``canvas``: the canvas without any crop (what a photo from elsewhere looks like);
-- ``detector``: the detector's box (``ml/faces.detect_faces`` + ``crop_face``, today's
-  "Crop faces"), the largest face; no face found counts as wrong;
-- ``framed``: the new framing (``ml/framing.frame_photo`` with the run's ``geometry_of_run``,
-  mode "auto"), the largest face's row; no face found counts as wrong. Skipped, with a note,
-  when ``gender_desktop.ml.framing`` is not installed.
+- ``original``: the face image itself, framing off (as the model's own test set);
+- ``canvas``: the canvas, framing off (what a photo from elsewhere looks like, uncut);
+- ``box``: the reference, the old "Crop faces": a square twice the detector's box, the
+  largest face; no face found counts as wrong;
+- ``faces``: framing "faces", the largest face framed like the run's training images
+  (``ml/framing``, the run's ``geometry_of_run``); no face found counts as wrong;
+- ``auto``: framing "auto", the Predict panel's default: the same, but an image without a face
+  is predicted whole.
 
 Every file goes through the predictor's own preparation (``ml/predictor.prepare_file``: the safe
 decoder, ``images.square``), so the numbers mean what the app does. ``--tta flip`` (or
@@ -42,7 +43,8 @@ from PIL import Image, ImageDraw, ImageFilter
 sys.path.insert(0, str(Path(__file__).parent))
 from predict_latency import cpu_name
 
-CONDITIONS = ("original", "canvas", "detector", "framed")
+CONDITIONS = ("original", "canvas", "box", "faces", "auto")
+FRAMING = {"original": "off", "canvas": "off", "faces": "faces", "auto": "auto"}  # predict modes
 SCALES = (0.2, 1.0)  # face image's longer side / canvas side
 MAX_ROTATION = 10.0  # degrees either way
 
@@ -139,47 +141,38 @@ class Outcome:
     """One condition's predictions: p_male per image (NaN = no face found), seconds spent."""
 
     p_male: list[float] = field(default_factory=list)
+    framed: dict[str, int] = field(default_factory=dict)  # how many images were framed how
     prepare_s: float = 0.0
     model_s: float = 0.0
 
 
-def framing_module() -> Any | None:
-    """``gender_desktop.ml.framing`` when installed (it arrives with issue 12's framing core)."""
-    try:
-        from gender_desktop.ml import framing
-    except ImportError:
-        return None
-    return framing
+def old_crop(img: Image.Image, box: Any) -> Image.Image:
+    """The reference: what "Crop faces" did before issue 12, a square twice the detector's box
+    around it (a tenth of its height lower), black beyond the photo. Kept here, measured in
+    the same run as the new framing, not in the app."""
+    side = round(max(box.width, box.height) * 2.0)
+    cx = box.left + box.width / 2
+    cy = box.top + box.height / 2 + box.height * 0.1
+    left, top = round(cx - side / 2), round(cy - side / 2)
+    return img.crop((left, top, left + side, top + side))
 
 
-def prepare(condition: str, path: Path, size: int, geometry: Any) -> np.ndarray | None:
-    """The model input for one file under ``condition`` (None: no face found), prepared as the
-    predictor prepares a file."""
+def prepare(condition: str, path: Path, size: int, geometry: Any) -> tuple[np.ndarray | None, str]:
+    """(model input, how it was framed) for one file under ``condition``; the input is None
+    when no face was found. Every condition but the old crop is the predictor's own
+    ``prepare_file`` with a framing mode, the largest face's row."""
     from gender_desktop.data.images import decode, square
+    from gender_desktop.ml.faces import detect_faces
     from gender_desktop.ml.predictor import _read, prepare_file
 
-    if condition in ("original", "canvas", "detector"):
-        items = prepare_file(str(path), size, crop_faces=condition == "detector")
-        row, arr = items[0]  # the largest face first
-        if arr is None and row.error != "no face found":
-            raise SystemExit(f"{path}: {row.error}")
-        return arr
-    framed = framing_module().frame_photo(decode(_read(str(path)), str(path)), geometry, "auto")
-    if not framed:
-        return None
-    largest = max(framed, key=lambda f: _area(f.box))
-    image = largest.image
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
-    return square(image, size)
-
-
-def _area(box: Any) -> float:
-    if box is None:
-        return 0.0
-    if hasattr(box, "width"):
-        return float(box.width * box.height)
-    return float(box[2] * box[3])
+    if condition == "box":
+        img = decode(_read(str(path)), str(path))
+        boxes = detect_faces(img)
+        return (square(old_crop(img, boxes[0]), size), "box") if boxes else (None, "no face")
+    row, arr = prepare_file(str(path), size, FRAMING[condition], geometry)[0]
+    if arr is None and row.error != "no face found":
+        raise SystemExit(f"{path}: {row.error}")
+    return arr, row.framed or "no face"
 
 
 def predict(predictor: Any, files: list[Path], condition: str, geometry: Any, tta: str) -> Outcome:
@@ -187,7 +180,10 @@ def predict(predictor: Any, files: list[Path], condition: str, geometry: Any, tt
     arrays: list[np.ndarray | None] = []
     t0 = time.perf_counter()
     for path in files:
-        arrays.append(prepare(condition, path, predictor.size, geometry))
+        arr, how = prepare(condition, path, predictor.size, geometry)
+        arrays.append(arr)
+        kind = "face k of n" if how.startswith("face ") else how
+        out.framed[kind] = out.framed.get(kind, 0) + 1
     out.prepare_s = time.perf_counter() - t0
     found = [a for a in arrays if a is not None]
     t0 = time.perf_counter()
@@ -209,6 +205,7 @@ def score(outcome: Outcome, male: np.ndarray) -> dict[str, Any]:
         "accuracy_where_found": round(float(right[~missed].mean()), 4) if (~missed).any() else None,
         "ms_per_image": round(1000 * (outcome.prepare_s + outcome.model_s) / n, 2),
         "prepare_ms_per_image": round(1000 * outcome.prepare_s / n, 2),
+        "framed": outcome.framed,
     }
 
 
@@ -231,10 +228,11 @@ def train_quick_run(data: Path, root: Path, epochs: int) -> Path:
 
 # -- output -------------------------------------------------------------------------------------
 LABELS = {
-    "original": "original images",
-    "canvas": "canvas, no crop",
-    "detector": "detector's tight box (today's Crop faces)",
-    "framed": "new framing (frame_photo, auto)",
+    "original": "original images (framing off)",
+    "canvas": "canvas, framing off",
+    "box": "detector's box ×2 (the old Crop faces)",
+    "faces": "framing Faces only (no face: wrong)",
+    "auto": "framing Auto (no face: the whole canvas)",
 }
 
 
@@ -255,6 +253,10 @@ def markdown(result: dict[str, Any]) -> str:
             f"{row['no_face']} / {row['n']} | {'' if found is None else f'{found:.3f}'} | "
             f"{row['ms_per_image']:.1f} |"
         )
+    for row in result["rows"]:
+        if row["condition"] == "auto":
+            how = ", ".join(f"{kind} {count}" for kind, count in sorted(row["framed"].items()))
+            lines.append(f"\nframing Auto ({row['tta']}): {how}")
     lines += [f"\n{note}" for note in result["notes"]]
     seconds = result["seconds"]
     trained = "" if seconds["train"] is None else f"training {seconds['train']:.0f} s, "
@@ -281,19 +283,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> int:
-    args = parse_args()
-    started = time.perf_counter()
-    root = args.root or Path(tempfile.mkdtemp(prefix="gd-framing-"))
-    root.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("GENDER_DESKTOP_HOME", str(root / "home"))
-
+def make_inputs(args: argparse.Namespace, root: Path) -> tuple[Path, Path, int, float]:
+    """(dataset, run, epochs, training seconds): the demo dataset generated when none is given,
+    a run trained here when none is given."""
     from gender_desktop.data import demo
-    from gender_desktop.ml.config import TTA_MODES
-    from gender_desktop.ml.predictor import Predictor
 
-    if args.tta not in TTA_MODES:
-        raise SystemExit(f"--tta must be one of {', '.join(TTA_MODES)}")
     data = args.data
     if data is None:
         count = 300 if args.quick else demo.DEFAULT_COUNT
@@ -301,46 +295,57 @@ def main() -> int:
         if not (data / "SYNTHETIC_DEMO").exists():
             demo.generate(data, count)
     epochs = 2 if args.quick and args.run is None else args.epochs
-    trained_here = args.run is None
     t0 = time.perf_counter()
     run = args.run or train_quick_run(data, root, epochs)
-    train_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    faces = held_out(data, args.split, args.limit, root / "faces", args.canvases, args.seed)
-    canvas_s = time.perf_counter() - t0
-    predictor = Predictor.from_run(run, args.device)
-    framing = framing_module()
-    notes = []
-    geometry = None
-    if framing is None:
-        notes.append(
-            "gender_desktop.ml.framing is not available on this branch: no new-framing row."
-        )
-    else:
-        geometry = framing.geometry_of_run(run)
-        notes.append(f"run geometry: {geometry}")
-    if trained_here:
-        notes.append(
-            f"run trained here with the CLI: ResNet18, 64 px, random weights, {epochs} epochs "
-            f"on {data.name}'s train split."
-        )
-    conditions = [c for c in CONDITIONS if c != "framed" or framing is not None]
-    modes = ["none"] + ([args.tta] if args.tta != "none" else [])
+    return data, run, epochs, time.perf_counter() - t0
+
+
+def measure(predictor: Any, faces: Faces, geometry: Any, tta_modes: list[str]) -> list[dict]:
+    """One result row per (TTA, condition)."""
     predictor.predict_arrays(np.zeros((2, predictor.size, predictor.size, 3), np.uint8))  # warm
     rows = []
-    for tta in modes:
-        for condition in conditions:
+    for tta in tta_modes:
+        for condition in CONDITIONS:
             files = faces.originals if condition == "original" else faces.canvases
             male = faces.male if condition == "original" else np.repeat(faces.male, faces.per)
             outcome = predict(predictor, files, condition, geometry, tta)
             rows.append({"condition": condition, "tta": tta, **score(outcome, male)})
+    return rows
+
+
+def main() -> int:
+    args = parse_args()
+    started = time.perf_counter()
+    root = args.root or Path(tempfile.mkdtemp(prefix="gd-framing-"))
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("GENDER_DESKTOP_HOME", str(root / "home"))
+
+    from gender_desktop.ml.config import TTA_MODES
+    from gender_desktop.ml.predictor import Predictor
+
+    if args.tta not in TTA_MODES:
+        raise SystemExit(f"--tta must be one of {', '.join(TTA_MODES)}")
+    data, run, epochs, train_s = make_inputs(args, root)
+    t0 = time.perf_counter()
+    faces = held_out(data, args.split, args.limit, root / "faces", args.canvases, args.seed)
+    canvas_s = time.perf_counter() - t0
+    predictor = Predictor.from_run(run, args.device)
+    geometry = predictor.geometry
+    notes = [f"run geometry: {geometry}"]
+    if args.run is None:
+        notes.append(
+            f"run trained here with the CLI: ResNet18, 64 px, random weights, {epochs} epochs "
+            f"on {data.name}'s train split."
+        )
+    modes = ["none"] + ([args.tta] if args.tta != "none" else [])
+    rows = measure(predictor, faces, geometry, modes)
     described = predictor.describe()
     result = {
         "data": faces.source,
         "faces": len(faces.originals),
         "per": faces.per,
         "run": str(run),
-        "trained_here": trained_here,
+        "trained_here": args.run is None,
         "backbone": described["backbone"],
         "input_size": described["input_size"],
         "device": described["device"],
@@ -348,7 +353,7 @@ def main() -> int:
         "rows": rows,
         "notes": notes,
         "seconds": {
-            "train": round(train_s, 1) if trained_here else None,
+            "train": round(train_s, 1) if args.run is None else None,
             "canvases": round(canvas_s, 1),
             "total": round(time.perf_counter() - started, 1),
         },

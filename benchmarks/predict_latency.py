@@ -214,7 +214,7 @@ def through_engine(run: Path, device: str, files: list[Path]) -> tuple[float, li
         t0 = time.perf_counter()
         ask("load", run=str(run), device=device)  # child start + torch + model
         startup = time.perf_counter() - t0
-        base = {"run": str(run), "device": device, "crop_faces": False}
+        base = {"run": str(run), "device": device, "framing": "off"}
         ask("predict", **base, paths=[str(files[0])])  # warm-up
         times = [ask("predict", **base, paths=[str(f)])[0] for f in files]
     finally:

@@ -34,6 +34,7 @@ from typing import Any, TextIO
 from gender_desktop import __version__
 from gender_desktop.durations import duration_text
 from gender_desktop.errors import EXIT_INTERNAL, EXIT_OK, UserError, explain
+from gender_desktop.ml.config import DEFAULT_FRAMING
 from gender_desktop.paths import HOME_ENV
 from gender_desktop.procs import DONE, EVENT, FAILED, ROWS, Child, ChildDied
 
@@ -208,7 +209,7 @@ def step_predict(ctx: Context) -> str:
         "predict",
         run=str(ctx.run_dir),
         paths=[photo],
-        crop_faces=False,
+        framing=DEFAULT_FRAMING,  # the Predict panel's default: faces found and framed
         dataset=str(ctx.demo_root),
         device="cpu",
     )

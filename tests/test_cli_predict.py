@@ -228,8 +228,10 @@ def test_predict_writes_csv_rows_to_a_pipe(trained: Trained, tmp_path: Path, cap
     assert predict(trained, *files) == 0  # an unreadable file is a row, not a failure
     captured = capsys.readouterr()
     rows = list(csv.DictReader(io.StringIO(captured.out)))
-    assert list(rows[0]) == ["path", "p_male", "prediction", "error"]
+    # framing is "auto" by default: faces are searched for, and the columns say what was found
+    assert list(rows[0]) == ["path", "p_male", "prediction", "error", "framed", "face", "box"]
     assert [r["path"] for r in rows] == files
+    assert [r["framed"] for r in rows] == ["whole image (no face found)"] * 2 + [""]
     assert [r["prediction"] for r in rows] == ["Male", "Female", ""]  # image 0 male, 2 female
     assert float(rows[0]["p_male"]) >= 0.5 > float(rows[1]["p_male"])
     assert rows[2]["p_male"] == "" and rows[2]["error"] == "not an image Pillow can read"
@@ -247,7 +249,7 @@ def test_predict_prints_an_aligned_table_on_a_terminal(
     for name in ("000001.jpg", "000003.jpg"):
         shutil.copy(trained.data / "img_align_celeba" / name, name)
     Path("notes.jpg").write_text("not a photo")
-    assert predict(trained, "000001.jpg", "000003.jpg", "notes.jpg") == 0
+    assert predict(trained, "000001.jpg", "000003.jpg", "notes.jpg", "--framing", "off") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "path" + " " * 9 + "p_male  prediction  error"  # paths as given
     assert re.fullmatch(r"000001\.jpg   0\.\d{4}  Male", lines[1])
@@ -293,30 +295,32 @@ def test_predict_json_has_the_run_and_every_row(trained: Trained, tmp_path: Path
     out = json.loads(capsys.readouterr().out)
     assert out["files"] == 3 and out["errors"] == 1
     assert out["run"]["backbone"] == "resnet18" and out["run"]["input_size"] == 32
+    assert out["framing"] == "auto" and out["tta"] == "none"
     assert out["rows"][2] == {
         "path": files[2],
         "p_male": None,
         "prediction": "",
         "error": "not an image Pillow can read",
+        "framed": "",
+        "face": None,
+        "box": "",
+        "tta": "none",
     }
 
 
-def test_predict_crop_faces_adds_face_and_box_columns(
+def test_predict_framing_faces_only_says_no_face_found_and_auto_predicts_whole(
     trained: Trained, tmp_path: Path, capsys
 ) -> None:
     photo = trained.data / "img_align_celeba" / "000001.jpg"  # a red square: no face
-    assert predict(trained, str(photo), "--crop-faces") == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert rows == [
-        {
-            "path": str(photo),
-            "p_male": "",
-            "prediction": "",
-            "error": "no face found",
-            "face": "",
-            "box": "",
-        }
-    ]
+    no_face = {"path": str(photo), "framed": "", "face": "", "box": ""}
+    for flags in (["--crop-faces"], ["--framing", "faces"]):  # the old flag is the same
+        assert predict(trained, str(photo), *flags) == 0
+        rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        assert rows == [{**no_face, "p_male": "", "prediction": "", "error": "no face found"}]
+    assert predict(trained, str(photo), "--framing", "auto", "--tta", "flip") == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["framed"] == "whole image (no face found)" and row["prediction"] == "Male"
+    assert row["error"] == "" and row["tta"] == "flip"
 
 
 def test_predict_ctrl_c_exits_130_and_leaves_no_csv(

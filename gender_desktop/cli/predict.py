@@ -21,7 +21,7 @@ from gender_desktop.cli.guard import ctrl_c_sets
 from gender_desktop.cli.options import DefaultsHelp, add_device
 from gender_desktop.cli.output import ProgressLine, note, plural
 from gender_desktop.errors import EXIT_OK, Cancelled, UserError
-from gender_desktop.ml.config import TTA_MODES
+from gender_desktop.ml.config import DEFAULT_FRAMING, FRAMING_MODES, TTA_MODES
 from gender_desktop.ml.prediction_row import csv_columns
 
 PATH_WIDTH = 60  # longer paths are shortened from the left in the terminal table
@@ -32,8 +32,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "predict",
         help="predict Male/Female for image files or folders with a run's model",
         description="Predict image files (folders are searched recursively for images) with a "
-        "run's best weights. One row per image, or per face with --crop-faces: path, p_male "
-        "(probability of Male), prediction (Male when p_male >= 0.5), error (empty when fine). "
+        "run's best weights. One row per image, or per face (--framing): path, p_male "
+        "(probability of Male), prediction (Male when p_male >= 0.5), error (empty when fine), "
+        "then framed (how the model's picture was made: as is, reframed, face k of n, whole "
+        "image), face and box unless --framing off, and tta. "
         "A file that cannot be read is a row with its error, not a failure. Output: an aligned "
         "table on a terminal, CSV when stdout is a pipe or a file, one JSON object with --json; "
         "with --csv OUT the rows go to that file instead (written atomically, and not at all if "
@@ -46,10 +48,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
     p.add_argument("--csv", metavar="OUT", help="write the rows to this CSV file")
     p.add_argument(
+        "--framing",
+        choices=list(FRAMING_MODES),
+        default=DEFAULT_FRAMING,
+        help="how a photo becomes the model's picture: "
+        + "; ".join(f"{name}: {text}" for name, text in FRAMING_MODES.items()),
+    )
+    p.add_argument(
         "--crop-faces",
-        action="store_true",
-        help="detect faces (OpenCV) and predict each face cropped as in CelebA; a photo "
-        "without a face gives the row error 'no face found'",
+        dest="framing",
+        action="store_const",
+        const="faces",
+        help="the same as --framing faces (kept for older scripts)",
     )
     p.add_argument(
         "--tta",
@@ -90,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no image files in " + ", ".join(map(str, args.paths)))
     cancel = threading.Event()
     with ctrl_c_sets(cancel):
-        if args.crop_faces:  # loads the detector: fail now, not in the middle of the files
+        if args.framing != "off":  # loads the detector: fail now, not in the middle of files
             detect_faces(Image.new("RGB", (64, 64)))
         predictor = Predictor.from_run(args.run, args.device, args.batch_size, args.tta)
         if cancel.is_set():  # Ctrl+C while the model was loading
@@ -103,7 +113,7 @@ def predict_files(
 ) -> int:
     """Predict, streaming rows to stdout (table or CSV) or collecting them for --csv/--json;
     then the summary line on stderr."""
-    columns = csv_columns(faces=args.crop_faces, tta=args.tta != "none")
+    columns = csv_columns(faces=args.framing != "off", tta=args.tta != "none")
     stream: TableWriter | csvsafe.RowWriter | None = None
     if not (args.json or args.csv):
         if stdout_is_terminal():
@@ -120,7 +130,7 @@ def predict_files(
 
     started = time.perf_counter()
     try:
-        for rows in predictor.predict_paths(files, args.crop_faces, on_progress, cancel):
+        for rows in predictor.predict_paths(files, args.framing, on_progress, cancel):
             batch = [row.record() for row in rows]
             records.extend(batch)
             if stream is not None:
@@ -141,6 +151,7 @@ def predict_files(
         out = {
             "run": predictor.describe(),
             "files": len(files),
+            "framing": args.framing,
             "tta": args.tta,
             "rows": records,
             "errors": sum(1 for r in records if r["error"]),
@@ -182,6 +193,7 @@ class TableWriter:
             "path": (path_width, "<"),
             "p_male": (7, ">"),
             "prediction": (10, "<"),
+            "framed": (27, "<"),
             "face": (4, ">"),
             "box": (19, "<"),
             "tta": (8, "<"),

@@ -122,6 +122,19 @@ TTA_MODES = {
     "ten_crop": "Levi & Hassner's oversampling: 4 corners + centre of a 256/224 enlargement, "
     "and their mirrors (10 passes)",
 }
+TTA_LABELS = {"none": "None", "flip": "Flip", "ten_crop": "Ten-crop"}  # the Predict panel's words
+# How a photo is turned into the model's input (ml/framing.py, ml/predictor.py), mode -> what it
+# does; ``predict --framing`` and the Predict panel's Framing menu read it. "auto" is the default:
+# a photo from elsewhere rarely looks like a training image, and a dataset image is found to be
+# framed already and left as it is (its p_male is its evaluation's).
+FRAMING_MODES = {
+    "auto": "find faces and frame each as the run's training images were (one row per face); "
+    "an image already framed so is left as it is, one without a face is predicted whole",
+    "faces": "as auto, but an image without a face gives the row error 'no face found'",
+    "off": "the whole image as it is (shorter side to the input size, centre square)",
+}
+FRAMING_LABELS = {"auto": "Auto", "faces": "Faces only", "off": "Off"}
+DEFAULT_FRAMING = "auto"
 
 
 @dataclass

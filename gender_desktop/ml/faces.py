@@ -3,8 +3,9 @@
 Models trained on CelebA's aligned crops expect a face filling the centre of a square with some
 hair and chin around it; a holiday photo does not look like that. The frontal-face Haar cascade
 that opencv-python-headless 4.x ships in ``cv2.data`` runs offline in milliseconds on a CPU and
-needs no download (the 5.x wheels no longer carry the cascades, so pyproject keeps 4.x). Each
-detected box is widened to CelebA's framing (the face about half the crop's width).
+needs no download (the 5.x wheels no longer carry the cascades, so pyproject keeps 4.x). The
+boxes are tight around the face; ``ml/framing.py`` turns a box into the framing a run was
+trained on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from PIL import Image
 from gender_desktop.errors import UserError
 
 DETECT_SIDE = 800  # detect on a copy no larger than this: fast, and enough for faces >= 40 px
-FRAMING = 2.0  # crop side / detected face side, as in CelebA's aligned 178 px crops
 MIN_FACE = 0.06  # faces smaller than this share of the shorter side are ignored
 
 
@@ -109,12 +109,3 @@ def detect_faces(img: Image.Image) -> list[Box]:
     ]
     boxes.sort(key=lambda b: -b.width * b.height)
     return boxes
-
-
-def crop_face(img: Image.Image, box: Box, framing: float = FRAMING) -> Image.Image:
-    """A square around ``box`` with CelebA's framing; parts outside the photo are black."""
-    side = round(max(box.width, box.height) * framing)
-    cx = box.left + box.width / 2
-    cy = box.top + box.height / 2 + box.height * 0.1  # CelebA crops sit a little below the eyes
-    left, top = round(cx - side / 2), round(cy - side / 2)
-    return img.crop((left, top, left + side, top + side))

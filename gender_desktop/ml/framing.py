@@ -40,6 +40,15 @@ CENTRE_TOLERANCE = 0.06
 SIZE_TOLERANCE = 0.15
 ASPECT_TOLERANCE = 0.08
 MODES = ("auto", "off")
+# How a row's image was made, the words rows, CSV files and the Predict panel show.
+AS_IS = "as is"  # the photo itself: framed off, or already framed like the training images
+REFRAMED = "reframed"  # its one face cut, padded and levelled into the training framing
+WHOLE_NO_FACE = "whole image (no face found)"  # framing "auto" found no face: predicted whole
+
+
+def face_of(k: int, n: int) -> str:
+    """How the k-th (1-based) of n faces of one photo was made."""
+    return f"face {k} of {n}"
 
 
 class FramingError(UserError):
@@ -277,14 +286,14 @@ def frame_photo(img: Image.Image, geometry: FaceGeometry, mode: str = "auto") ->
     if mode not in MODES:
         raise FramingError(f"unknown framing mode {mode!r}; use one of {MODES}")
     if mode == "off":
-        return [Framed(img, "as is", None)]
+        return [Framed(img, AS_IS, None)]
     boxes = detect_faces(img)
     if len(boxes) == 1 and already_framed(img, boxes[0], geometry):
-        return [Framed(img, "as is", boxes[0])]
+        return [Framed(img, AS_IS, boxes[0])]
     if len(boxes) == 1:
-        return [Framed(frame_face(img, boxes[0], geometry), "reframed", boxes[0])]
+        return [Framed(frame_face(img, boxes[0], geometry), REFRAMED, boxes[0])]
     return [
-        Framed(frame_face(img, box, geometry), f"face {k} of {len(boxes)}", box)
+        Framed(frame_face(img, box, geometry), face_of(k, len(boxes)), box)
         for k, box in enumerate(boxes, 1)
     ]
 

@@ -17,7 +17,7 @@ import numpy as np
 from gender_desktop import csvsafe
 
 BASE_COLUMNS = ("path", "p_male", "prediction", "error")
-FACE_COLUMNS = ("face", "box")
+FACE_COLUMNS = ("framed", "face", "box")
 DATASET_COLUMNS = ("image_id", "split", "label", "wrong")
 TTA_COLUMNS = ("tta",)
 
@@ -29,13 +29,14 @@ class PredictionRow:
     path: str
     p_male: float | None = None  # rounded to 6 digits, as written to CSV files
     error: str = ""
-    face: int | None = None  # which face of the photo (0 = largest) when faces are cropped
-    faces: int | None = None  # faces found in the photo
+    face: int | None = None  # which face of the photo (0 = largest) when faces were framed
+    faces: int | None = None  # faces found in the photo (0: none, then the whole image or error)
     box: tuple[int, int, int, int] | None = None  # left, top, width, height in the photo
     image_id: str | None = None  # set when the file is an image of the open dataset
     split: str | None = None
     label: str | None = None  # the dataset's label (edits applied)
-    crop_faces: bool = False  # the "Crop faces" setting the row was predicted with
+    framing: str = "off"  # the framing setting it was predicted with (ml/config.FRAMING_MODES)
+    framed: str = ""  # how the model's image was made: ml/framing.AS_IS, REFRAMED, "face 2 of 3"…
     tta: str = "none"  # the test-time augmentation it was predicted with (ml/config.TTA_MODES)
     preview: np.ndarray | None = field(default=None, repr=False)  # what the model saw, small
 
@@ -76,11 +77,11 @@ class PredictionRow:
             "prediction": self.prediction,
             "error": self.error,
         }
-        if self.face is not None:
+        if self.framing != "off":  # faces were searched for: these say what was found
+            out["framed"] = self.framed
             out["face"] = self.face
             out["box"] = " ".join(str(v) for v in self.box) if self.box else ""
-        if self.tta != "none":
-            out["tta"] = self.tta
+        out["tta"] = self.tta
         if self.label is not None:
             out.update(image_id=self.image_id, split=self.split, label=self.label, wrong=self.wrong)
         return out
@@ -91,9 +92,9 @@ class PredictionRow:
 
 
 def csv_columns(faces: bool, dataset: bool = False, tta: bool = False) -> list[str]:
-    """The one column rule of a prediction CSV: path, p_male, prediction, error; then face and
-    box when faces were cropped (on every row, so the file's shape follows the request, not
-    what was found); then image_id, split, label and wrong when the files are images of the
+    """The one column rule of a prediction CSV: path, p_male, prediction, error; then framed,
+    face and box when faces were searched for (on every row, so the file's shape follows the
+    request, not what was found); then image_id, split, label and wrong when the files are images of the
     open dataset; then tta when a test-time augmentation was asked for."""
     return [
         *BASE_COLUMNS,
@@ -105,9 +106,9 @@ def csv_columns(faces: bool, dataset: bool = False, tta: bool = False) -> list[s
 
 def columns_for(rows: Sequence[PredictionRow]) -> list[str]:
     """:func:`csv_columns` for rows whose request is not known any more (the Predict panel's
-    table gathers several): faces were cropped when any row was searched for faces."""
+    table gathers several): the face columns when any row was searched for faces."""
     return csv_columns(
-        any(row.crop_faces or row.faces is not None for row in rows),
+        any(row.framing != "off" or row.faces is not None for row in rows),
         any(row.label is not None for row in rows),
         any(row.tta != "none" for row in rows),
     )

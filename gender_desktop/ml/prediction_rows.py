@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from gender_desktop.durations import duration_text
+from gender_desktop.ml.config import FRAMING_LABELS, TTA_LABELS
+from gender_desktop.ml.framing import AS_IS, REFRAMED, WHOLE_NO_FACE, face_of
 from gender_desktop.ml.prediction_row import PredictionRow
 
 UNCERTAIN = (0.4, 0.6)  # p_male in this band: the model is close to a coin toss
@@ -52,9 +54,19 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
-def crop_text(crop_faces: bool) -> str:
-    """How a row's setting is named on screen (the checkbox is called "Crop faces")."""
-    return "Crop faces on" if crop_faces else "Crop faces off"
+def setting_text(framing: str, tta: str = "none") -> str:
+    """How a request's settings are named on screen, in the Predict panel's own words:
+    "Framing Auto", "Framing Off · TTA Flip"."""
+    text = f"Framing {FRAMING_LABELS.get(framing, framing)}"
+    if tta != "none":
+        text += f" · TTA {TTA_LABELS.get(tta, tta)}"
+    return text
+
+
+def row_setting(row: PredictionRow) -> tuple[str, str]:
+    """The (framing, tta) a row was predicted with: rows made otherwise than the panel now
+    asks are stale, and their files are predicted again."""
+    return (row.framing, row.tta)
 
 
 @dataclass
@@ -142,9 +154,9 @@ def sort_keys(p_male: np.ndarray, positions: np.ndarray, order: Order) -> np.nda
     return np.where(np.isnan(p_male), 2.0, keys)
 
 
-def stale_positions(rows: Sequence[PredictionRow], crop_faces: bool) -> list[int]:
-    """Rows made with the other "Crop faces" setting than ``crop_faces``."""
-    return [k for k, row in enumerate(rows) if row.crop_faces != crop_faces]
+def stale_positions(rows: Sequence[PredictionRow], setting: tuple[str, str]) -> list[int]:
+    """Rows made with other settings than ``setting``, a (framing, tta) pair."""
+    return [k for k, row in enumerate(rows) if row_setting(row) != setting]
 
 
 def files_of(rows: Iterable[PredictionRow]) -> list[str]:
@@ -165,11 +177,15 @@ class JobTally:
     male: int = 0
     female: int = 0
     wrong: int = 0
+    faces: int = 0  # rows predicted on a found face
+    no_face: int = 0  # photos in which no face was found (predicted whole, or an error)
 
     def add(self, rows: Iterable[PredictionRow]) -> None:
         for row in rows:
             self.files_done += is_file_start(row)
+            self.no_face += row.faces == 0
             if row.p_male is not None:
+                self.faces += bool(row.faces)
                 if row.p_male >= 0.5:
                     self.male += 1
                 else:
@@ -178,24 +194,26 @@ class JobTally:
 
 
 def job_summary(
-    result: dict[str, Any], tally: JobTally, crop_faces: bool, seconds: float
+    result: dict[str, Any], tally: JobTally, framing: str, seconds: float
 ) -> list[tuple[str, bool]] | None:
     """The line under the results after a request, as (text, alarming) parts; None when no
     image was found at all (then :data:`NO_IMAGES` is the message)."""
     files = int(result.get("files", 0))
-    rows = int(result.get("rows", 0))
     errors = int(result.get("errors", 0))
     seconds = float(result.get("seconds", seconds))
     if result.get("cancelled"):
         head = f"Cancelled after {tally.files_done:,} of {plural(files, 'image')}"
     elif files == 0:
         return None
-    elif crop_faces:
-        faces = plural(rows - errors, "face")
-        head = f"{plural(files, 'photo')} · {faces} in {duration_text(seconds)}"
+    elif framing != "off" and tally.faces:
+        faces = plural(tally.faces, "face")
+        head = f"{plural(files, 'image')} · {faces} in {duration_text(seconds)}"
     else:
         head = f"{plural(files, 'image')} in {duration_text(seconds)}"
     parts = [(head, False)]
+    if framing != "off" and tally.no_face:
+        whole = " (predicted whole)" if framing == "auto" else ""
+        parts.append((f"no face found in {plural(tally.no_face, 'image')}{whole}", False))
     if tally.male or tally.female:
         parts.append((f"{tally.male:,} male · {tally.female:,} female", False))
     if errors:
@@ -206,10 +224,36 @@ def job_summary(
 
 
 def face_text(row: PredictionRow) -> str:
-    """ "face 2 of 3" for a cropped face, "" for a whole image."""
-    if row.face is None or not row.faces:
+    """ "face 2 of 3" for one of several faces, "" otherwise (``framed_text`` says the rest)."""
+    if row.face is None or not row.faces or row.faces < 2:
         return ""
-    return f"face {row.face + 1} of {row.faces}"
+    return face_of(row.face + 1, row.faces)
+
+
+def framed_text(row: PredictionRow) -> str:
+    """How the model's picture was made, in a sentence for the detail pane and tooltips; ""
+    for a row without a picture (an error)."""
+    if not row.framed:
+        return ""
+    if row.framed == AS_IS:
+        if row.framing == "off":
+            return "as is: the whole image (framing off)"
+        return "as is: already framed like the run's training images"
+    if row.framed == REFRAMED:
+        return "reframed: the face placed, scaled and levelled as in the run's training images"
+    if row.framed == WHOLE_NO_FACE:
+        return "the whole image: no face was found in it"
+    return f"{row.framed}: framed as in the run's training images"
+
+
+def stale_text(row: PredictionRow, setting: tuple[str, str]) -> str:
+    """The card's short note for a row made with other settings than ``setting``: the first
+    that differs ("framing off", "TTA flip", "no TTA"); "" when none does."""
+    if row.framing != setting[0]:
+        return f"framing {FRAMING_LABELS.get(row.framing, row.framing).lower()}"
+    if row.tta != setting[1]:
+        return "no TTA" if row.tta == "none" else f"TTA {TTA_LABELS.get(row.tta, row.tta).lower()}"
+    return ""
 
 
 def summary_text(row: PredictionRow) -> str:
@@ -227,10 +271,12 @@ def summary_text(row: PredictionRow) -> str:
 def tooltip(row: PredictionRow) -> str:
     """Everything known about a row, one fact a line."""
     lines = [row.path]
-    face = face_text(row)
-    if face:
-        left, top, width, height = row.box or (0, 0, 0, 0)
-        lines.append(f"{face} · box {width}×{height} at ({left}, {top})")
+    if row.framed:
+        how = f"Framed: {row.framed}"
+        if row.box:
+            left, top, width, height = row.box
+            how += f" · face box {width}×{height} at ({left}, {top})"
+        lines.append(how)
     if row.p_male is None:
         lines.append(f"Cannot predict: {row.error}")
     else:
@@ -238,7 +284,7 @@ def tooltip(row: PredictionRow) -> str:
     if row.label is not None:
         verdict = DISAGREES if row.wrong else AGREES
         lines.append(f"Dataset: {row.image_id}, label {row.label}, {row.split} split ({verdict})")
-    lines.append(f"Predicted with {crop_text(row.crop_faces)}")
+    lines.append(f"Predicted with {setting_text(row.framing, row.tta)}")
     return "\n".join(lines)
 
 

@@ -2,9 +2,11 @@
 
 Files are decoded by the one safe loader (``data/images.py``) in a thread pool while the model
 works on the previous batch; a bad file (not an image, empty, truncated, a decompression bomb)
-becomes a row with an error and the batch goes on. With ``crop_faces`` every detected face is a
-row of its own and a photo without a face says so. Each image is prepared exactly as training
-prepared the dataset (shorter side to the input size, centre square, ImageNet normalisation).
+becomes a row with an error and the batch goes on. With a ``framing`` other than "off" faces are
+found and each is framed the way the run's training images framed theirs (``ml/framing.py``): a
+row per face, each saying how its picture was made. Each picture is then prepared exactly as
+training prepared the dataset (shorter side to the input size, centre square, ImageNet
+normalisation).
 Grad-CAM shows which regions drove a prediction, from the gradients at the trunk's last block.
 
 Test-time augmentation (``tta``, the modes of ``ml/config.TTA_MODES``) predicts several views of
@@ -24,6 +26,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,16 @@ from gender_desktop.data.images import ImageError, decode, square
 from gender_desktop.data.sources import read_regular
 from gender_desktop.errors import UserError
 from gender_desktop.ml import runtime
-from gender_desktop.ml.config import TTA_MODES
+from gender_desktop.ml.config import FRAMING_MODES, TTA_MODES
+from gender_desktop.ml.faces import FaceDetectorUnavailable
+from gender_desktop.ml.framing import (
+    AS_IS,
+    CELEBA_ALIGNED,
+    WHOLE_NO_FACE,
+    FaceGeometry,
+    frame_photo,
+    geometry_of_run,
+)
 from gender_desktop.ml.pipeline import Normaliser
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.runmodel import RunModel, load_run_model, to_device
@@ -79,60 +91,94 @@ def _read(path: str) -> bytes:
         raise ImageError(path, exc.reason) from exc
 
 
-def prepare_file(
-    path: str, size: int, crop_faces: bool
-) -> list[tuple[PredictionRow, np.ndarray | None]]:
-    """Decode one file into model inputs: one (row, square) per image or face; rows that
-    cannot be predicted come with ``None``."""
-    try:
-        # Without face crops, decode exactly as the training cache does (a large JPEG at a
-        # reduced DCT scale, no smaller than twice the input size): a dataset file then gets the
-        # very p_male its evaluation gave it. Face detection needs the full resolution.
-        img = decode(_read(path), path, max_side=None if crop_faces else size * 2)
-    except ImageError as exc:
-        return [(PredictionRow(path, error=exc.reason, crop_faces=crop_faces), None)]
-    except Exception as exc:  # noqa: BLE001 - one strange file never stops a batch
-        return [
-            (PredictionRow(path, error=f"cannot be decoded ({exc})", crop_faces=crop_faces), None)
-        ]
-    if not crop_faces:
-        arr = square(img, size)
-        return [(PredictionRow(path, preview=_preview(arr)), arr)]
-    from gender_desktop.ml.faces import FaceDetectorUnavailable, crop_face, detect_faces
+@dataclass
+class ModelImage:
+    """One picture the model is given for a file, and how it was made from the file."""
 
+    picture: Image.Image  # what the model's square is cut from (for an error row: the preview)
+    framed: str  # ml/framing.AS_IS, REFRAMED, WHOLE_NO_FACE, "face 2 of 3"; "" for an error
+    face: int | None = None  # 0-based, largest first, when faces were searched and found
+    faces: int | None = None  # faces found (0: none)
+    box: tuple[int, int, int, int] | None = None
+    error: str = ""
+
+
+def model_images(
+    data: bytes, path: str, size: int, framing: str, geometry: FaceGeometry | None
+) -> list[ModelImage]:
+    """The pictures one file gives the model under ``framing`` (ml/config.FRAMING_MODES):
+    prediction and Grad-CAM both go through here, so a heat map explains the very picture its
+    row was predicted on. Raises :class:`ImageError` for a file that cannot be decoded and
+    ``FaceDetectorUnavailable`` when faces are asked for without OpenCV."""
+    if framing not in FRAMING_MODES:
+        raise UserError(f"unknown framing {framing!r}: choose one of {', '.join(FRAMING_MODES)}")
+    if framing == "off":
+        return [ModelImage(decode(data, path, max_side=size * 2), AS_IS)]
+    img = decode(data, path)  # the detector wants the detail (it works on <= 800 px itself)
     try:
-        boxes = detect_faces(img)
+        found = frame_photo(img, geometry or CELEBA_ALIGNED, "auto")
     except FaceDetectorUnavailable:
-        raise  # no photo can be cropped: the whole request fails with the install hint
+        raise  # no photo can be framed: the whole request fails with the install hint
     except Exception as exc:  # noqa: BLE001 - OpenCV failing on one photo fails only its row
-        return [
-            (PredictionRow(path, error=f"face detection failed ({exc})", crop_faces=True), None)
-        ]
-    if not boxes:
-        return [
-            (
-                PredictionRow(
-                    path,
-                    error="no face found",
-                    faces=0,
-                    crop_faces=True,
-                    preview=_preview(square(img, PREVIEW_SIDE)),
-                ),
-                None,
-            )
-        ]
+        return [ModelImage(img, "", error=f"face detection failed ({exc})")]
+    if not found:
+        if framing == "faces":
+            return [ModelImage(img, "", faces=0, error="no face found")]
+        return [ModelImage(as_trained(data, path, size, img), WHOLE_NO_FACE, faces=0)]
+    return [
+        ModelImage(
+            as_trained(data, path, size, img) if framed.how == AS_IS else framed.image,
+            framed.how,
+            face=k,
+            faces=len(found),
+            box=framed.box.as_tuple() if framed.box is not None else None,
+        )
+        for k, framed in enumerate(found)
+    ]
+
+
+def as_trained(data: bytes, path: str, size: int, img: Image.Image) -> Image.Image:
+    """``img`` (decoded whole) as the training cache decodes its file: a JPEG at least four
+    times the input size is decoded at a reduced DCT scale there (``max_side = 2 * size``), and
+    the few levels that changes would move p_male off its evaluation's value. Smaller images
+    decode the same either way and are not read twice."""
+    if min(img.size) < 4 * size:
+        return img
+    return decode(data, path, max_side=size * 2)
+
+
+def prepare_file(
+    path: str, size: int, framing: str = "off", geometry: FaceGeometry | None = None
+) -> list[tuple[PredictionRow, np.ndarray | None]]:
+    """Decode one file into model inputs: one (row, square) per picture of
+    :func:`model_images`; rows that cannot be predicted come with ``None``. Each row's preview
+    is its square, what the model saw."""
+    try:
+        images = model_images(_read(path), path, size, framing, geometry)
+    except ImageError as exc:
+        return [(PredictionRow(path, error=exc.reason, framing=framing), None)]
+    except (UserError, ImportError):
+        raise  # the request itself is wrong (framing) or cannot run (no OpenCV)
+    except Exception as exc:  # noqa: BLE001 - one strange file never stops a batch
+        return [(PredictionRow(path, error=f"cannot be decoded ({exc})", framing=framing), None)]
     out = []
-    for k, box in enumerate(boxes):
-        arr = square(crop_face(img, box), size)
+    for image in images:
         row = PredictionRow(
             path,
-            face=k,
-            faces=len(boxes),
-            box=box.as_tuple(),
-            crop_faces=True,
-            preview=_preview(arr),
+            error=image.error,
+            face=image.face,
+            faces=image.faces,
+            box=image.box,
+            framing=framing,
+            framed=image.framed,
         )
-        out.append((row, arr))
+        if image.error:
+            row.preview = _preview(square(image.picture, PREVIEW_SIDE))
+            out.append((row, None))
+        else:
+            arr = square(image.picture, size)
+            row.preview = _preview(arr)
+            out.append((row, arr))
     return out
 
 
@@ -190,6 +236,16 @@ class Predictor:
         self.amp = loaded.config.amp
         self.amp_dtype = getattr(loaded.config, "amp_dtype", "auto")  # the precision it trained in
         self.normalise = Normaliser(self.device, self.device.type == "cuda")
+        self._geometry: FaceGeometry | None = None
+
+    @property
+    def geometry(self) -> FaceGeometry:
+        """Where the run's training images had their faces (its ``framing.json``, or CelebA's
+        aligned framing): read on the first framed request, so a damaged file fails only
+        requests that frame, with the file named."""
+        if self._geometry is None:
+            self._geometry = geometry_of_run(self.loaded.run.path)
+        return self._geometry
 
     @classmethod
     def from_run(
@@ -230,8 +286,10 @@ class Predictor:
         for start in range(0, len(squares), self.batch_size):
             batch = self._tensor(squares[start : start + self.batch_size])
             views = tta_views(batch, mode, self.size)
-            probs = [self._probabilities(view) for view in views]
-            out.append(torch.stack(probs).mean(dim=0).cpu().numpy())
+            total = self._probabilities(views[0])
+            for view in views[1:]:  # a running sum: one view's probabilities held at a time
+                total += self._probabilities(view)
+            out.append((total / len(views)).cpu().numpy())
         return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
 
     def _probabilities(self, x: torch.Tensor) -> torch.Tensor:
@@ -243,16 +301,26 @@ class Predictor:
     def predict_paths(
         self,
         paths: Iterable[str],
-        crop_faces: bool = False,
+        framing: str = "off",
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
         threads: int | None = None,
+        tta: str | None = None,
     ) -> Iterator[list[PredictionRow]]:
-        """Rows batch by batch, in input order. Decoding of the next files overlaps the model's
+        """Rows batch by batch, in input order, with ``framing`` (ml/config.FRAMING_MODES) and
+        test-time augmentation ``tta`` (default: the predictor's own). Decoding of the next files overlaps the model's
         work on the current batch. At most ``2 * batch_size`` files are decoded ahead (memory
         stays bounded on a 200k-image folder when the model is the slower side), and a cancel
         waits only for the decodes already started."""
         files = list(paths)
+        mode = self.tta if tta is None else tta
+        if framing not in FRAMING_MODES:
+            raise UserError(
+                f"unknown framing {framing!r}: choose one of {', '.join(FRAMING_MODES)}"
+            )
+        if mode not in TTA_MODES:
+            raise UserError(f"unknown test-time augmentation {mode!r}")
+        geometry = self.geometry if framing != "off" else None
         threads = threads or min(8, max(2, os.cpu_count() or 2))
         ahead = max(2 * self.batch_size, 2 * threads)
         feed = iter(files)
@@ -260,7 +328,7 @@ class Predictor:
         pool = ThreadPoolExecutor(threads, thread_name_prefix="decode")
 
         def submit(file: str) -> Future[list[tuple[PredictionRow, np.ndarray | None]]]:
-            return pool.submit(prepare_file, file, self.size, crop_faces)
+            return pool.submit(prepare_file, file, self.size, framing, geometry)
 
         try:
             queued = deque(submit(f) for f in itertools.islice(feed, ahead))
@@ -275,21 +343,23 @@ class Predictor:
                 pending.extend(items)
                 done += 1
                 if sum(a is not None for _r, a in pending) >= self.batch_size or done == len(files):
-                    yield self._finish(pending)
+                    yield self._finish(pending, mode)
                     pending = []
                     if progress is not None:
                         progress(done, len(files), "Predicting")
             if pending:
-                yield self._finish(pending)
+                yield self._finish(pending, mode)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _finish(self, items: list[tuple[PredictionRow, np.ndarray | None]]) -> list[PredictionRow]:
+    def _finish(
+        self, items: list[tuple[PredictionRow, np.ndarray | None]], tta: str
+    ) -> list[PredictionRow]:
         for row, _a in items:  # every row of the request says how it was predicted
-            row.tta = self.tta
+            row.tta = tta
         arrays = [a for _r, a in items if a is not None]
         if arrays:
-            probs = iter(self.predict_arrays(np.stack(arrays)).tolist())
+            probs = iter(self.predict_arrays(np.stack(arrays), tta).tolist())
             for row, arr in items:
                 if arr is None:
                     continue

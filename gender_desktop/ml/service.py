@@ -5,8 +5,8 @@ loaded: one dropped photo costs only its decode and one forward pass. The GUI en
 child after a few minutes (its models go with it); every request carries what it needs (the
 run, the dataset), so the next one reloads transparently.
 
-Requests (``kind``: ``args``): ``load`` {run, device}; ``predict`` {run, paths, crop_faces,
-dataset}; ``grad_cam`` {run, path | (dataset, image_id), face}; ``evaluate`` {run, data,
+Requests (``kind``: ``args``): ``load`` {run, device}; ``predict`` {run, paths, framing, tta,
+dataset}; ``grad_cam`` {run, path | (dataset, image_id), framing, face}; ``evaluate`` {run, data,
 split, device}; ``export`` {run, formats, out_dir}; ``crossval`` {run, data, folds} (k-fold
 scores of the train split); ``train`` {settings, run_path, resume, track, ddp}: a training is one more
 request, so a queue of them is a queue of requests; ``sweep`` {spec, runs_dir},
@@ -227,7 +227,11 @@ class Engine:
         started = time.perf_counter()
         count = errors = 0
         for rows in predictor.predict_paths(
-            files, bool(args.get("crop_faces")), job.progress, job.cancel
+            files,
+            args.get("framing", "off"),
+            job.progress,
+            job.cancel,
+            tta=args.get("tta", "none"),
         ):
             records = [row.to_message() for row in rows]
             if dataset is not None:
@@ -245,9 +249,10 @@ class Engine:
         }
 
     def grad_cam(self, args: dict[str, Any]) -> dict[str, Any]:
-        from gender_desktop.data.images import decode, square
-        from gender_desktop.ml.faces import crop_face, detect_faces
-        from gender_desktop.ml.predictor import _read
+        """The heat map of one row's picture: the file (or dataset image) framed as its row
+        was (``framing``, ``face``), through the predictor's own ``model_images``."""
+        from gender_desktop.data.images import square
+        from gender_desktop.ml.predictor import _read, model_images
 
         predictor = self.predictor_for(args["run"], args.get("device", "auto"))
         if args.get("image_id") is not None:
@@ -256,19 +261,18 @@ class Engine:
             if row < 0:
                 raise ValueError(f"{args['image_id']} is not in the dataset")
             name = files.dataset.display_path(row)
-            img = decode(files.dataset.read_bytes(row), name, max_side=predictor.size * 2)
+            data = files.dataset.read_bytes(row)
         else:
-            img = None
-        face = args.get("face")
-        # Decoded as for prediction (reduced JPEG scale unless a face is cropped), so the
-        # heat map's p(Male) is the one its result shows.
-        side = None if face is not None else predictor.size * 2
-        if img is None:
-            img = decode(_read(args["path"]), args["path"], max_side=side)
-        if face is not None:
-            boxes = detect_faces(img)
-            if face < len(boxes):
-                img = crop_face(img, boxes[face])
+            name = args["path"]
+            data = _read(name)
+        framing = args.get("framing", "off")
+        geometry = predictor.geometry if framing != "off" else None
+        images = model_images(data, name, predictor.size, framing, geometry)
+        face = args.get("face") or 0
+        image = images[face] if face < len(images) else images[0]
+        if image.error:
+            raise ValueError(f"{name}: {image.error}")
+        img = image.picture
         arr = square(img, predictor.size)
         p_male, heat = predictor.grad_cam(arr)
         # "full": the picture the square was cut from, so a view can keep the image's aspect

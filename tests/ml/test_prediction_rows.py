@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gender_desktop.ml.framing import WHOLE_NO_FACE
 from gender_desktop.ml.prediction_row import PredictionRow, columns_for
 from gender_desktop.ml.prediction_rows import (
     DISAGREES,
@@ -13,6 +14,7 @@ from gender_desktop.ml.prediction_rows import (
     JobTally,
     Order,
     Show,
+    face_text,
     files_of,
     job_summary,
     show_mask,
@@ -29,8 +31,12 @@ def rows() -> list[PredictionRow]:
         PredictionRow("/p/b.jpg", p_male=0.45, image_id="b.jpg", split="test", label="Male"),
         PredictionRow("/p/c.jpg", error="empty file (0 bytes)"),
         PredictionRow("/p/d.jpg", p_male=0.1, image_id="d.jpg", split="train", label="Female"),
-        PredictionRow("/p/g.jpg", p_male=0.7, face=0, faces=2, crop_faces=True),
-        PredictionRow("/p/g.jpg", p_male=0.2, face=1, faces=2, crop_faces=True),
+        PredictionRow(
+            "/p/g.jpg", p_male=0.7, face=0, faces=2, framing="auto", framed="face 1 of 2"
+        ),
+        PredictionRow(
+            "/p/g.jpg", p_male=0.2, face=1, faces=2, framing="auto", framed="face 2 of 2"
+        ),
     ]
 
 
@@ -73,7 +79,7 @@ def test_counts_say_who_disagrees_with_whom():
     assert summary_text(rows()[1]) == f"Female 55.0% · label: Male (test split) · {DISAGREES}"
     assert tooltip(rows()[1]).splitlines()[-2:] == [
         f"Dataset: b.jpg, label Male, test split ({DISAGREES})",
-        "Predicted with Crop faces off",
+        "Predicted with Framing Off",
     ]
 
 
@@ -82,25 +88,62 @@ def test_a_job_summary_counts_files_faces_errors_and_disagreements():
     tally.add(rows())
     assert (tally.files_done, tally.male, tally.female, tally.wrong) == (5, 2, 3, 1)
     result = {"files": 5, "rows": 6, "errors": 1, "seconds": 288.7}
-    assert job_summary(result, tally, crop_faces=True, seconds=0) == [
-        ("5 photos · 5 faces in 4 min 49 s", False),
+    assert job_summary(result, tally, framing="auto", seconds=0) == [
+        ("5 images · 2 faces in 4 min 49 s", False),
         ("2 male · 3 female", False),
         ("1 error", True),
         (f"{DISAGREES} of 1 image", True),
     ]
-    plain = job_summary({**result, "seconds": 0.8}, JobTally(), crop_faces=False, seconds=0)
+    plain = job_summary({**result, "seconds": 0.8}, JobTally(), framing="off", seconds=0)
     assert plain == [("5 images in 0.8 s", False), ("1 error", True)]
-    cancelled = job_summary({**result, "cancelled": True}, tally, False, 0)
+    cancelled = job_summary({**result, "cancelled": True}, tally, "off", 0)
     assert cancelled is not None and cancelled[0] == ("Cancelled after 5 of 5 images", False)
-    assert job_summary({"files": 0}, JobTally(), False, 0) is None
+    assert job_summary({"files": 0}, JobTally(), "off", 0) is None
     assert NO_IMAGES.startswith("No images found")
 
 
-def test_rows_made_with_the_other_crop_setting_are_found_once_per_file():
+def test_rows_made_with_other_settings_are_found_once_per_file():
     items = rows()
-    assert stale_positions(items, crop_faces=True) == [0, 1, 2, 3]
-    assert stale_positions(items, crop_faces=False) == [4, 5]
-    assert files_of(items[k] for k in stale_positions(items, False)) == ["/p/g.jpg"]
+    assert stale_positions(items, ("auto", "none")) == [0, 1, 2, 3]
+    assert stale_positions(items, ("off", "none")) == [4, 5]
+    assert files_of(items[k] for k in stale_positions(items, ("off", "none"))) == ["/p/g.jpg"]
+    assert stale_positions(items, ("off", "flip")) == [0, 1, 2, 3, 4, 5]  # TTA changed too
     # A photo searched for faces that failed to decode still makes a CSV with face columns.
-    searched = [PredictionRow("/p/x.jpg", error="empty file (0 bytes)", crop_faces=True)]
-    assert columns_for(searched) == ["path", "p_male", "prediction", "error", "face", "box"]
+    searched = [PredictionRow("/p/x.jpg", error="empty file (0 bytes)", framing="faces")]
+    assert columns_for(searched) == [
+        "path",
+        "p_male",
+        "prediction",
+        "error",
+        "framed",
+        "face",
+        "box",
+    ]
+
+
+def test_a_job_summary_says_how_many_images_had_no_face():
+    tally = JobTally()
+    tally.add(
+        [
+            PredictionRow(
+                "/p/a.jpg", p_male=0.8, face=0, faces=1, framing="auto", framed="reframed"
+            ),
+            PredictionRow("/p/b.jpg", p_male=0.3, faces=0, framing="auto", framed=WHOLE_NO_FACE),
+        ]
+    )
+    result = {"files": 2, "rows": 2, "errors": 0, "seconds": 1.0}
+    assert job_summary(result, tally, "auto", 0)[:2] == [
+        ("2 images · 1 face in 1.0 s", False),
+        ("no face found in 1 image (predicted whole)", False),
+    ]
+    framed = PredictionRow(
+        "/p/a.jpg",
+        p_male=0.8,
+        face=0,
+        faces=1,
+        box=(4, 5, 60, 70),
+        framing="auto",
+        framed="reframed",
+    )
+    assert tooltip(framed).splitlines()[1] == "Framed: reframed · face box 60×70 at (4, 5)"
+    assert face_text(framed) == ""  # "face 1 of 1" would say nothing

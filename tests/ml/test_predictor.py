@@ -1,14 +1,16 @@
 """Predicting image files with a run's model: every file becomes a row (bad ones with their
 error, the batch goes on), folders expand, a dataset image gets exactly its evaluation's
-p_male, faces are found and cropped, Grad-CAM gives a normalised map."""
+p_male (framed or not), faces are found and framed like the training images, each row saying
+how, Grad-CAM gives a normalised map."""
 
 from __future__ import annotations
 
 import io
+import shutil
 import struct
 import threading
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import builders
@@ -20,7 +22,16 @@ from setups import tiny_config
 from gender_desktop.data.demo import draw_face
 from gender_desktop.data.images import square
 from gender_desktop.ml.evaluation import evaluate_run, read_predictions
-from gender_desktop.ml.faces import Box, crop_face, detect_faces
+from gender_desktop.ml.faces import detect_faces
+from gender_desktop.ml.framing import (
+    AS_IS,
+    CELEBA_ALIGNED,
+    REFRAMED,
+    WHOLE_NO_FACE,
+    frame_face,
+    photo_geometry,
+    write_geometry,
+)
 from gender_desktop.ml.models import ModelConfig
 from gender_desktop.ml.predictor import PredictionRow, Predictor, expand_paths
 from gender_desktop.ml.trainer import Trainer
@@ -145,6 +156,7 @@ def test_bad_files_are_rows_with_their_error_and_the_rest_is_predicted(
         "p_male": round(rows[0].p_male, 6),
         "prediction": rows[0].prediction,
         "error": "",
+        "tta": "none",
     }
 
 
@@ -188,10 +200,16 @@ def test_grad_cam_is_a_map_over_the_input_in_zero_to_one(
     assert p_male == pytest.approx(float(predictor.predict_arrays(arr[None])[0]), abs=1e-5)
 
 
-def test_crop_faces_on_a_photo_without_a_face_says_so(
+def test_a_photo_without_a_face_is_predicted_whole_in_auto_and_is_an_error_with_faces_only(
     predictor: Predictor, trained: Trained
 ) -> None:
-    (row,) = rows_of(predictor, [str(trained.images / "000002.jpg")], crop_faces=True)
+    photo = str(trained.images / "000002.jpg")  # noise: no face in it
+    (plain,) = rows_of(predictor, [photo], framing="off")
+    (whole,) = rows_of(predictor, [photo], framing="auto")
+    assert whole.framed == WHOLE_NO_FACE and whole.faces == 0 and whole.face is None
+    assert whole.p_male == plain.p_male  # decoded as training decoded it: the very same number
+    assert whole.record()["framed"] == "whole image (no face found)"
+    (row,) = rows_of(predictor, [photo], framing="faces")
     assert row.error == "no face found" and row.faces == 0 and row.p_male is None
     assert row.preview is not None  # the panel still shows the photo
 
@@ -210,30 +228,60 @@ def test_the_face_detector_finds_a_drawn_face() -> None:
     assert detect_faces(Image.new("RGB", (WIDTH, HEIGHT), (120, 130, 140))) == []
 
 
-def test_crop_faces_gives_a_row_per_face_with_its_box(predictor: Predictor, tmp_path: Path) -> None:
+def test_a_face_is_reframed_like_the_training_images_and_its_row_shows_that_picture(
+    predictor: Predictor, tmp_path: Path
+) -> None:
+    """The run trained on CelebA's layout without findable faces, so it frames as CelebA's
+    aligned images do; the drawn face fills far more of its image than that."""
     photo = tmp_path / "face.png"
     drawn_face().save(photo)
-    (row,) = rows_of(predictor, [str(photo)], crop_faces=True)
-    assert row.error == "" and row.face == 0 and row.faces == 1
-    assert row.box == detect_faces(drawn_face())[0].as_tuple()
-    assert 0.0 <= row.p_male <= 1.0
+    (row,) = rows_of(predictor, [str(photo)], framing="auto")
+    (box,) = detect_faces(drawn_face())
+    assert row.error == "" and row.framed == REFRAMED and row.face == 0 and row.faces == 1
+    assert row.box == box.as_tuple() and 0.0 <= row.p_male <= 1.0
+    seen = square(frame_face(drawn_face(), box, CELEBA_ALIGNED), SIZE)
+    np.testing.assert_array_equal(row.preview, seen)  # the preview is what the model saw
+    assert row.p_male == pytest.approx(float(predictor.predict_arrays(seen[None])[0]), abs=1e-6)
     record = row.record()
-    assert record["face"] == 0 and record["box"] == " ".join(map(str, row.box))
+    assert record["framed"] == "reframed" and record["face"] == 0
+    assert record["box"] == " ".join(map(str, row.box))
 
 
-def test_crop_face_frames_the_box_like_celeba_and_pads_with_black() -> None:
-    img = Image.new("RGB", (300, 200), (255, 255, 255))
-    # A 40 px face at (100, 50): the crop is twice as wide (80 px), centred on the face
-    # horizontally and 10 % of its height lower: centre (120, 74) -> left 80, top 34.
-    crop = crop_face(img, Box(100, 50, 40, 40))
-    assert crop.size == (80, 80)
-    img.paste((255, 0, 0), (80, 34, 81, 35))  # mark the crop's expected top-left pixel
-    assert crop_face(img, Box(100, 50, 40, 40)).getpixel((0, 0)) == (255, 0, 0)
-    # A face in the corner: the parts of the crop outside the photo are black.
-    corner = np.asarray(crop_face(img, Box(0, 0, 40, 40)))  # left -20, top -16
-    assert corner.shape == (80, 80, 3)
-    assert (corner[:16] == 0).all() and (corner[:, :20] == 0).all()
-    assert (corner[16:, 20:] == 255).all()
+def test_a_photo_framed_like_the_training_images_is_left_as_it_is(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """A run that learned its framing from faces like this one: the photo is not cut again
+    and gets the p_male it gets with framing off."""
+    run = tmp_path / "run"
+    shutil.copytree(trained.run, run)
+    (box,) = detect_faces(drawn_face())
+    cx, cy, size, aspect = photo_geometry(drawn_face(), box)
+    write_geometry(run, replace(CELEBA_ALIGNED, cx=cx, cy=cy, size=size, aspect=aspect))
+    photo = tmp_path / "face.png"
+    drawn_face().save(photo)
+    predictor = Predictor.from_run(run, "cpu")
+    (row,) = rows_of(predictor, [str(photo)], framing="auto")
+    (plain,) = rows_of(predictor, [str(photo)], framing="off")
+    assert row.framed == AS_IS and row.faces == 1 and row.box == box.as_tuple()
+    assert row.p_male == plain.p_male
+
+
+def test_several_faces_give_a_framed_row_each_largest_first(
+    predictor: Predictor, tmp_path: Path
+) -> None:
+    big = drawn_face()
+    small = big.resize((big.width * 3 // 4, big.height * 3 // 4))
+    photo = Image.new("RGB", (460, 260), big.getpixel((0, 0)))
+    photo.paste(big, (10, 20))
+    photo.paste(small, (300, 60))
+    photo.save(tmp_path / "two.png")
+    rows = rows_of(predictor, [str(tmp_path / "two.png")], framing="auto")
+    assert [(r.framed, r.face, r.faces) for r in rows] == [
+        ("face 1 of 2", 0, 2),
+        ("face 2 of 2", 1, 2),
+    ]
+    assert rows[0].box[2] > rows[1].box[2]  # the largest face first
+    assert all(r.error == "" and r.preview.shape == (SIZE, SIZE, 3) for r in rows)
 
 
 def test_cancel_stops_between_batches(predictor: Predictor, trained: Trained) -> None:
@@ -268,7 +316,7 @@ def test_the_same_photos_give_the_same_face_rows_however_many_requests_run_at_on
         photo.save(paths[-1])
 
     def answer(_: int) -> list[tuple]:
-        rows = rows_of(predictor, paths, crop_faces=True)
+        rows = rows_of(predictor, paths, framing="faces")
         return [(r.path, r.face, r.faces, r.box, r.error, r.p_male) for r in rows]
 
     first = answer(0)

@@ -150,7 +150,8 @@ def test_dropped_files_each_get_a_prediction_or_the_reason(predict_window, qtbot
     with qtbot.waitSignal(panel.exported, timeout=10_000):
         panel.export_csv(str(out))
     records = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert list(records[0]) == ["path", "p_male", "prediction", "error"]
+    # framing Auto searched for faces: the columns say how each picture was made
+    assert list(records[0]) == ["path", "p_male", "prediction", "error", "framed", "face", "box"]
     assert len(records) == 9
     empty = next(r for r in records if r["path"].endswith("empty.jpg"))
     assert empty == {
@@ -158,9 +159,13 @@ def test_dropped_files_each_get_a_prediction_or_the_reason(predict_window, qtbot
         "p_male": "",
         "prediction": "",
         "error": "empty file (0 bytes)",
+        "framed": "",
+        "face": "",
+        "box": "",
     }
     red_record = next(r for r in records if r["path"].endswith("red.jpg"))
     assert red_record["prediction"] == "Male" and float(red_record["p_male"]) >= 0.5
+    assert red_record["framed"] == "whole image (no face found)"
 
 
 def test_a_test_image_the_model_gets_wrong_is_flagged(
@@ -303,32 +308,72 @@ def test_the_detail_pane_relabels_an_image_and_shows_it_in_the_browser(
     assert window.browser.selected_rows() == [row]
 
 
-def test_a_changed_crop_setting_predicts_again_or_offers_to(
+def test_a_changed_setting_predicts_again_or_offers_to(
     predict_window, qtbot, tmp_path, monkeypatch
 ):
     from gender_desktop.ui.predict import session as session_module
 
     panel = predict_window.predict
+    assert (panel.framing.currentText(), panel.tta.currentText()) == ("Auto", "None")
     files = awkward_files(tmp_path / "drop")
     predict(qtbot, panel, [files["red.jpg"], files["blue.jpg"]])
     panel.view.setCurrentIndex(panel.results.index(0))
-    assert "Predicted with Crop faces off" in panel.detail.facts.text()
+    facts = panel.detail.facts.text()
+    assert "Framed:</b> the whole image: no face was found in it" in facts
+    assert "Predicted with Framing Auto" in facts
     with qtbot.waitSignal(panel.job_finished, timeout=60_000):
-        panel.crop_faces.setChecked(True)
-    assert [(r.crop_faces, r.error) for r in panel.results.rows()] == [(True, "no face found")] * 2
-    assert not panel.crop_banner.isVisible()
+        panel.framing.setCurrentIndex(panel.framing.findText("Faces only"))
+    assert [(r.framing, r.error) for r in panel.results.rows()] == [("faces", "no face found")] * 2
+    assert not panel.stale_banner.isVisible()
     panel.view.setCurrentIndex(panel.results.index(0))
-    assert "Predicted with Crop faces on" in panel.detail.facts.text()
+    assert "Predicted with Framing Faces only" in panel.detail.facts.text()
 
     monkeypatch.setattr(session_module, "AUTO_REPREDICT_FILES", 1)  # a "very large" list
-    panel.crop_faces.setChecked(False)
-    assert not panel.is_busy() and panel.crop_banner.isVisible()
-    assert panel.crop_banner.text.text() == (
-        "The results of 2 files were predicted with Crop faces on; "
-        "the setting is now Crop faces off."
+    panel.framing.setCurrentIndex(panel.framing.findText("Off"))
+    panel.tta.setCurrentIndex(panel.tta.findText("Flip"))
+    assert not panel.is_busy() and panel.stale_banner.isVisible()
+    assert panel.stale_banner.text.text() == (
+        "The results of 2 files were predicted with other settings; "
+        "the settings are now Framing Off · TTA Flip."
     )
-    assert "Crop faces on, not the current setting" in panel.detail.facts.text()
+    assert "Framing Faces only, not the current settings" in panel.detail.facts.text()
     with qtbot.waitSignal(panel.job_finished, timeout=60_000):
-        panel.crop_banner.button.click()
-    assert not panel.crop_banner.isVisible()
+        panel.stale_banner.button.click()
+    assert not panel.stale_banner.isVisible()
     assert [r.prediction for r in panel.results.rows()] == ["Male", "Female"]
+    assert {(r.framing, r.tta) for r in panel.results.rows()} == {("off", "flip")}
+    settings = panel.settings  # remembered for the next start
+    assert (settings.value("predict/framing"), settings.value("predict/tta")) == ("off", "flip")
+
+
+def test_faces_in_a_photo_are_framed_each_shown_as_the_model_saw_it(
+    predict_window, qtbot, tmp_path
+):
+    """Two drawn faces in one photo: a card per face, each image the framed picture (not the
+    photo), and the detail pane saying how it was made and where the face was."""
+    from photos import face_photos
+
+    from gender_desktop.ml.prediction_row import PredictionRow as Row
+
+    panel = predict_window.predict
+    face = face_photos()[0]
+    photo = Image.new("RGB", (460, 260), face.getpixel((0, 0)))
+    photo.paste(face, (10, 20))
+    photo.paste(face.resize((face.width * 3 // 4, face.height * 3 // 4)), (300, 60))
+    photo.save(tmp_path / "two.png")
+    predict(qtbot, panel, [tmp_path / "two.png"])
+    rows: list[Row] = panel.results.rows()
+    assert [(r.framed, r.face, r.faces) for r in rows] == [
+        ("face 1 of 2", 0, 2),
+        ("face 2 of 2", 1, 2),
+    ]
+    assert "2 faces in" in panel.summary.text()
+    preview = panel.results.index(0).data(Role.PREVIEW)
+    assert (preview.width(), preview.height()) == (32, 32)  # the model's 32 px framed square
+    panel.view.setCurrentIndex(panel.results.index(1))
+    assert panel.detail.title.text() == "two.png · face 2 of 2"
+    facts = panel.detail.facts.text()
+    assert "Framed:</b> face 2 of 2: framed as in the run's training images" in facts
+    left, top, width, height = rows[1].box
+    assert f"Face box:</b> {width}×{height} px at ({left}, {top}) in the photo" in facts
+    panel.view.grab()  # the cards paint their framing line

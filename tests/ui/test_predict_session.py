@@ -86,6 +86,7 @@ def test_queued_jobs_run_in_order_each_summarised_in_one_stretch_of_busy(loaded,
     assert names(session) == ["red.jpg", "blue.jpg", "empty.jpg", "x1.jpg", "x2.jpg"]
     first, second = seen["summary"]
     assert first[0][0].startswith("3 images in ") and first[1:] == [
+        ("no face found in 2 images (predicted whole)", False),  # framing Auto, the default
         ("1 male · 1 female", False),
         ("1 error", True),
     ]
@@ -93,7 +94,7 @@ def test_queued_jobs_run_in_order_each_summarised_in_one_stretch_of_busy(loaded,
     assert seen["message"][-1] == (NO_IMAGES, True)  # the empty folder says why
     counts = session.results.counts
     assert (counts.rows, counts.male, counts.female, counts.errors) == (5, 3, 1, 1)  # x1, x2 red
-    assert not any(row.crop_faces for row in session.results.rows())
+    assert {(row.framing, row.tta) for row in session.results.rows()} == {("auto", "none")}
 
     # Cleared while a big folder runs: the cancelled job's late rows never come back.
     big = tmp_path / "big"
@@ -107,7 +108,7 @@ def test_queued_jobs_run_in_order_each_summarised_in_one_stretch_of_busy(loaded,
     assert names(session) == ["red.jpg"]
 
 
-def test_a_changed_crop_setting_predicts_the_results_again_or_says_which_it_used(
+def test_a_changed_setting_predicts_the_results_again_or_says_which_it_used(
     loaded, qtbot, tmp_path, monkeypatch
 ):
     session, seen = loaded
@@ -117,26 +118,29 @@ def test_a_changed_crop_setting_predicts_the_results_again_or_says_which_it_used
     shown: list[str] = []
     session.progressed.connect(lambda done, total, text: shown.append(text))
     with qtbot.waitSignal(session.finished, timeout=60_000):
-        session.set_crop_faces(True)  # two files: predicted again at once
-    assert shown[0] == "Predicting 2 files again with Crop faces on…"
+        session.set_framing("faces")  # two files: predicted again at once
+    assert shown[0] == "Predicting 2 files again with Framing Faces only…"
     rows = session.results.rows()
-    assert [(Path(r.path).name, r.crop_faces, r.error) for r in rows] == [
-        ("red.jpg", True, "no face found"),  # plain colour: OpenCV finds no face
-        ("blue.jpg", True, "no face found"),
+    assert [(Path(r.path).name, r.framing, r.error) for r in rows] == [
+        ("red.jpg", "faces", "no face found"),  # plain colour: OpenCV finds no face
+        ("blue.jpg", "faces", "no face found"),
     ]
     assert seen["stale"][-1] == 0
 
     # A list longer than the automatic limit: the session says how many files used the old
-    # setting and waits to be asked.
+    # settings and waits to be asked.
     monkeypatch.setattr(session_module, "AUTO_REPREDICT_FILES", 1)
-    session.set_crop_faces(False)
+    session.set_setting("off", "flip")
     assert seen["stale"][-1] == 2 and not session.is_busy()
-    assert all(row.crop_faces for row in session.results.rows())
+    assert all(row.framing == "faces" for row in session.results.rows())
     with qtbot.waitSignal(session.finished, timeout=60_000):
         assert session.repredict() == 2
-    assert [(Path(r.path).name, r.prediction, r.crop_faces) for r in session.results.rows()] == [
-        ("red.jpg", "Male", False),
-        ("blue.jpg", "Female", False),
+    assert [
+        (Path(r.path).name, r.prediction, r.framing, r.framed, r.tta)
+        for r in session.results.rows()
+    ] == [
+        ("red.jpg", "Male", "off", "as is", "flip"),
+        ("blue.jpg", "Female", "off", "as is", "flip"),
     ]
     assert seen["stale"][-1] == 0
 
@@ -152,11 +156,11 @@ def test_a_re_predict_that_fails_keeps_the_old_results(loaded, trained, qtbot, t
     best.write_bytes(best.read_bytes()[: best.stat().st_size // 2])
     session.set_run(str(broken))
     with qtbot.waitSignal(session.failed, timeout=60_000) as failed:
-        session.set_crop_faces(True)
+        session.set_framing("off")
     assert "damaged or incomplete" in failed.args[0]
-    assert [(Path(r.path).name, r.crop_faces) for r in session.results.rows()] == [
-        ("red.jpg", False),
-        ("blue.jpg", False),
+    assert [(Path(r.path).name, r.framing) for r in session.results.rows()] == [
+        ("red.jpg", "auto"),
+        ("blue.jpg", "auto"),
     ]
     assert seen["stale"][-1] == 2  # still said, with the button to try again
 

@@ -20,13 +20,15 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from gender_desktop.ml.config import DEFAULT_FRAMING
 from gender_desktop.ml.prediction_row import PredictionRow
+from gender_desktop.ml.prediction_rows import stale_text
 from gender_desktop.ui.browser.delegate import FEMALE_COLOR, MALE_COLOR
 from gender_desktop.ui.predict.model import HeatState, Role
 
 ERROR_COLOR = QColor("#d64545")
 RIGHT_COLOR = QColor("#2a9d4b")
-STALE_COLOR = QColor(170, 110, 0)  # made with the other "Crop faces" setting
+STALE_COLOR = QColor(170, 110, 0)  # made with other settings than the panel's
 WRONG_PILL = "✗ model ≠ label"  # the model disagrees with the dataset label
 PAD = 8
 IMAGE_SIDE = 160
@@ -87,12 +89,12 @@ def wrap(text: str, metrics: QFontMetrics, width: int, lines: int) -> list[str]:
 
 class ResultDelegate(QStyledItemDelegate):
     """Cards of a fixed size; ``show_heat`` switches images to their Grad-CAM overlays, and a
-    card made with another "Crop faces" setting than ``crop_faces`` (the panel's) says so."""
+    card made with other settings than ``setting`` (the panel's (framing, tta)) says so."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.show_heat = False
-        self.crop_faces = False
+        self.setting = (DEFAULT_FRAMING, "none")
 
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
         return CARD
@@ -167,7 +169,7 @@ class ResultDelegate(QStyledItemDelegate):
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "⚠")
             painter.setFont(small)
         face_rect = QRect()
-        if row.face is not None and row.faces:
+        if row.face is not None and row.faces and row.faces > 1:
             text = f"face {row.face + 1}/{row.faces}"
             face_rect = pill_rect(painter, text, box, "tl")
             draw_pill(painter, face_rect, text, QColor(0, 0, 0, 150), QColor("white"))
@@ -176,8 +178,8 @@ class ResultDelegate(QStyledItemDelegate):
             if rect.intersects(face_rect):  # both do not fit on one line: one under the other
                 rect.translate(0, face_rect.height() + 3)
             draw_pill(painter, rect, WRONG_PILL, ERROR_COLOR, QColor("white"))
-        if row.crop_faces != self.crop_faces:
-            text = "crop on" if row.crop_faces else "crop off"
+        text = stale_text(row, self.setting)
+        if text:
             rect = pill_rect(painter, text, box, "bl")
             draw_pill(painter, rect, text, STALE_COLOR, QColor("white"))
         if self.show_heat and row.p_male is not None:
@@ -255,11 +257,13 @@ class ResultDelegate(QStyledItemDelegate):
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                 shown,
             )
-        elif row.face is not None:
+        elif row.framed and row.framing != "off":  # how the picture was made
             painter.setPen(muted)
-            _left, _top, w, h = row.box or (0, 0, 0, 0)
+            text = row.framed
+            if row.box:
+                text += f" · face {row.box[2]}×{row.box[3]} px"
             painter.drawText(
                 QRect(left, y, width, LINE),
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                f"face {row.face + 1} of {row.faces} · {w}×{h} px",
+                metrics.elidedText(text, Qt.TextElideMode.ElideRight, width),
             )

@@ -17,8 +17,16 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from gender_desktop.ml.config import DEFAULT_FRAMING
 from gender_desktop.ml.prediction_row import PredictionRow
-from gender_desktop.ml.prediction_rows import AGREES, DISAGREES, crop_text, face_text
+from gender_desktop.ml.prediction_rows import (
+    AGREES,
+    DISAGREES,
+    face_text,
+    framed_text,
+    row_setting,
+    setting_text,
+)
 from gender_desktop.ui import heatmap
 from gender_desktop.ui.heatmap import to_qimage
 from gender_desktop.ui.predict.delegate import ERROR_COLOR, RIGHT_COLOR, class_color
@@ -34,10 +42,15 @@ def sentence(text: str) -> str:
 
 
 def detail_facts(
-    row: PredictionRow, heat_state: HeatState, heat_message: str, show_heat: bool, crop_now: bool
+    row: PredictionRow,
+    heat_state: HeatState,
+    heat_message: str,
+    show_heat: bool,
+    setting_now: tuple[str, str],
 ) -> list[str]:
     """The rich-text lines under the prediction: probabilities or the reason, the dataset label
-    and whether the model agrees with it, the face box, Grad-CAM's state, the setting used."""
+    and whether the model agrees with it, how the picture was framed (the image above is that
+    picture) and the face box, Grad-CAM's state, the settings used."""
     red = ERROR_COLOR.name()
     facts: list[str] = []
     if row.p_male is None:
@@ -51,17 +64,19 @@ def detail_facts(
             facts.append(f"<b style='color:{red}'>✗ {sentence(DISAGREES)}</b>")
         elif row.p_male is not None:  # nothing predicted: nothing to agree with
             facts.append(f"<span style='color:{RIGHT_COLOR.name()}'>✓ {sentence(AGREES)}</span>")
-    if row.face is not None and row.faces and row.box:
+    if row.framed:
+        facts.append(f"<b>Framed:</b> {escape(framed_text(row))}")
+    if row.box:
         left, top, width, height = row.box
-        facts.append(f"<b>Face box:</b> {width}×{height} px at ({left}, {top})")
+        facts.append(f"<b>Face box:</b> {width}×{height} px at ({left}, {top}) in the photo")
     if show_heat and row.p_male is not None:
         if heat_state == HeatState.PENDING:
             facts.append("Grad-CAM: computing…")
         elif heat_state == HeatState.FAILED:
             facts.append(f"Grad-CAM failed: {escape(heat_message)}")
-    setting = f"Predicted with {crop_text(row.crop_faces)}"
-    if row.crop_faces != crop_now:
-        setting = f"<b style='color:{red}'>{setting}, not the current setting</b>"
+    setting = f"Predicted with {setting_text(row.framing, row.tta)}"
+    if row_setting(row) != setting_now:
+        setting = f"<b style='color:{red}'>{setting}, not the current settings</b>"
     facts.append(setting)
     return facts
 
@@ -186,11 +201,12 @@ class DetailPane(QWidget):
         heat_state: HeatState = HeatState.NONE,
         heat_message: str = "",
         show_heat: bool = False,
-        crop_now: bool = False,
+        setting_now: tuple[str, str] = (DEFAULT_FRAMING, "none"),
         in_dataset: bool = False,
     ) -> None:
-        """Show ``row``; ``crop_now`` is the panel's setting (a row made with the other one
-        says so), ``in_dataset`` offers relabeling and the browser (an open dataset's image)."""
+        """Show ``row``; ``setting_now`` is the panel's (framing, tta) (a row made otherwise
+        says so), ``in_dataset`` offers relabeling and the browser (an open dataset's image).
+        The image is the row's preview: the picture the model was given, as framed."""
         self.row = row
         self.placeholder.setVisible(row is None)
         self.content.setVisible(row is not None)
@@ -206,7 +222,7 @@ class DetailPane(QWidget):
         else:
             self.prediction.setText(f"{row.prediction}  {row.probability:.1%}")
             self._color(self.prediction, class_color(row.prediction))
-        facts = detail_facts(row, heat_state, heat_message, show_heat, crop_now)
+        facts = detail_facts(row, heat_state, heat_message, show_heat, setting_now)
         self.facts.setText("<br>".join(facts))
         self.dataset_actions.setVisible(in_dataset)
         if in_dataset:

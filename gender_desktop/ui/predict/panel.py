@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gender_desktop.ml.config import DEFAULT_FRAMING
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.prediction_rows import Order, Show
 from gender_desktop.ui import file_dialogs
@@ -50,7 +51,7 @@ from gender_desktop.ui.predict.drops import DropHandling
 from gender_desktop.ui.predict.files import first_line
 from gender_desktop.ui.predict.model import Role
 from gender_desktop.ui.predict.session import PredictSession
-from gender_desktop.ui.predict.toolbar import CropBanner, ModelLabel, PredictToolbar, StatusRow
+from gender_desktop.ui.predict.toolbar import ModelLabel, PredictToolbar, StaleBanner, StatusRow
 from gender_desktop.ui.predict.view import ResultsView
 from gender_desktop.ui.predict.widgets import DropOverlay, DropZone, results_menu
 from gender_desktop.ui.runs import RunPicker
@@ -90,7 +91,7 @@ class PredictPanel(DropHandling, QWidget):
         self._build()
         self._connect()
         self.session.candidates = self._heat_candidates
-        self._on_crop_toggled(self.crop_faces.isChecked())
+        self._on_setting_changed()
         self.runs.run_changed.connect(self._on_run_changed)
         self._on_run_changed(self.runs.current())
 
@@ -98,13 +99,15 @@ class PredictPanel(DropHandling, QWidget):
     def _build(self) -> None:
         self.runs = RunPicker()
         self.model_label = ModelLabel()
+        self.toolbar = PredictToolbar()
+        bar = self.toolbar
         top = QHBoxLayout()
         top.addWidget(self.runs, 3)
         top.addSpacing(12)
         top.addWidget(self.model_label, 2)
-        self.toolbar = PredictToolbar()
-        bar = self.toolbar
-        self.crop_faces, self.grad_cam = bar.crop_faces, bar.grad_cam
+        top.addSpacing(12)
+        top.addWidget(bar.settings_box())
+        self.framing, self.tta, self.grad_cam = bar.framing, bar.tta, bar.grad_cam
         self.show_combo, self.order_combo = bar.show_combo, bar.order_combo
         self.open_files_button, self.open_folder_button = (
             bar.open_files_button,
@@ -112,10 +115,13 @@ class PredictPanel(DropHandling, QWidget):
         )
         self.paste_button, self.clear_button = bar.paste_button, bar.clear_button
         self.export_button = bar.export_button
-        self.crop_faces.setChecked(
-            self.settings.value("predict/cropFaces", False, type=bool)  # type: ignore[arg-type]
-        )
-        self.crop_banner = CropBanner()
+        for combo, key, default in (
+            (self.framing, "predict/framing", DEFAULT_FRAMING),
+            (self.tta, "predict/tta", "none"),
+        ):
+            saved = combo.findData(self.settings.value(key, default))
+            combo.setCurrentIndex(saved if saved >= 0 else combo.findData(default))
+        self.stale_banner = StaleBanner()
         self.delegate = ResultDelegate(self)
         self.view = ResultsView()
         self.view.setItemDelegate(self.delegate)
@@ -139,7 +145,7 @@ class PredictPanel(DropHandling, QWidget):
         layout.setContentsMargins(10, 8, 10, 6)
         layout.addLayout(top)
         layout.addWidget(self.toolbar)
-        layout.addWidget(self.crop_banner)
+        layout.addWidget(self.stale_banner)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.status)
 
@@ -154,8 +160,9 @@ class PredictPanel(DropHandling, QWidget):
         self.clear_button.clicked.connect(self.clear)
         self.export_button.clicked.connect(lambda: self.export_csv())
         self.cancel_button.clicked.connect(self.cancel)
-        self.crop_banner.button.clicked.connect(session.repredict)
-        self.crop_faces.toggled.connect(self._on_crop_toggled)
+        self.stale_banner.button.clicked.connect(session.repredict)
+        self.framing.currentIndexChanged.connect(self._on_setting_changed)
+        self.tta.currentIndexChanged.connect(self._on_setting_changed)
         self.grad_cam.toggled.connect(self._on_grad_cam_toggled)
         self.show_combo.currentIndexChanged.connect(self._on_view_changed)
         self.order_combo.currentIndexChanged.connect(self._on_view_changed)
@@ -303,7 +310,7 @@ class PredictPanel(DropHandling, QWidget):
         self.busy_changed.emit(busy)
 
     def _on_stale(self, files: int) -> None:
-        self.crop_banner.set_stale(files, self.session.crop_faces, self.is_busy())
+        self.stale_banner.set_stale(files, self.session.setting, self.is_busy())
 
     def _message(self, text: str, error: bool = False) -> None:
         """A line for the user: under the results, or in the drop zone while that shows."""
@@ -317,10 +324,14 @@ class PredictPanel(DropHandling, QWidget):
         self.status.show_line(text, error)
 
     # -- settings and views -----------------------------------------------------------------------
-    def _on_crop_toggled(self, on: bool) -> None:
-        self.settings.setValue("predict/cropFaces", on)
-        self.delegate.crop_faces = on
-        self.session.set_crop_faces(on)
+    def _on_setting_changed(self, *_args: object) -> None:
+        """Framing or TTA chosen: remembered, and the results made otherwise are predicted
+        again (the session decides when)."""
+        framing, tta = str(self.framing.currentData()), str(self.tta.currentData())
+        self.settings.setValue("predict/framing", framing)
+        self.settings.setValue("predict/tta", tta)
+        self.session.set_setting(framing, tta)
+        self.delegate.setting = self.session.setting
         self.view.viewport().update()
         self._refresh_detail()
 
@@ -379,7 +390,7 @@ class PredictPanel(DropHandling, QWidget):
             self.results.heat_state(position),
             self.results.heat_message(position),
             self.grad_cam.isChecked(),
-            self.session.crop_faces,
+            self.session.setting,
             bool(self.session.dataset_rows([row])),
         )
 
@@ -411,7 +422,7 @@ class PredictPanel(DropHandling, QWidget):
         has_rows = self.results.total() > 0
         self.status.set_busy(busy, has_rows)
         self.toolbar.enable_results(has_rows, busy)
-        self.crop_banner.button.setEnabled(not busy)
+        self.stale_banner.button.setEnabled(not busy)
 
     def _update_hint(self) -> None:
         self.drop_zone.show_run(self.runs.current(), self.device_text, self.dataset_name)

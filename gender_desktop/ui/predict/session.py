@@ -1,6 +1,6 @@
 """The Predict tab's state and scheduling, without widgets: which run is loaded, the queue of
-files to predict, Grad-CAM maps on demand, the results, and the "Crop faces" setting each
-result was made with.
+files to predict, Grad-CAM maps on demand, the results, and the settings (framing and
+test-time augmentation) each result was made with.
 
 The panel builds widgets and renders this object's signals; tests drive it with a real engine
 child and no window. Requests go to the engine child through three
@@ -26,14 +26,15 @@ from PySide6.QtGui import QImage
 
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.labels import LabelStore
+from gender_desktop.ml.config import DEFAULT_FRAMING, FRAMING_MODES, TTA_MODES
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.prediction_rows import (
     NO_IMAGES,
     JobTally,
-    crop_text,
     files_of,
     job_summary,
     plural,
+    setting_text,
     stale_positions,
 )
 from gender_desktop.ui import heatmap
@@ -50,12 +51,12 @@ NO_RUN = (
 
 @dataclass
 class PredictJob:
-    """Files and folders to predict; the run and the setting are taken when it is sent, so a
+    """Files and folders to predict; the run and the settings are taken when it is sent, so a
     queued job uses what the panel shows at that moment."""
 
     paths: list[str]
     note: str = ""  # what the progress bar says while it starts ("" : reading files)
-    crop_faces: bool = False
+    setting: tuple[str, str] = ("off", "none")  # (framing, tta) it was sent with
     started: float = 0.0
     tally: JobTally = field(default_factory=JobTally)
     replaces: list[PredictionRow] = field(default_factory=list)  # old results its rows replace
@@ -75,7 +76,7 @@ class PredictSession(QObject):
     failed = Signal(str)
     heat_ready = Signal(int)  # a results position got its Grad-CAM overlay
     exported = Signal(str)  # the CSV path
-    stale_changed = Signal(int)  # files whose results used the other "Crop faces" setting
+    stale_changed = Signal(int)  # files whose results used other settings than the panel's
     busy_changed = Signal(bool)  # predicting or about to (what Cancel stops)
 
     def __init__(self, engine: EngineClient, parent: QObject | None = None) -> None:
@@ -92,7 +93,8 @@ class PredictSession(QObject):
         self.load_error = ""
         self.dataset: Dataset | None = None
         self.store: LabelStore | None = None
-        self.crop_faces = False
+        self.framing = DEFAULT_FRAMING
+        self.tta = "none"
         self.grad_cam = False
         self.active = False  # the tab is shown: load the model now rather than on first use
         self.candidates: Callable[[], Iterable[int]] = lambda: ()  # Grad-CAM: positions in sight
@@ -162,12 +164,29 @@ class PredictSession(QObject):
         self.grad_cam = on
         self.kick()
 
-    def set_crop_faces(self, on: bool) -> None:
-        """A changed setting re-predicts the results made with the other one (when there are
-        at most :data:`AUTO_REPREDICT_FILES` files; more wait for :meth:`repredict`)."""
-        if on == self.crop_faces:
+    @property
+    def setting(self) -> tuple[str, str]:
+        """(framing, tta): what a result made now is made with."""
+        return (self.framing, self.tta)
+
+    def set_framing(self, framing: str) -> None:
+        """How photos become the model's picture (ml/config.FRAMING_MODES)."""
+        self.set_setting(framing, self.tta)
+
+    def set_tta(self, tta: str) -> None:
+        """Test-time augmentation (ml/config.TTA_MODES)."""
+        self.set_setting(self.framing, tta)
+
+    def set_setting(self, framing: str, tta: str) -> None:
+        """Both settings at once. A change re-predicts the results made otherwise (when there
+        are at most :data:`AUTO_REPREDICT_FILES` files; more wait for :meth:`repredict`)."""
+        if framing not in FRAMING_MODES:
+            raise ValueError(f"unknown framing {framing!r}")
+        if tta not in TTA_MODES:
+            raise ValueError(f"unknown test-time augmentation {tta!r}")
+        if (framing, tta) == self.setting:
             return
-        self.crop_faces = on
+        self.framing, self.tta = framing, tta
         self._repredict_when_idle = True
         self._settle_stale()
 
@@ -198,16 +217,16 @@ class PredictSession(QObject):
         self.pastes.start(lambda progress, cancel: save_pasted_image(image))
 
     def repredict(self) -> int:
-        """Predict again, with the current setting, the files whose results used the other
-        one; their old results go when the new ones arrive (a request that fails at once, such
+        """Predict again, with the current settings, the files whose results used others;
+        their old results go when the new ones arrive (a request that fails at once, such
         as face detection without OpenCV, leaves them). Returns how many files were queued."""
         rows = self.results.rows()
-        stale = stale_positions(rows, self.crop_faces)
+        stale = stale_positions(rows, self.setting)
         files = files_of(rows[k] for k in stale)
         self._repredict_when_idle = False
         if not files or not self.run:
             return 0
-        note = f"Predicting {plural(len(files), 'file')} again with {crop_text(self.crop_faces)}…"
+        note = f"Predicting {plural(len(files), 'file')} again with {setting_text(*self.setting)}…"
         self._enqueue(PredictJob(files, note, replaces=[rows[k] for k in stale]))
         return len(files)
 
@@ -330,13 +349,14 @@ class PredictSession(QObject):
         self._update_busy()
 
     def _send(self, job: PredictJob) -> None:
-        job.crop_faces, job.started = self.crop_faces, time.monotonic()
+        job.setting, job.started = self.setting, time.monotonic()
         self._job = job
         self.predictions.request(
             "predict",
             run=self.run,
             paths=job.paths,
-            crop_faces=job.crop_faces,
+            framing=job.setting[0],
+            tta=job.setting[1],
             dataset=self.dataset_source,
         )
         starting = "Reading files…" if self.loaded_run else "Starting the engine…"
@@ -379,14 +399,15 @@ class PredictSession(QObject):
         rows = self.results.append(messages)
         job.tally.add(rows)
         self.rows_added.emit(rows)
-        if job.crop_faces != self.crop_faces:  # made with the setting the panel no longer shows
+        if job.setting != self.setting:  # made with settings the panel no longer shows
             self.stale_changed.emit(self._stale_files())
 
     def _on_predicted(self, result: object) -> None:
         job, self._job = self._job, None
         summary = result if isinstance(result, dict) else {}
         if job is not None:
-            parts = job_summary(summary, job.tally, job.crop_faces, time.monotonic() - job.started)
+            seconds = time.monotonic() - job.started
+            parts = job_summary(summary, job.tally, job.setting[0], seconds)
             if parts is None:
                 self.message.emit(NO_IMAGES, True)
             else:
@@ -402,10 +423,10 @@ class PredictSession(QObject):
 
     def _stale_files(self) -> int:
         rows = self.results.rows()
-        return len(files_of(rows[k] for k in stale_positions(rows, self.crop_faces)))
+        return len(files_of(rows[k] for k in stale_positions(rows, self.setting)))
 
     def _settle_stale(self) -> None:
-        """Say how many files used the other setting; re-predict them when a changed setting
+        """Say how many files used other settings; re-predict them when a changed setting
         asked for it, nothing else is running and they are few enough."""
         stale = self._stale_files()
         self.stale_changed.emit(stale)
@@ -427,7 +448,9 @@ class PredictSession(QObject):
                 continue
             self.results.set_heat_state(position, HeatState.PENDING)
             self._heat_position = position
-            self.cams.request("grad_cam", run=self.run, path=row.path, face=row.face)
+            self.cams.request(  # the very picture the row was predicted on
+                "grad_cam", run=self.run, path=row.path, framing=row.framing, face=row.face
+            )
             return
 
     def _drop_heat(self) -> None:

@@ -1,6 +1,7 @@
-"""The Predict panel's bars: the model line, the tool row (open, paste, the two settings, the
-filter and order, clear and export), the bar that says when results were made with the other
-"Crop faces" setting, and the status row under the results (summary, counts, progress, Cancel)."""
+"""The Predict panel's bars: the model line with its settings (framing, test-time
+augmentation), the tool row (open, paste, Grad-CAM, the filter and order, clear and export), the
+bar that says when results were made with other settings, and the status row under the results
+(summary, counts, progress, Cancel)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gender_desktop.ml.prediction_rows import Counts, Order, Show, crop_text, plural
+from gender_desktop.ml.config import FRAMING_LABELS, FRAMING_MODES, TTA_LABELS, TTA_MODES
+from gender_desktop.ml.prediction_rows import Counts, Order, Show, plural, setting_text
 from gender_desktop.ui.fields import ComboBox
 from gender_desktop.ui.predict.delegate import ERROR_COLOR, STALE_COLOR
 from gender_desktop.ui.predict.files import escape, first_line
@@ -62,12 +64,19 @@ class PredictToolbar(QWidget):
             "Predict the image, files or folders on the clipboard (Ctrl+V); a pasted image is "
             "saved as a PNG in the app's cache folder first"
         )
-        self.crop_faces = QCheckBox("Crop faces")
-        self.crop_faces.setToolTip(
-            "Detect faces with OpenCV and predict each one, for photos that are not face crops "
-            "(portraits with background, group photos). Leave off for aligned crops like CelebA: "
-            "the model was trained on those as they are. Changing it predicts the results "
-            "again with the new setting."
+        self.framing = choices(FRAMING_LABELS, FRAMING_MODES)
+        self.framing.setToolTip(
+            "How a photo becomes the model's picture. Auto: faces are found (OpenCV) and each is "
+            "framed the way the run's training images framed theirs: placed, scaled, padded and "
+            "turned so the eyes are level; a photo already framed so is left as it is. Faces "
+            "only: the same, without a prediction for a photo with no face. Off: the whole "
+            "image. Changing it predicts the results again."
+        )
+        self.tta = choices(TTA_LABELS, TTA_MODES)
+        self.tta.setToolTip(
+            "Test-time augmentation: predict several views of each picture and average their "
+            "probabilities. Flip: the picture and its mirror (2 passes). Ten-crop: Levi & "
+            "Hassner's corners, centre and mirrors (10 passes). Slower, sometimes steadier."
         )
         self.grad_cam = QCheckBox("Grad-CAM")
         self.grad_cam.setToolTip(
@@ -90,15 +99,14 @@ class PredictToolbar(QWidget):
         self.clear_button.setToolTip("Remove every result")
         self.export_button = QPushButton(icon("export"), "Export CSV…")
         self.export_button.setToolTip(
-            "Save the results as CSV: path, p_male, prediction, error (and face, box, dataset "
-            "id, split, label and wrong where present)"
+            "Save the results as CSV: path, p_male, prediction, error (and framed, face, box, "
+            "dataset id, split, label, wrong and tta where present)"
         )
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         for widget in (self.open_files_button, self.open_folder_button, self.paste_button):
             row.addWidget(widget)
         row.addWidget(separator())
-        row.addWidget(self.crop_faces)
         row.addWidget(self.grad_cam)
         row.addStretch(1)
         row.addWidget(QLabel("Show:"))
@@ -107,6 +115,20 @@ class PredictToolbar(QWidget):
         row.addWidget(separator())
         row.addWidget(self.clear_button)
         row.addWidget(self.export_button)
+
+    def settings_box(self) -> QWidget:
+        """Framing and TTA with their labels, for the model's row: they say how the model is
+        asked, as the run and device beside them say which model (and the tool row stays
+        within a 1280 px window)."""
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        for text, combo in (("Framing:", self.framing), ("TTA:", self.tta)):
+            label = QLabel(text)
+            label.setBuddy(combo)
+            row.addWidget(label)
+            row.addWidget(combo)
+        return box
 
     def set_counts(self, counts: Counts) -> None:
         texts = counts.filter_texts()
@@ -120,33 +142,33 @@ class PredictToolbar(QWidget):
         self.order_combo.setEnabled(has_rows)
 
 
-class CropBanner(QFrame):
-    """Shown while some results were made with the other "Crop faces" setting: says so and
+class StaleBanner(QFrame):
+    """Shown while some results were made with other settings than the panel's: says so and
     offers to predict them again (a changed setting does that by itself for small lists)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("cropBanner")
+        self.setObjectName("staleBanner")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.text = QLabel()
         self.text.setWordWrap(True)
-        self.button = QPushButton("Re-predict with the current setting")
+        self.button = QPushButton("Re-predict with the current settings")
         self.button.setToolTip("Predict those files again; their old results are replaced")
         row = QHBoxLayout(self)
         row.setContentsMargins(10, 4, 6, 4)
         glyph = QLabel("⚠")
-        glyph.setStyleSheet(f"color: {STALE_COLOR.name()}")  # the cards' "crop off" pill colour
+        glyph.setStyleSheet(f"color: {STALE_COLOR.name()}")  # the cards' stale pill colour
         row.addWidget(glyph)
         row.addWidget(self.text, 1)
         row.addWidget(self.button)
         self.hide()
 
-    def set_stale(self, files: int, crop_now: bool, busy: bool) -> None:
+    def set_stale(self, files: int, setting: tuple[str, str], busy: bool) -> None:
         self.setVisible(files > 0)
         if files:
             self.text.setText(
-                f"The results of {plural(files, 'file')} were predicted with "
-                f"{crop_text(not crop_now)}; the setting is now {crop_text(crop_now)}."
+                f"The results of {plural(files, 'file')} were predicted with other settings; "
+                f"the settings are now {setting_text(*setting)}."
             )
         self.button.setEnabled(not busy)
 
@@ -195,6 +217,16 @@ class StatusRow(QWidget):
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         self.counts.setVisible(not busy and has_rows)
+
+
+def choices(labels: dict[str, str], descriptions: dict[str, str]) -> ComboBox:
+    """A combo of ``labels`` (key -> shown word) holding the keys as data, each item's tooltip
+    its description: the one table (ml/config) the CLI's help reads too."""
+    combo = ComboBox()
+    for key, label in labels.items():
+        combo.addItem(label, key)
+        combo.setItemData(combo.count() - 1, descriptions[key], Qt.ItemDataRole.ToolTipRole)
+    return combo
 
 
 def separator() -> QFrame:
