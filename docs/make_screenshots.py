@@ -297,6 +297,72 @@ def shoot_predict(shots: Shots) -> None:
     shots.save(window, "predict-demo")
 
 
+def framing_photos(dataset: Any, folder: Path) -> list[Path]:
+    """Photos from elsewhere made of the demo's test faces: a face small in a room-like scene,
+    one turned, a group of two, and a landscape without a face (seeded; the detector must find
+    the faces, so faces it misses are passed over)."""
+    from PIL import Image, ImageDraw
+
+    from gender_desktop.ml.faces import detect_faces
+
+    rng = np.random.default_rng(5)
+    test = dataset.table[dataset.table["split"] == "test"]["path"].tolist()
+    faces = []
+    for rel in test:
+        face = Image.open(dataset.images.location / rel).convert("RGB")
+        if detect_faces(face):
+            faces.append(face)
+        if len(faces) == 4:
+            break
+
+    def scene(size: tuple[int, int]) -> Image.Image:
+        img = Image.new("RGB", size, tuple(int(v) for v in rng.integers(150, 220, 3)))
+        draw = ImageDraw.Draw(img)
+        for _ in range(8):  # furniture and frames on a wall
+            x, y = int(rng.integers(0, size[0])), int(rng.integers(0, size[1]))
+            w, h = (int(v) for v in rng.integers(30, 160, 2))
+            draw.rectangle(
+                (x, y, x + w, y + h), fill=tuple(int(v) for v in rng.integers(40, 200, 3))
+            )
+        return img
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, size, placed in (
+        ("portrait-in-the-office.jpg", (640, 480), [(0, 1.2, (250, 80), 0)]),
+        ("tilted-selfie.jpg", (480, 480), [(1, 1.6, (90, 60), 8)]),
+        ("two-friends.jpg", (720, 420), [(2, 1.1, (90, 90), 0), (3, 1.2, (420, 70), 0)]),
+    ):
+        img = scene(size)
+        for k, scale, at, angle in placed:
+            face = faces[k % len(faces)]
+            face = face.resize((round(face.width * scale), round(face.height * scale)))
+            img.paste(face.rotate(angle, expand=False, fillcolor=face.getpixel((0, 0))), at)
+        out.append(folder / name)
+        img.save(out[-1], quality=92)
+    scene((640, 400)).save(folder / "empty-room.jpg", quality=92)
+    return [*out, folder / "empty-room.jpg"]
+
+
+def shoot_predict_framing(shots: Shots) -> None:
+    """Photos from elsewhere with framing Auto: each face framed like the training images, the
+    selected one large as the model saw it, with how it was framed."""
+    window = trained(shots)
+    panel = window.predict
+    window.tabs.setCurrentWidget(panel)
+    panel.clear()
+    panel.grad_cam.setChecked(False)
+    panel.framing.setCurrentIndex(panel.framing.findData("auto"))
+    photos = framing_photos(window.dataset, Path(tempfile.mkdtemp(prefix="gd-shots-photos-")))
+    finished: list[object] = []
+    panel.job_finished.connect(finished.append)
+    panel.predict_paths([str(p) for p in photos])
+    shots.wait(180, lambda: finished)
+    panel.view.setCurrentIndex(panel.results.index(1, 0))
+    shots.wait(2)
+    shots.save(window, "predict-framing")
+
+
 def shoot_sweep_dialog(shots: Shots) -> None:
     """Sweep… from the Train panel with a 2 x 2 grid (lr x batch size): the run count and the
     time it expects, from earlier runs' speed."""
@@ -395,6 +461,7 @@ SHOTS: dict[str, Callable[[Shots], None]] = {  # in an order that makes each pre
     "evaluation-gallery": shoot_evaluation_gallery,
     "evaluation-slices": shoot_evaluation_slices,
     "predict-demo": shoot_predict,
+    "predict-framing": shoot_predict_framing,
     "sweep-dialog": shoot_sweep_dialog,  # after a run, so it has a speed to estimate from
     "experiments": shoot_experiments,
     "compare": shoot_compare,

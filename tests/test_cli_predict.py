@@ -255,6 +255,14 @@ def test_predict_prints_an_aligned_table_on_a_terminal(
     assert re.fullmatch(r"000001\.jpg   0\.\d{4}  Male", lines[1])
     assert re.fullmatch(r"000003\.jpg   0\.\d{4}  Female", lines[2])
     assert lines[3] == f"{'notes.jpg':<10}  {'':>7}  {'':<10}  not an image Pillow can read"
+    # Framing Auto: how each picture was made, in aligned columns; the free error column last.
+    assert predict(trained, "000001.jpg", "notes.jpg") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["path", "p_male", "prediction", "framed", "face", "box", "error"]
+    assert re.fullmatch(
+        r"000001\.jpg   0\.\d{4}  Male        whole image \(no face found\)", lines[1]
+    )
+    assert lines[2].endswith("  not an image Pillow can read")
 
 
 def test_long_paths_keep_their_file_name_in_the_table() -> None:

@@ -186,7 +186,8 @@ class TableWriter:
 
     def __init__(self, out: TextIO, columns: Sequence[str], paths: Sequence[str]) -> None:
         self.out = out
-        self.columns = list(columns)
+        # the error column is free-width, so it goes last whatever the CSV's order
+        self.columns = [c for c in columns if c != "error"] + ["error"] * ("error" in columns)
         path_width = max(4, min(PATH_WIDTH, max((len(p) for p in paths), default=4)))
         # column: (width, alignment); the error column is last and free
         self.layout = {

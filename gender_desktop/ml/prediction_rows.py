@@ -246,6 +246,20 @@ def framed_text(row: PredictionRow) -> str:
     return f"{row.framed}: framed as in the run's training images"
 
 
+def card_framing_text(row: PredictionRow) -> str:
+    """How the picture was made in the few words a card has room for: "reframed · 161×161",
+    "framed · 157×157" (one of several faces: the card's pill says which), "as is",
+    "no face: whole image"; "" when framing was off or nothing was predicted."""
+    if not row.framed or row.framing == "off":
+        return ""
+    if row.framed == WHOLE_NO_FACE:
+        return "no face: whole image"
+    text = "framed" if row.framed.startswith("face ") else row.framed
+    if row.box and row.framed != AS_IS:
+        text += f" · {row.box[2]}×{row.box[3]}"
+    return text
+
+
 def stale_text(row: PredictionRow, setting: tuple[str, str]) -> str:
     """The card's short note for a row made with other settings than ``setting``: the first
     that differs ("framing off", "TTA flip", "no TTA"); "" when none does."""

@@ -14,12 +14,14 @@ from gender_desktop.ml.prediction_rows import (
     JobTally,
     Order,
     Show,
+    card_framing_text,
     face_text,
     files_of,
     job_summary,
     show_mask,
     sort_keys,
     stale_positions,
+    stale_text,
     summary_text,
     tooltip,
 )
@@ -147,3 +149,23 @@ def test_a_job_summary_says_how_many_images_had_no_face():
     )
     assert tooltip(framed).splitlines()[1] == "Framed: reframed · face box 60×70 at (4, 5)"
     assert face_text(framed) == ""  # "face 1 of 1" would say nothing
+
+
+def test_a_card_says_in_a_few_words_how_its_picture_was_made():
+    def card(framed: str, framing: str = "auto", box=(3, 4, 161, 170)) -> str:
+        return card_framing_text(
+            PredictionRow("/p/a.jpg", 0.5, framing=framing, framed=framed, box=box)
+        )
+
+    assert card("reframed") == "reframed · 161×170"
+    assert card("face 2 of 3") == "framed · 161×170"  # the card's pill says which face
+    assert card("as is") == "as is"
+    assert card(WHOLE_NO_FACE, box=None) == "no face: whole image"
+    assert card("as is", framing="off", box=None) == ""  # nothing was searched for
+    row = PredictionRow("/p/a.jpg", 0.5, framing="faces", tta="flip")
+    assert stale_text(row, ("faces", "flip")) == ""
+    assert stale_text(row, ("off", "flip")) == "framing faces only"
+    assert stale_text(row, ("faces", "none")) == "TTA flip"
+    assert (
+        stale_text(PredictionRow("/p/a.jpg", 0.5, framing="faces"), ("faces", "flip")) == "no TTA"
+    )

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from gender_desktop.ml.config import DEFAULT_FRAMING
 from gender_desktop.ml.prediction_row import PredictionRow
-from gender_desktop.ml.prediction_rows import stale_text
+from gender_desktop.ml.prediction_rows import card_framing_text, stale_text
 from gender_desktop.ui.browser.delegate import FEMALE_COLOR, MALE_COLOR
 from gender_desktop.ui.predict.model import HeatState, Role
 
@@ -257,11 +257,9 @@ class ResultDelegate(QStyledItemDelegate):
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                 shown,
             )
-        elif row.framed and row.framing != "off":  # how the picture was made
+        elif card_framing_text(row):  # how the picture was made
             painter.setPen(muted)
-            text = row.framed
-            if row.box:
-                text += f" · face {row.box[2]}×{row.box[3]} px"
+            text = card_framing_text(row)
             painter.drawText(
                 QRect(left, y, width, LINE),
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,

@@ -223,6 +223,8 @@ class DetailPane(QWidget):
             self.prediction.setText(f"{row.prediction}  {row.probability:.1%}")
             self._color(self.prediction, class_color(row.prediction))
         facts = detail_facts(row, heat_state, heat_message, show_heat, setting_now)
+        if row.p_male is not None and preview is not None and not preview.isNull():
+            facts.insert(1, "The image above is the picture the model was given.")
         self.facts.setText("<br>".join(facts))
         self.dataset_actions.setVisible(in_dataset)
         if in_dataset:
