@@ -73,10 +73,11 @@ LANDMARK_NAMES = (
     "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y "
     "rightmouth_x rightmouth_y"
 ).split()
-TYPICAL_EYES = ((69, 111), (108, 111))  # CelebA's typical aligned eyes (ml/framing.py)
+Eyes = tuple[tuple[int, int], tuple[int, int]]
+TYPICAL_EYES: Eyes = ((69, 111), (108, 111))  # CelebA's typical aligned eyes (ml/framing.py)
 
 
-def landmark_values(i: int, eyes: tuple[tuple[int, int], tuple[int, int]]) -> list[int]:
+def landmark_values(i: int, eyes: Eyes) -> list[int]:
     """Image ``i``'s landmarks: ``eyes`` moved by -2..2 px across and -1..1 px down, both eyes
     together, so every eye distance is theirs and, over a multiple of 15 images, the median eye
     centre is ``eyes``' centre."""
@@ -85,7 +86,7 @@ def landmark_values(i: int, eyes: tuple[tuple[int, int], tuple[int, int]]) -> li
     return [lx + dx, ly + dy, rx + dx, ry + dy, 88 + dx, 142, 73, 152, 108, 154]
 
 
-def landmarks_txt(n: int, eyes=TYPICAL_EYES) -> str:
+def landmarks_txt(n: int, eyes: Eyes = TYPICAL_EYES) -> str:
     """The official ``list_landmarks_align_celeba.txt``: a count, the names, padded rows."""
     rows = [str(n), " ".join(LANDMARK_NAMES)]
     for i, name in enumerate(celeba_names(n)):
@@ -93,7 +94,7 @@ def landmarks_txt(n: int, eyes=TYPICAL_EYES) -> str:
     return "\n".join(rows) + "\n"
 
 
-def landmarks_csv(n: int, eyes=TYPICAL_EYES) -> str:
+def landmarks_csv(n: int, eyes: Eyes = TYPICAL_EYES) -> str:
     """The Kaggle copy's ``list_landmarks_align_celeba.csv``."""
     rows = ["image_id," + ",".join(LANDMARK_NAMES)]
     for i, name in enumerate(celeba_names(n)):

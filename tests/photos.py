@@ -34,7 +34,9 @@ EyePair = tuple[tuple[float, float], tuple[float, float]]
 SUPERSAMPLE = 4  # drawn at 4x and shrunk: smooth edges, sub-pixel eye positions
 
 
-def _shade(shape: tuple[int, int], centre: tuple[float, float], spread: tuple[float, float]):
+def _shade(
+    shape: tuple[int, int], centre: tuple[float, float], spread: tuple[float, float]
+) -> np.ndarray:
     """A Gaussian bump (1 at ``centre``) over an image of ``shape`` (height, width)."""
     y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
     return np.exp(-(((x - centre[0]) / spread[0]) ** 2 + ((y - centre[1]) / spread[1]) ** 2) / 2)

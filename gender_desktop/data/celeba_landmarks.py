@@ -30,24 +30,38 @@ _ANNOTATION_FOLDERS = ("", "anno", "celeba", "celeba/anno")
 
 def find_landmarks(dataset_path: str | Path) -> tuple[Source, str] | None:
     """The landmark file of the dataset picked at ``dataset_path`` (its folder, an annotation
-    file in it, or its zip), as a source and a path in it; None when it has none.
+    file in it, or its zip: Kaggle's ``archive.zip`` holds everything), as a source and a path
+    in it; None when it has none.
 
-    Only the folders the layouts keep annotations in are listed, never the image folders: a
-    full CelebA folder holds 200,000 images, and this runs when a run's model is loaded."""
+    Only the folders the layouts keep annotations in are listed, and the zips beside them, never
+    the image folders: a full CelebA folder holds 200,000 images, and this runs when a run's
+    model is loaded."""
     path = Path(dataset_path)
     if path.is_file() and is_zip_archive(path):
-        source: Source = ZipSource(path)
-    else:
-        folder = path if path.is_dir() else path.parent
-        if folder.name.lower() in ("anno", "eval", "img"):
-            folder = folder.parent
-        source = FolderSource(folder, only=_annotation_files(folder))
+        return _in_source(ZipSource(path))
+    folder = path if path.is_dir() else path.parent
+    if folder.name.lower() in ("anno", "eval", "img"):
+        folder = folder.parent
+    found = _in_source(FolderSource(folder, only=_annotation_files(folder)))
+    if found is None:
+        for archive in sorted(folder.glob("*.[zZ][iI][pP]")):
+            if is_zip_archive(archive) and (found := _in_source(ZipSource(archive))):
+                break
+    return found
+
+
+def _in_source(source: Source) -> tuple[Source, str] | None:
+    """The landmark file in ``source`` (by :func:`celeba.find_file`'s rules), or None."""
     try:
         near = find_file(source, ATTR_TXT) or find_file(source, ATTR_CSV) or ""
         rel = find_file(source, LANDMARKS_TXT, near) or find_file(source, LANDMARKS_CSV, near)
     except DatasetError:  # an unreadable zip: no landmarks to be had
+        source.close()
         return None
-    return (source, rel) if rel is not None else None
+    if rel is None:
+        source.close()
+        return None
+    return source, rel
 
 
 def _annotation_files(folder: Path) -> list[str]:

@@ -5,8 +5,9 @@ scale: about half the image wide, eyes level a little above the middle, with hai
 background around it. The face detector's box is tight around the face, so feeding that box
 shows the model a picture it never learned from (0.503 accuracy, chance, in issue 12). Here the
 detector's box is mapped into the training geometry instead: the box-to-image geometry is
-measured on the run's own training images when it trains (``framing.json`` in the run folder),
-and a new photo is cut (and padded, and rotated so the eyes are level) so its face sits where
+measured on the run's own training images when it trains (``framing.json`` in the run folder;
+for CelebA images too small for the detector, read from the dataset's own landmark file), and
+a new photo is cut (and padded, and rotated so the eyes are level) so its face sits where
 the training faces sat. Torch- and Qt-free; every cv2 use goes through ``faces._opencv``.
 """
 
@@ -158,6 +159,8 @@ def _landmarks_geometry(source: Source, rel: str, image_size: tuple[int, int]) -
         eyes = read_eyes(source, rel)
     except UserError as exc:  # DatasetError: the file and line are its own
         raise FramingError(exc.reason, file=exc.file or source.display(rel), line=exc.line) from exc
+    finally:
+        source.close()  # a zip's handle
     centre_x = np.median((eyes[:, 0] + eyes[:, 2]) / 2)
     centre_y = np.median((eyes[:, 1] + eyes[:, 3]) / 2)
     distance = np.median(np.hypot(eyes[:, 2] - eyes[:, 0], eyes[:, 3] - eyes[:, 1]))

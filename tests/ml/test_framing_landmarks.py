@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,7 +113,19 @@ def test_the_landmark_file_is_found_where_each_layout_keeps_it(tmp_path: Path) -
         tmp_path / "tv", 10, layout="torchvision", landmarks=True
     )
     kaggle = builders.celeba_kaggle(tmp_path / "kaggle", 10, landmarks=True)
-    for picked in (release, release / "Anno" / "list_attr_celeba.txt", torchvision, kaggle):
+    download = tmp_path / "download"  # Kaggle's archive.zip, everything inside it
+    download.mkdir()
+    with zipfile.ZipFile(download / "archive.zip", "w") as zf:
+        for file in kaggle.rglob("*"):
+            zf.write(file, file.relative_to(kaggle).as_posix())
+    for picked in (
+        release,
+        release / "Anno" / "list_attr_celeba.txt",
+        torchvision,
+        kaggle,
+        download,
+        download / "archive.zip",
+    ):
         geometry = dataset_landmarks_geometry(picked)
         assert geometry is not None and geometry.samples == 10, picked
     assert dataset_landmarks_geometry(builders.celeba_official(tmp_path / "bare", 10)) is None
