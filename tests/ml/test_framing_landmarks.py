@@ -89,6 +89,7 @@ def test_the_official_and_the_kaggle_landmark_files_give_the_median_eyes(tmp_pat
             r"\.csv: the eyes it gives make no usable framing: framing 'cy' is 1\.89",
         ),
     ],
+    ids=["not-a-number", "no-eye-names", "no-eye-column", "extra-field", "empty", "off-image"],
 )
 def test_a_malformed_landmark_file_is_refused_with_its_name_and_line(
     tmp_path: Path, name: str, text: str, message: str
