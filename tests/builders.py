@@ -69,6 +69,39 @@ def partition_txt(n: int) -> str:
     return "".join(f"{name} {partition_code(i, n)}\n" for i, name in enumerate(celeba_names(n)))
 
 
+LANDMARK_NAMES = (
+    "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y "
+    "rightmouth_x rightmouth_y"
+).split()
+Eyes = tuple[tuple[int, int], tuple[int, int]]
+TYPICAL_EYES: Eyes = ((69, 111), (108, 111))  # CelebA's typical aligned eyes (ml/framing.py)
+
+
+def landmark_values(i: int, eyes: Eyes) -> list[int]:
+    """Image ``i``'s landmarks: ``eyes`` moved by -2..2 px across and -1..1 px down, both eyes
+    together, so every eye distance is theirs and, over a multiple of 15 images, the median eye
+    centre is ``eyes``' centre."""
+    (lx, ly), (rx, ry) = eyes
+    dx, dy = i % 5 - 2, i % 3 - 1
+    return [lx + dx, ly + dy, rx + dx, ry + dy, 88 + dx, 142, 73, 152, 108, 154]
+
+
+def landmarks_txt(n: int, eyes: Eyes = TYPICAL_EYES) -> str:
+    """The official ``list_landmarks_align_celeba.txt``: a count, the names, padded rows."""
+    rows = [str(n), " ".join(LANDMARK_NAMES)]
+    for i, name in enumerate(celeba_names(n)):
+        rows.append(name + "".join(f" {v:5d}" for v in landmark_values(i, eyes)))
+    return "\n".join(rows) + "\n"
+
+
+def landmarks_csv(n: int, eyes: Eyes = TYPICAL_EYES) -> str:
+    """The Kaggle copy's ``list_landmarks_align_celeba.csv``."""
+    rows = ["image_id," + ",".join(LANDMARK_NAMES)]
+    for i, name in enumerate(celeba_names(n)):
+        rows.append(name + "," + ",".join(str(v) for v in landmark_values(i, eyes)))
+    return "\n".join(rows) + "\n"
+
+
 def celeba_official(
     root: Path,
     n: int = 50,
@@ -78,9 +111,10 @@ def celeba_official(
     zipped: bool = False,
     crlf: bool = False,
     declared: int | None = None,
+    landmarks: bool = False,
 ) -> Path:
     """layout: 'flat' (everything in root), 'release' (Img/ Anno/ Eval/), 'torchvision'
-    (root/celeba/...)."""
+    (root/celeba/...). ``landmarks``: with the typical ``list_landmarks_align_celeba.txt``."""
     base = root / "celeba" if layout == "torchvision" else root
     anno = base / "Anno" if layout == "release" else base
     evald = base / "Eval" if layout == "release" else base
@@ -90,6 +124,8 @@ def celeba_official(
     (anno / "list_attr_celeba.txt").write_bytes(attr_txt(n, crlf=crlf, declared=declared).encode())
     if partition:
         (evald / "list_eval_partition.txt").write_text(partition_txt(n))
+    if landmarks:
+        (anno / "list_landmarks_align_celeba.txt").write_text(landmarks_txt(n))
     names = celeba_names(n)
     if zipped:
         imgs.mkdir(parents=True, exist_ok=True)
@@ -101,8 +137,10 @@ def celeba_official(
     return root
 
 
-def celeba_kaggle(root: Path, n: int = 40) -> Path:
+def celeba_kaggle(root: Path, n: int = 40, *, landmarks: bool = False) -> Path:
     root.mkdir(parents=True, exist_ok=True)
+    if landmarks:
+        (root / "list_landmarks_align_celeba.csv").write_text(landmarks_csv(n))
     names = celeba_names(n)
     rows = ["image_id," + ",".join(ATTRS)]
     rows += [

@@ -43,6 +43,7 @@ from gender_desktop.fileio import (
     clean_stale_temps,
     make_temp,
 )
+from gender_desktop.ml.framing import geometry_of_run
 from gender_desktop.ml.runmodel import RunModel, load_run_model
 from gender_desktop.runs.folder import BEST, LAST
 
@@ -153,12 +154,15 @@ def export_run(
 
 
 def export_metadata(run_model: RunModel) -> dict[str, Any]:
-    """What a consumer needs besides the graph: how to prepare images, what comes out, and
-    which run, checkpoint and versions produced it."""
+    """What a consumer needs besides the graph: how to prepare images (the normalisation, and
+    ``framing``: where the face sat in the training images, so another program can cut new
+    photos the way the app does, see ml/framing.py), what comes out, and which run, checkpoint
+    and versions produced it."""
     size = run_model.input_size
     return {
         "format_version": 1,
         "preprocessing": run_model.preprocessing(),
+        "framing": geometry_of_run(run_model.run.path).to_dict(),
         "input": {"name": INPUT_NAME, "shape": ["N", 3, size, size], "dtype": "float32"},
         "outputs": {
             "logit": "one logit per image, shape [N]",

@@ -5,8 +5,9 @@ scale: about half the image wide, eyes level a little above the middle, with hai
 background around it. The face detector's box is tight around the face, so feeding that box
 shows the model a picture it never learned from (0.503 accuracy, chance, in issue 12). Here the
 detector's box is mapped into the training geometry instead: the box-to-image geometry is
-measured on the run's own training images when it trains (``framing.json`` in the run folder),
-and a new photo is cut (and padded, and rotated so the eyes are level) so its face sits where
+measured on the run's own training images when it trains (``framing.json`` in the run folder;
+for CelebA images too small for the detector, read from the dataset's own landmark file), and
+a new photo is cut (and padded, and rotated so the eyes are level) so its face sits where
 the training faces sat. Torch- and Qt-free; every cv2 use goes through ``faces._opencv``.
 """
 
@@ -23,12 +24,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gender_desktop.data.celeba_landmarks import find_landmarks, read_eyes
+from gender_desktop.data.sources import FolderSource, Source
 from gender_desktop.errors import UserError
 from gender_desktop.fileio import atomic_write_json
 from gender_desktop.ml.faces import DETECT_SIDE, Box, _opencv, detect_faces
 
 FRAMING_FILE = "framing.json"
-SOURCES = ("learned", "celeba-aligned", "default")
+SOURCES = ("learned", "celeba-landmarks", "celeba-aligned", "default")
 CELEBA_LAYOUTS = ("celeba-official", "celeba-kaggle", "celeba-subset")
 MIN_SIDE = 48  # images smaller than this are not searched for faces (the cascade needs ~24 px)
 EYE_SEARCH_WIDTH = 240  # px; eyes are searched in the face box scaled down to this width
@@ -64,7 +67,7 @@ class FaceGeometry:
     size: float  # the face box's width as a share of the training image's width
     aspect: float  # the training images' height / width (CelebA aligned: 218/178)
     samples: int  # how many training images it was measured on (0: a built-in default)
-    source: str  # "learned" | "celeba-aligned" | "default"
+    source: str  # one of SOURCES
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,17 +100,91 @@ class FaceGeometry:
         return cls(**values, samples=samples, source=source)
 
 
-# CelebA's aligned 178x218 framing, derived (no real CelebA image is at hand here) from the
-# typical landmark positions of list_landmarks_align_celeba.txt: eyes at about (69, 111) and
-# (108, 111), so 39 px apart, centred at x 88.5. OpenCV's frontal-face cascade was trained on
-# 24 px windows with the eyes about 11 px apart at 9 px from the top, so its box is about
-# 2.2 x the eye distance wide (86 px: 0.48 of 178) and its centre sits 0.125 box widths below
-# the eyes (111 + 11 = 122: 0.56 of 218). The demo's cartoon faces do not serve: the cascade
-# boxes them at 0.74 of the width, far from real CelebA. A run trained on real CelebA learns
-# its own measured geometry at training time and does not use these numbers.
-CELEBA_ALIGNED = FaceGeometry(
-    cx=0.497, cy=0.56, size=0.48, aspect=218 / 178, samples=0, source="celeba-aligned"
-)
+# OpenCV's frontal-face cascade was trained on 24 px windows with the eyes about 11 px apart at
+# 9 px from the top, so its box is about BOX_PER_EYE_DISTANCE x the eye distance wide and its
+# centre sits BOX_CENTRE_BELOW_EYES box widths below the eye line. This maps eye landmarks (the
+# ones CelebA ships) to the detector-box geometry the framing uses.
+BOX_PER_EYE_DISTANCE = 2.2
+BOX_CENTRE_BELOW_EYES = 0.125
+CELEBA_SIZE = (178, 218)  # CelebA's aligned images, width x height
+
+
+def geometry_from_eyes(
+    centre: tuple[float, float],
+    distance: float,
+    image_size: tuple[int, int] = CELEBA_SIZE,
+    samples: int = 0,
+    source: str = "celeba-aligned",
+) -> FaceGeometry:
+    """The detector-box geometry of a face whose eyes are ``distance`` px apart around
+    ``centre`` in an image of ``image_size`` (the cascade relation above). Unchecked: callers
+    reading a file check it with :meth:`FaceGeometry.from_dict`."""
+    width, height = image_size
+    box = BOX_PER_EYE_DISTANCE * distance
+    return FaceGeometry(
+        cx=round(centre[0] / width, 4),
+        cy=round((centre[1] + BOX_CENTRE_BELOW_EYES * box) / height, 4),
+        size=round(box / width, 4),
+        aspect=height / width,
+        samples=samples,
+        source=source,
+    )
+
+
+# CelebA's aligned 178x218 framing from the typical landmark positions of
+# list_landmarks_align_celeba.txt: eyes at about (69, 111) and (108, 111), so 39 px apart,
+# centred at x 88.5: a box 86 px wide (0.48 of 178) centred at y 111 + 11 = 122 (0.56 of 218).
+# The demo's cartoon faces do not serve: the cascade boxes them at 0.74 of the width, far from
+# real CelebA. A run trained on real CelebA measures its own geometry at training time (or reads
+# the dataset's own landmarks, geometry_from_landmarks) and does not use these numbers.
+CELEBA_ALIGNED = geometry_from_eyes((88.5, 111.0), 39.0)
+
+
+def geometry_from_landmarks(
+    file: str | Path, image_size: tuple[int, int] = CELEBA_SIZE
+) -> FaceGeometry:
+    """The framing of CelebA's alignment read from its own landmark file (the official ``.txt``
+    or the Kaggle ``.csv``): the median eye centre and eye distance, mapped to the detector box
+    by :func:`geometry_from_eyes`. :class:`FramingError` names the file (and line) that cannot
+    be used."""
+    path = Path(file)
+    return _landmarks_geometry(FolderSource(path.parent, only=[path.name]), path.name, image_size)
+
+
+def dataset_landmarks_geometry(
+    dataset_path: str | Path, image_size: tuple[int, int] = CELEBA_SIZE
+) -> FaceGeometry | None:
+    """:func:`geometry_from_landmarks` of the landmark file of the CelebA dataset picked at
+    ``dataset_path`` (data/celeba_landmarks.find_landmarks); None when it has none."""
+    found = find_landmarks(dataset_path)
+    return None if found is None else _landmarks_geometry(*found, image_size)
+
+
+def _landmarks_geometry(source: Source, rel: str, image_size: tuple[int, int]) -> FaceGeometry:
+    """The median eyes of ``rel`` in ``source`` as a checked geometry. The median, as in
+    :func:`learn_geometry`: a few mislabelled rows move it little."""
+    try:
+        eyes = read_eyes(source, rel)
+    except UserError as exc:  # DatasetError: the file and line are its own
+        raise FramingError(exc.reason, file=exc.file or source.display(rel), line=exc.line) from exc
+    finally:
+        source.close()  # a zip's handle
+    centre_x = np.median((eyes[:, 0] + eyes[:, 2]) / 2)
+    centre_y = np.median((eyes[:, 1] + eyes[:, 3]) / 2)
+    distance = np.median(np.hypot(eyes[:, 2] - eyes[:, 0], eyes[:, 3] - eyes[:, 1]))
+    geometry = geometry_from_eyes(
+        (float(centre_x), float(centre_y)),
+        float(distance),
+        image_size,
+        len(eyes),
+        "celeba-landmarks",
+    )
+    try:  # eyes outside the image or a runaway distance: the file is not CelebA's
+        return FaceGeometry.from_dict(geometry.to_dict())
+    except FramingError as exc:
+        raise FramingError(
+            f"the eyes it gives make no usable framing: {exc.reason}", file=source.display(rel)
+        ) from exc
 
 
 def photo_geometry(img: Image.Image, box: Box) -> tuple[float, float, float, float]:
@@ -311,22 +388,29 @@ def read_geometry(file: Path) -> FaceGeometry:
 
 
 def geometry_of_run(run_dir: str | Path) -> FaceGeometry:
-    """The run's learned framing, else CelebA's aligned framing for a run trained on a CelebA
-    layout, else the same numbers marked ``"default"`` (a guess, and the UI may say so)."""
+    """The run's stored framing, else for a run trained on a CelebA layout the framing of its
+    dataset's landmark file (when the dataset is still there) or CelebA's typical aligned
+    framing, else the same numbers marked ``"default"`` (a guess, and the UI may say so)."""
     folder = Path(run_dir)
     file = folder / FRAMING_FILE
     if file.exists():
         return read_geometry(file)
-    layout = None
+    dataset: Any = None
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         dataset = config.get("dataset") if isinstance(config, dict) else None
-        layout = dataset.get("layout") if isinstance(dataset, dict) else None
     except (OSError, ValueError, RecursionError):
         pass  # an unreadable config.json is reported by whoever loads the run
-    if layout in CELEBA_LAYOUTS:
-        return CELEBA_ALIGNED
-    return replace(CELEBA_ALIGNED, source="default")
+    dataset = dataset if isinstance(dataset, dict) else {}
+    if dataset.get("layout") not in CELEBA_LAYOUTS:
+        return replace(CELEBA_ALIGNED, source="default")
+    source = dataset.get("source")
+    if isinstance(source, str) and source:
+        try:
+            return dataset_landmarks_geometry(source) or CELEBA_ALIGNED
+        except (UserError, OSError):
+            pass  # a moved, damaged or foreign landmark file: the typical framing serves
+    return CELEBA_ALIGNED
 
 
 def write_geometry(run_dir: str | Path, geometry: FaceGeometry) -> None:
@@ -369,6 +453,12 @@ def framing_message(geometry: FaceGeometry | None) -> str:
         return (
             "framing: too few faces found in the training images; predictions use CelebA's "
             "aligned framing"
+        )
+    if geometry.source == "celeba-landmarks":
+        return (
+            f"framing: too few faces found in the training images; from the dataset's landmarks "
+            f"instead: face at {geometry.cx:.0%} x {geometry.cy:.0%} of the image, "
+            f"{geometry.size:.0%} of its width ({geometry.samples:,} images)"
         )
     return (
         f"framing: face at {geometry.cx:.0%} x {geometry.cy:.0%} of the image, "

@@ -199,6 +199,13 @@ class Trainer:
                 self.dataset, self.rows["train"], self.config.seed, 48, self.control.stop
             )
             geometry = framing.learn_geometry(sample)
+            if geometry is None and self.dataset.layout in framing.CELEBA_LAYOUTS:
+                # too few faces found (tiny images): CelebA's own landmark file says where its
+                # alignment put them, better than the typical numbers; a bad one is logged
+                try:
+                    geometry = framing.dataset_landmarks_geometry(self.dataset.root)
+                except UserError as exc:
+                    self.log(f"framing: the dataset's landmark file is not used ({exc})")
             if geometry is not None:
                 framing.write_geometry(self.run_folder.path, geometry)
             self.log(framing.framing_message(geometry))

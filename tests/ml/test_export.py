@@ -25,10 +25,14 @@ from gender_desktop.ml.export import (
     export_run,
     export_torchscript,
 )
+from gender_desktop.ml.framing import FaceGeometry, write_geometry
 from gender_desktop.ml.models import ModelConfig
 from gender_desktop.ml.runmodel import RunModel, RunUnusable, load_run_model
 
 SIZE = 32
+# The run's framing.json for the exports (not a built-in geometry: the metadata must carry the
+# run's own file, not a default).
+FRAMING = FaceGeometry(0.47, 0.58, 0.41, 1.25, 23, "learned")
 
 
 def train_tiny_run(factory: pytest.TempPathFactory, backbone: str) -> Path:
@@ -50,8 +54,10 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def exported(run_dir: Path) -> dict[str, ExportResult]:
-    """Both formats of the resnet18 run, exported once for the tests that read them."""
+    """Both formats of the resnet18 run, exported once for the tests that read them, with a
+    framing.json of the run's own (the 12 px colour images give none)."""
     pytest.importorskip("onnxruntime")
+    write_geometry(run_dir, FRAMING)
     return {r.format: r for r in export_run(run_dir)}
 
 
@@ -74,6 +80,7 @@ def check_metadata(meta: dict, run_model: RunModel) -> None:
     assert meta["checkpoint"] == "best.pt" and meta["epoch"] == 1
     assert meta["gender_desktop_version"] == __version__
     assert meta["input"]["shape"] == ["N", 3, SIZE, SIZE]
+    assert FaceGeometry.from_dict(meta["framing"]) == FRAMING  # frame new photos like the app
 
 
 @pytest.mark.filterwarnings("ignore:.*torch.jit.load.*:FutureWarning")
