@@ -355,6 +355,7 @@ def test_predict_ctrl_c_exits_130_and_leaves_no_csv(
         ("not a run", "not a run folder (config.json is missing)"),
         ("no path exists", "none of the given paths exists"),
         ("no images", "no image files in"),
+        ("damaged framing", "framing.json: framing 'size' is 0.01; it must be in 0.1..1.0 "),
     ],
 )
 def test_predict_errors_exit_2(
@@ -362,8 +363,12 @@ def test_predict_errors_exit_2(
 ) -> None:
     photo = str(trained.data / "img_align_celeba" / "000001.jpg")
     (tmp_path / "empty").mkdir()
+    damaged = tmp_path / "damaged-run"
+    shutil.copytree(trained.run, damaged)
+    (damaged / "framing.json").write_text('{"cx": 0.5, "cy": 0.5, "size": 0.01, "aspect": 1.2}')
     args = {
         "not a run": ["--run", str(tmp_path), photo],
+        "damaged framing": ["--run", str(damaged), photo],  # Framing Off still works
         "no path exists": ["--run", str(trained.run), str(tmp_path / "a.jpg")],
         "no images": ["--run", str(trained.run), str(tmp_path / "empty")],
     }[case]
@@ -372,6 +377,9 @@ def test_predict_errors_exit_2(
     assert captured.out == "" and message in captured.err
     assert captured.err.startswith("gender-desktop predict: error: ")
     assert captured.err.count("\n") == 1
+    if case == "damaged framing":
+        assert "(predict with Framing Off, or delete the file" in captured.err
+        assert main(["predict", *args, "--framing", "off"]) == 0
 
 
 def test_help_documents_the_output_choice(capsys) -> None:

@@ -35,7 +35,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "run's best weights. One row per image, or per face (--framing): path, p_male "
         "(probability of Male), prediction (Male when p_male >= 0.5), error (empty when fine), "
         "then framed (how the model's picture was made: as is, reframed, face k of n, whole "
-        "image), face and box unless --framing off, and tta. "
+        "image), face (0 = the largest) and box unless --framing off, and tta with --tta. "
         "A file that cannot be read is a row with its error, not a failure. Output: an aligned "
         "table on a terminal, CSV when stdout is a pipe or a file, one JSON object with --json; "
         "with --csv OUT the rows go to that file instead (written atomically, and not at all if "
@@ -103,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         if args.framing != "off":  # loads the detector: fail now, not in the middle of files
             detect_faces(Image.new("RGB", (64, 64)))
         predictor = Predictor.from_run(args.run, args.device, args.batch_size, args.tta)
+        if args.framing != "off":  # a damaged framing.json fails now, before any output
+            predictor.geometry  # noqa: B018 - read for its check
         if cancel.is_set():  # Ctrl+C while the model was loading
             raise Cancelled("before predicting")
         return predict_files(predictor, files, args, cancel)

@@ -129,7 +129,7 @@ TTA_LABELS = {"none": "None", "flip": "Flip", "ten_crop": "Ten-crop"}  # the Pre
 # framed already and left as it is (its p_male is its evaluation's).
 FRAMING_MODES = {
     "auto": "find faces and frame each as the run's training images were (one row per face); "
-    "an image already framed so is left as it is, one without a face is predicted whole",
+    "an image already framed that way is left as it is, one without a face is predicted whole",
     "faces": "as auto, but an image without a face gives the row error 'no face found'",
     "off": "the whole image as it is (shorter side to the input size, centre square)",
 }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -43,6 +44,7 @@ CENTRE_TOLERANCE = 0.06
 SIZE_TOLERANCE = 0.15
 ASPECT_TOLERANCE = 0.08
 MODES = ("auto", "off")
+UNIFORM_SHARE = 0.9  # this share of the training sample at one size: the images have one size
 # How a row's image was made, the words rows, CSV files and the Predict panel show.
 AS_IS = "as is"  # the photo itself: framed off, or already framed like the training images
 REFRAMED = "reframed"  # its one face cut, padded and levelled into the training framing
@@ -68,9 +70,14 @@ class FaceGeometry:
     aspect: float  # the training images' height / width (CelebA aligned: 218/178)
     samples: int  # how many training images it was measured on (0: a built-in default)
     source: str  # one of SOURCES
+    # (width, height) when (nearly) every training image has that size, as aligned datasets do
+    # (CelebA 178x218, UTKFace 200x200): an image of that size is taken as framed like them
+    image_size: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["image_size"] = list(self.image_size) if self.image_size else None
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaceGeometry:
@@ -97,7 +104,23 @@ class FaceGeometry:
         source = data.get("source", "learned")
         if source not in SOURCES:
             raise FramingError(f"framing 'source' is {source!r}; it must be one of {SOURCES}")
-        return cls(**values, samples=samples, source=source)
+        return cls(**values, samples=samples, source=source, image_size=_image_size(data))
+
+
+def _image_size(data: dict[str, Any]) -> tuple[int, int] | None:
+    """The optional ``image_size`` of a framing file: null, or two pixel counts."""
+    value = data.get("image_size")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 100_000 for v in value
+        )
+    ):
+        raise FramingError(f"framing 'image_size' must be null or [width, height], not {value!r}")
+    return (value[0], value[1])
 
 
 # OpenCV's frontal-face cascade was trained on 24 px windows with the eyes about 11 px apart at
@@ -128,6 +151,7 @@ def geometry_from_eyes(
         aspect=height / width,
         samples=samples,
         source=source,
+        image_size=(width, height),  # CelebA's aligned images all have one size
     )
 
 
@@ -202,22 +226,38 @@ def learn_geometry(
 ) -> FaceGeometry | None:
     """The median geometry of the largest face in up to ``limit`` images (images under
     :data:`MIN_SIDE` px are skipped without a search); None when fewer than ``min_faces`` faces
-    were found. The median, not the mean: a false find in the background moves it little."""
-    found = []
+    were found, or when the median is no usable framing (faces a few percent of the image: the
+    check a ``framing.json`` gets when it is read, so the trainer never writes one the
+    predictor refuses). The median, not the mean: a false find in the background moves it
+    little. An image's ``info["source_size"]`` (set by :func:`training_sample`) is its size on
+    disk when it was decoded smaller."""
+    found, sizes = [], []
     for count, img in enumerate(images):
         if count >= limit:
             break
         if min(img.size) < MIN_SIDE:
             continue
+        sizes.append(tuple(img.info.get("source_size", img.size)))
         boxes = detect_faces(img)
         if boxes:
             found.append(photo_geometry(img, boxes[0]))
     if len(found) < max(1, min_faces):
         return None
     cx, cy, size, aspect = (float(v) for v in np.median(np.asarray(found), axis=0))
-    return FaceGeometry(
-        round(cx, 4), round(cy, 4), round(size, 4), round(aspect, 4), len(found), "learned"
+    common, count = Counter(sizes).most_common(1)[0]
+    geometry = FaceGeometry(
+        round(cx, 4),
+        round(cy, 4),
+        round(size, 4),
+        round(aspect, 4),
+        len(found),
+        "learned",
+        common if count >= UNIFORM_SHARE * len(sizes) else None,
     )
+    try:
+        return FaceGeometry.from_dict(geometry.to_dict())
+    except FramingError:
+        return None
 
 
 _local = threading.local()
@@ -362,7 +402,10 @@ def frame_photo(img: Image.Image, geometry: FaceGeometry, mode: str = "auto") ->
     (the output is wider than the face by ``1 / geometry.size``), never cut smaller."""
     if mode not in MODES:
         raise FramingError(f"unknown framing mode {mode!r}; use one of {MODES}")
-    if mode == "off":
+    if mode == "off" or (geometry.image_size and img.size == tuple(geometry.image_size)):
+        # the size of every training image (an aligned dataset's own image): framed like them,
+        # and not searched (the detector's box on such an image varies by tens of percent, so
+        # a test would reframe a quarter of them)
         return [Framed(img, AS_IS, None)]
     boxes = detect_faces(img)
     if len(boxes) == 1 and already_framed(img, boxes[0], geometry):
@@ -442,7 +485,11 @@ def training_sample(
                 return
             # at most the detector's own size (it shrinks to that anyway; the geometry is a
             # ratio): a 12 MP photo decodes at reduced scale, not whole
-            yield decode(data, dataset.display_path(int(row)), max_side=DETECT_SIDE)
+            img = decode(data, dataset.display_path(int(row)), max_side=DETECT_SIDE)
+            if size is not None:  # the size on disk, turned as the decoder turned it (EXIF)
+                turned = (img.width > img.height) != (size[0] > size[1])
+                img.info["source_size"] = size[::-1] if turned else size
+            yield img
         except (ImageError, UserError, OSError):
             continue
 

@@ -44,8 +44,10 @@ from gender_desktop.ml.faces import FaceDetectorUnavailable
 from gender_desktop.ml.framing import (
     AS_IS,
     CELEBA_ALIGNED,
+    MAX_OUTPUT_SIDE,
     WHOLE_NO_FACE,
     FaceGeometry,
+    FramingError,
     frame_photo,
     geometry_of_run,
 )
@@ -114,7 +116,10 @@ def model_images(
         raise UserError(f"unknown framing {framing!r}: choose one of {', '.join(FRAMING_MODES)}")
     if framing == "off":
         return [ModelImage(decode(data, path, max_side=size * 2), AS_IS)]
-    img = decode(data, path)  # the detector wants the detail (it works on <= 800 px itself)
+    # the detector works on <= 800 px and a framed face is at most 1024 px, so a JPEG over
+    # twice that on its shorter side decodes at a reduced scale (draft mode): a 24 MP photo
+    # decodes in a quarter of the time and memory, with detail to spare for any model
+    img = decode(data, path, max_side=2 * MAX_OUTPUT_SIDE)
     try:
         found = frame_photo(img, geometry or CELEBA_ALIGNED, "auto")
     except FaceDetectorUnavailable:
@@ -125,12 +130,13 @@ def model_images(
         if framing == "faces":
             return [ModelImage(img, "", faces=0, error="no face found")]
         return [ModelImage(as_trained(data, path, size, img), WHOLE_NO_FACE, faces=0)]
+    searched = any(framed.box is not None for framed in found)  # else taken as is unsearched
     return [
         ModelImage(
             as_trained(data, path, size, img) if framed.how == AS_IS else framed.image,
             framed.how,
-            face=k,
-            faces=len(found),
+            face=k if searched else None,
+            faces=len(found) if searched else None,
             box=framed.box.as_tuple() if framed.box is not None else None,
         )
         for k, framed in enumerate(found)
@@ -142,8 +148,8 @@ def as_trained(data: bytes, path: str, size: int, img: Image.Image) -> Image.Ima
     times the input size is decoded at a reduced DCT scale there (``max_side = 2 * size``), and
     the few levels that changes would move p_male off its evaluation's value. Smaller images
     decode the same either way and are not read twice."""
-    if min(img.size) < 4 * size:
-        return img
+    if min(img.size) < 4 * size or not data.startswith(b"\xff\xd8"):
+        return img  # only a JPEG this large decodes smaller (draft mode): others are alike
     return decode(data, path, max_side=size * 2)
 
 
@@ -244,7 +250,15 @@ class Predictor:
         aligned framing): read on the first framed request, so a damaged file fails only
         requests that frame, with the file named."""
         if self._geometry is None:
-            self._geometry = geometry_of_run(self.loaded.run.path)
+            try:
+                self._geometry = geometry_of_run(self.loaded.run.path)
+            except FramingError as exc:
+                raise FramingError(
+                    f"{exc.reason} (predict with Framing Off, or delete the file to frame "
+                    "as CelebA's aligned images are)",
+                    file=exc.file,
+                    line=exc.line,
+                ) from exc
         return self._geometry
 
     @classmethod

@@ -200,6 +200,24 @@ def test_learn_geometry_takes_the_median_and_needs_enough_faces() -> None:
         assert getattr(back, name) == pytest.approx(getattr(wanted, name), abs=0.03), name
     tiny = [f.resize((40, 49)) for f in faces]
     assert learn_geometry(tiny, min_faces=1) is None  # under 48 px: not searched
+    # All the drawn faces are 178 x 218: the geometry says so; one size in four does not.
+    assert learned.image_size == (178, 218)
+    mixed = [f if i % 4 else f.resize((200, 240)) for i, f in enumerate(faces)]
+    assert learn_geometry(mixed, min_faces=5).image_size is None
+
+
+def test_learned_faces_too_small_for_a_framing_give_none_rather_than_a_refused_file() -> None:
+    """Faces a few percent of the image (the detector takes them down to 6 % of the shorter
+    side) make no usable framing: no framing.json the predictor would refuse is written."""
+    face = draw_face(np.random.default_rng(7), male=False)[0]
+    scenes = []
+    for x in (300, 1000, 1800):
+        scene = Image.new("RGB", (2400, 1400), (200, 200, 200))
+        scene.paste(face, (x, 600))
+        scenes.append(scene)
+    boxes = [detect_faces(s)[0] for s in scenes]  # found, each about 5.5 % of the width
+    assert all(box.width / 2400 < 0.1 for box in boxes)
+    assert learn_geometry(scenes, min_faces=3) is None
 
 
 def test_geometry_round_trips_and_refuses_bad_values(tmp_path: Path) -> None:
@@ -213,6 +231,7 @@ def test_geometry_round_trips_and_refuses_bad_values(tmp_path: Path) -> None:
         ({"aspect": "tall"}, "'aspect' must be a number"),
         ({"samples": -1}, "'samples' must be a count"),
         ({"source": "guess"}, "'source' is 'guess'"),
+        ({"image_size": [178]}, "'image_size' must be null or \\[width, height\\]"),
     ):
         with pytest.raises(FramingError, match=message):
             FaceGeometry.from_dict({**DEMO.to_dict(), **change})

@@ -201,9 +201,10 @@ def test_grad_cam_is_a_map_over_the_input_in_zero_to_one(
 
 
 def test_a_photo_without_a_face_is_predicted_whole_in_auto_and_is_an_error_with_faces_only(
-    predictor: Predictor, trained: Trained
+    predictor: Predictor, trained: Trained, tmp_path: Path
 ) -> None:
-    photo = str(trained.images / "000002.jpg")  # noise: no face in it
+    photo = str(tmp_path / "noise.jpg")  # no face in it, and not the training images' size
+    Image.open(trained.images / "000002.jpg").resize((300, 240)).save(photo)
     (plain,) = rows_of(predictor, [photo], framing="off")
     (whole,) = rows_of(predictor, [photo], framing="auto")
     assert whole.framed == WHOLE_NO_FACE and whole.faces == 0 and whole.face is None
@@ -221,6 +222,26 @@ def drawn_face() -> Image.Image:
     return face
 
 
+def photo_of(face: Image.Image) -> Image.Image:
+    """``face`` in a larger photo: not the size of the CelebA-layout training images (an image
+    of that size is taken as framed like them, unsearched)."""
+    photo = Image.new("RGB", (face.width + 60, face.height + 40), face.getpixel((0, 0)))
+    photo.paste(face, (40, 30))
+    return photo
+
+
+def test_an_image_of_the_training_images_size_is_taken_as_is_without_a_search(
+    predictor: Predictor, tmp_path: Path
+) -> None:
+    """A CelebA-layout run's geometry knows its images are all 178 x 218: such an image is an
+    aligned crop, predicted as is (its evaluation's p_male), and no face search is paid."""
+    drawn_face().save(tmp_path / "aligned.png")
+    (row,) = rows_of(predictor, [str(tmp_path / "aligned.png")], framing="auto")
+    (plain,) = rows_of(predictor, [str(tmp_path / "aligned.png")], framing="off")
+    assert (row.framed, row.face, row.faces, row.box) == (AS_IS, None, None, None)
+    assert row.p_male == plain.p_male
+
+
 def test_the_face_detector_finds_a_drawn_face() -> None:
     (box,) = detect_faces(drawn_face())
     centre = (box.left + box.width / 2, box.top + box.height / 2)
@@ -234,12 +255,12 @@ def test_a_face_is_reframed_like_the_training_images_and_its_row_shows_that_pict
     """The run trained on CelebA's layout without findable faces, so it frames as CelebA's
     aligned images do; the drawn face fills far more of its image than that."""
     photo = tmp_path / "face.png"
-    drawn_face().save(photo)
+    photo_of(drawn_face()).save(photo)
     (row,) = rows_of(predictor, [str(photo)], framing="auto")
-    (box,) = detect_faces(drawn_face())
+    (box,) = detect_faces(photo_of(drawn_face()))
     assert row.error == "" and row.framed == REFRAMED and row.face == 0 and row.faces == 1
     assert row.box == box.as_tuple() and 0.0 <= row.p_male <= 1.0
-    seen = square(frame_face(drawn_face(), box, CELEBA_ALIGNED), SIZE)
+    seen = square(frame_face(photo_of(drawn_face()), box, CELEBA_ALIGNED), SIZE)
     np.testing.assert_array_equal(row.preview, seen)  # the preview is what the model saw
     assert row.p_male == pytest.approx(float(predictor.predict_arrays(seen[None])[0]), abs=1e-6)
     record = row.record()
@@ -256,7 +277,8 @@ def test_a_photo_framed_like_the_training_images_is_left_as_it_is(
     shutil.copytree(trained.run, run)
     (box,) = detect_faces(drawn_face())
     cx, cy, size, aspect = photo_geometry(drawn_face(), box)
-    write_geometry(run, replace(CELEBA_ALIGNED, cx=cx, cy=cy, size=size, aspect=aspect))
+    learned = replace(CELEBA_ALIGNED, cx=cx, cy=cy, size=size, aspect=aspect, image_size=None)
+    write_geometry(run, learned)  # images of many sizes: the face's place decides
     photo = tmp_path / "face.png"
     drawn_face().save(photo)
     predictor = Predictor.from_run(run, "cpu")
