@@ -29,7 +29,7 @@ from gender_desktop.data.celeba_landmarks import find_landmarks, read_eyes
 from gender_desktop.data.sources import FolderSource, Source
 from gender_desktop.errors import UserError
 from gender_desktop.fileio import atomic_write_json
-from gender_desktop.ml.faces import DETECT_SIDE, Box, _opencv, detect_faces
+from gender_desktop.ml.faces import DETECT_SIDE, TILTS, Box, _opencv, detect_faces
 
 FRAMING_FILE = "framing.json"
 SOURCES = ("learned", "celeba-landmarks", "celeba-aligned", "default")
@@ -347,9 +347,9 @@ def frame_face(
     shrink = min(1.0, MAX_OUTPUT_SIDE / max(width, height))
     out_w, out_h = max(1, round(width * shrink)), max(1, round(height * shrink))
     angle = 0.0
-    if level_eyes:
+    if level_eyes:  # the eyes when found (precise), else the tilt the face was found at
         pair = eyes if eyes is not None else find_eyes(img, box)
-        angle = eye_angle(pair) if pair is not None else 0.0
+        angle = eye_angle(pair) if pair is not None else box.angle
     theta = math.radians(angle)
     cos, sin = math.cos(theta), math.sin(theta)
     fx, fy = box.left + box.width / 2, box.top + box.height / 2
@@ -407,8 +407,8 @@ def frame_photo(img: Image.Image, geometry: FaceGeometry, mode: str = "auto") ->
         # and not searched (the detector's box on such an image varies by tens of percent, so
         # a test would reframe a quarter of them)
         return [Framed(img, AS_IS, None)]
-    boxes = detect_faces(img)
-    if len(boxes) == 1 and already_framed(img, boxes[0], geometry):
+    boxes = detect_faces(img, TILTS)
+    if len(boxes) == 1 and not boxes[0].angle and already_framed(img, boxes[0], geometry):
         return [Framed(img, AS_IS, boxes[0])]
     if len(boxes) == 1:
         return [Framed(frame_face(img, boxes[0], geometry), REFRAMED, boxes[0])]

@@ -296,3 +296,31 @@ def test_a_framing_file_with_a_runaway_face_size_is_refused() -> None:
     data = CELEBA_ALIGNED.to_dict() | {"size": 0.01}
     with pytest.raises(FramingError, match=re.escape("'size' is 0.01; it must be in 0.1..1.0")):
         FaceGeometry.from_dict(data)
+
+
+def test_a_tilted_face_the_upright_search_misses_is_found_turned_and_framed_level() -> None:
+    """A head tilted 20 degrees clockwise escapes the cascade upright; the photo turned back
+    12 degrees finds it, the box is centred on the face in the photo, and the framed picture
+    is turned by those 12 degrees: the face in it stands within the cascade's reach again."""
+    face = draw_face(np.random.default_rng(0), male=True)[0]
+    canvas = Image.new("RGB", (360, 400), face.getpixel((0, 0)))
+    canvas.paste(face, (90, 90))
+    tilted = canvas.rotate(-20, resample=Image.Resampling.BILINEAR, fillcolor=face.getpixel((0, 0)))
+    assert detect_faces(tilted) == []
+    (box,) = detect_faces(tilted, framing.TILTS)
+    assert box.angle == 12.0
+    # the face's centre, turned 20 degrees clockwise about the canvas centre
+    upright = detect_faces(canvas)[0]
+    ux, uy = upright.left + upright.width / 2 - 180, upright.top + upright.height / 2 - 200
+    t = math.radians(20)
+    expected = (
+        180 + ux * math.cos(t) - uy * math.sin(t),
+        200 + ux * math.sin(t) + uy * math.cos(t),
+    )
+    assert abs(box.left + box.width / 2 - expected[0]) < 12
+    assert abs(box.top + box.height / 2 - expected[1]) < 12
+    (framed,) = frame_photo(tilted, DEMO)
+    assert framed.how == "reframed" and framed.box == box
+    assert detect_faces(framed.image), "the framed face is not upright enough to be found"
+    level = frame_face(tilted, replace(box, angle=0.0), DEMO)  # the same cut, not turned
+    assert detect_faces(level) == []
