@@ -4,6 +4,7 @@ CSV copy, and course-style subsets (one CSV with a ``Male`` column)."""
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,16 +111,7 @@ def read_official(source: Source, attr_rel: str, candidates: list[Source]) -> Pa
         [n for n in names if n != "Male"], display, OFFICIAL_RESERVED
     )
     names = [mapping.get(n, n) for n in names]
-    frame = read_table(
-        data,
-        display,
-        sep=r"\s+",
-        header=None,
-        skiprows=2,
-        names=["image_id", *names],
-        dtype={"image_id": str},
-        engine="c",
-    )
+    frame = official_rows(data, display, names, {"image_id": str})
     try:
         declared = int(count_line.strip())
         if declared != len(frame):
@@ -352,3 +344,18 @@ def _with_identity(
     lookup = lookup[~lookup.index.duplicated()]
     table["identity"] = lookup.reindex(table["image_id"].to_numpy()).to_numpy()
     return table
+
+
+def official_rows(data: bytes, display: str, names: list[str], dtype: Any) -> pd.DataFrame:
+    """The rows of an official CelebA annotation file (a count line, a header line naming the
+    columns, then one image per row, space-separated): the attribute and landmark files."""
+    return read_table(
+        data,
+        display,
+        sep=r"\s+",
+        header=None,
+        skiprows=2,
+        names=["image_id", *names],
+        dtype=dtype,
+        engine="c",
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gender_desktop.data.celeba import ATTR_CSV, ATTR_TXT, find_file
+from gender_desktop.data.celeba import ATTR_CSV, ATTR_TXT, find_file, official_rows
 from gender_desktop.data.errors import DatasetError
 from gender_desktop.data.sources import FolderSource, Source, ZipSource, is_zip_archive
 from gender_desktop.data.tables import BOM, line_of, read_table
@@ -114,16 +114,7 @@ def read_eyes(source: Source, rel: str) -> np.ndarray:
             raise DatasetError(
                 f"line 2 should name the landmarks ({' '.join(EYE_COLUMNS)}, ...)", display, 2
             )
-        frame = read_table(
-            data,
-            display,
-            sep=r"\s+",
-            header=None,
-            skiprows=2,
-            names=["image_id", *names],
-            dtype=str,
-            engine="c",
-        )
+        frame = official_rows(data, display, names, str)
         first = 3
     missing = [c for c in EYE_COLUMNS if c not in frame.columns]
     if missing:
