@@ -243,15 +243,21 @@ def markdown(result: dict[str, Any]) -> str:
         + (" · trained here" if result["trained_here"] else "")
         + f" · {result['machine']}",
         "",
-        "| input | TTA | accuracy | no face found | accuracy where found | ms / image |",
-        "|---|---|---:|---:|---:|---:|",
+        "| input | TTA | accuracy | no face found | accuracy where found | same faces | "
+        "ms / image |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
-        found = row["accuracy_where_found"]
+        found, same = row["accuracy_where_found"], row["same_faces"]
         lines.append(
             f"| {LABELS[row['condition']]} | {row['tta']} | {row['accuracy']:.3f} | "
             f"{row['no_face']} / {row['n']} | {'' if found is None else f'{found:.3f}'} | "
-            f"{row['ms_per_image']:.1f} |"
+            f"{'' if same is None else f'{same:.3f}'} | {row['ms_per_image']:.1f} |"
+        )
+    if result["rows"]:
+        lines.append(
+            f"\nsame faces: accuracy on the {result['rows'][0]['same_faces_n']} canvases whose "
+            "face the framing found (each original once per such canvas)"
         )
     for row in result["rows"]:
         if row["condition"] == "auto":
@@ -301,15 +307,27 @@ def make_inputs(args: argparse.Namespace, root: Path) -> tuple[Path, Path, int, 
 
 
 def measure(predictor: Any, faces: Faces, geometry: Any, tta_modes: list[str]) -> list[dict]:
-    """One result row per (TTA, condition)."""
+    """One result row per (TTA, condition). ``same_faces``: each condition's accuracy on the
+    canvases whose face the framing found (an original counts once per such canvas), the one
+    like-for-like comparison of the inputs: the cascade's misses weigh on no row."""
     predictor.predict_arrays(np.zeros((2, predictor.size, predictor.size, 3), np.uint8))  # warm
     rows = []
     for tta in tta_modes:
+        right: dict[str, np.ndarray] = {}
         for condition in CONDITIONS:
             files = faces.originals if condition == "original" else faces.canvases
             male = faces.male if condition == "original" else np.repeat(faces.male, faces.per)
             outcome = predict(predictor, files, condition, geometry, tta)
+            p = np.array(outcome.p_male)
+            correct = ~np.isnan(p) & ((p >= 0.5) == male)
+            right[condition] = np.repeat(correct, faces.per) if condition == "original" else correct
+            if condition == "faces":
+                found = ~np.isnan(p)  # the canvases whose face the framing found
             rows.append({"condition": condition, "tta": tta, **score(outcome, male)})
+        for row in rows[-len(CONDITIONS) :]:
+            kept = right[row["condition"]][found]
+            row["same_faces"] = round(float(kept.mean()), 4) if found.any() else None
+            row["same_faces_n"] = int(found.sum())
     return rows
 
 

@@ -238,7 +238,9 @@ def framed_text(row: PredictionRow) -> str:
     if row.framed == AS_IS:
         if row.framing == "off":
             return "as is: the whole image (framing off)"
-        return "as is: already framed like the run's training images"
+        if row.box is None:  # not searched: the size every training image has
+            return "as is: the size of the run's training images, so framed like them"
+        return "as is: the face already sits as in the run's training images"
     if row.framed == REFRAMED:
         return "reframed: the face placed, scaled and levelled as in the run's training images"
     if row.framed == WHOLE_NO_FACE:
