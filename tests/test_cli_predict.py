@@ -272,6 +272,9 @@ def test_long_paths_keep_their_file_name_in_the_table() -> None:
     table.write([{"path": long, "p_male": 0.25, "prediction": "Female", "error": ""}])
     row = out.getvalue().splitlines()[1]
     assert row == "…" + long[-59:] + "   0.2500  Female"
+    # a name with a terminal escape or a newline is shown, not obeyed
+    table.write([{"path": "red\x1b[31m\nx.jpg", "p_male": 0.5, "prediction": "Male", "error": ""}])
+    assert out.getvalue().splitlines()[2].startswith("red?[31m?x.jpg")
 
 
 def test_predict_csv_file_holds_every_row(trained: Trained, tmp_path: Path, capsys) -> None:

@@ -209,7 +209,8 @@ class TableWriter:
             return ""
         if column == "p_male":
             return f"{value:.4f}"
-        text = str(value)
+        # a file name can hold control characters (ESC sequences, newlines): shown, never run
+        text = "".join(c if c.isprintable() else "?" for c in str(value))
         width = self.layout["path"][0]
         if column == "path" and len(text) > width:
             return "…" + text[-(width - 1) :]

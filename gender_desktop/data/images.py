@@ -117,6 +117,16 @@ def too_many_pixels(head: bytes) -> str | None:
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
+def stored_size(data: bytes, img: Image.Image) -> tuple[int, int]:
+    """The size of the image in file ``data`` that decoded to ``img``: its header's, turned as
+    the decoder turned it (EXIF), when a JPEG was decoded at a reduced scale; else ``img``'s."""
+    size = header_size(data[:65536])
+    if size is None or min(size) <= 0:
+        return img.size
+    turned = (img.width > img.height) != (size[0] > size[1])
+    return (size[1], size[0]) if turned else size
+
+
 def header_size(head: bytes) -> tuple[int, int] | None:
     """(width, height) from a JPEG, PNG, BMP or WebP header, or None if ``head`` lacks it."""
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -44,6 +45,7 @@ CENTRE_TOLERANCE = 0.06
 SIZE_TOLERANCE = 0.15
 ASPECT_TOLERANCE = 0.08
 MODES = ("auto", "off")
+MAX_FRAMING_BYTES = 64 * 1024  # a framing.json is ~200 bytes
 UNIFORM_SHARE = 0.9  # this share of the training sample at one size: the images have one size
 # How a row's image was made, the words rows, CSV files and the Predict panel show.
 AS_IS = "as is"  # the photo itself: framed off, or already framed like the training images
@@ -394,15 +396,26 @@ def already_framed(img: Image.Image, box: Box, geometry: FaceGeometry) -> bool:
     )
 
 
-def frame_photo(img: Image.Image, geometry: FaceGeometry, mode: str = "auto") -> list[Framed]:
+def frame_photo(
+    img: Image.Image,
+    geometry: FaceGeometry,
+    mode: str = "auto",
+    photo_size: tuple[int, int] | None = None,
+    trust_size: bool = True,
+) -> list[Framed]:
     """The images to predict on for one photo. ``"off"``: the photo as is. ``"auto"``: no face
     gives ``[]`` (the caller says "no face found"); one face already framed like the training
     data gives the photo as is; one face otherwise is reframed; several faces give one framed
     image per face, largest first. A face filling most of the photo is reframed with padding
-    (the output is wider than the face by ``1 / geometry.size``), never cut smaller."""
+    (the output is wider than the face by ``1 / geometry.size``), never cut smaller.
+
+    ``photo_size``: the file's own size when ``img`` was decoded smaller. With ``trust_size``
+    an image of the training images' size (``geometry.image_size``) is taken as is unsearched;
+    the "faces" mode searches it anyway, since it promises a row only for a face found."""
     if mode not in MODES:
         raise FramingError(f"unknown framing mode {mode!r}; use one of {MODES}")
-    if mode == "off" or (geometry.image_size and img.size == tuple(geometry.image_size)):
+    same_size = geometry.image_size and (photo_size or img.size) == tuple(geometry.image_size)
+    if mode == "off" or (trust_size and same_size):
         # the size of every training image (an aligned dataset's own image): framed like them,
         # and not searched (the detector's box on such an image varies by tens of percent, so
         # a test would reframe a quarter of them)
@@ -419,10 +432,18 @@ def frame_photo(img: Image.Image, geometry: FaceGeometry, mode: str = "auto") ->
 
 
 def read_geometry(file: Path) -> FaceGeometry:
-    """A ``framing.json``; :class:`FramingError` names the file and what is wrong."""
+    """A ``framing.json``; :class:`FramingError` names the file and what is wrong. Read as
+    every file the app did not write itself is: a regular file, at most
+    :data:`MAX_FRAMING_BYTES` (a FIFO or a link to /dev/zero there would hang or fill memory)."""
+    from gender_desktop.data.sources import read_regular
+
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
+        raw = read_regular(file, MAX_FRAMING_BYTES)
+    except UserError as exc:
+        raise FramingError(exc.reason, file=file) from exc
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
         raise FramingError(f"cannot be read as JSON ({exc})", file=file) from exc
     try:
         return FaceGeometry.from_dict(data)
@@ -436,7 +457,7 @@ def geometry_of_run(run_dir: str | Path) -> FaceGeometry:
     framing, else the same numbers marked ``"default"`` (a guess, and the UI may say so)."""
     folder = Path(run_dir)
     file = folder / FRAMING_FILE
-    if file.exists():
+    if os.path.lexists(file):  # a broken or looping link is an error to show, not "missing"
         return read_geometry(file)
     dataset: Any = None
     try:
@@ -471,7 +492,7 @@ def training_sample(
     images) at full resolution, read with the dataset's own reader. Unreadable images and
     images whose header says they are under :data:`MIN_SIDE` px are passed over undecoded:
     the tests' 12x14 px datasets cost a header read each."""
-    from gender_desktop.data.images import ImageError, decode, header_size
+    from gender_desktop.data.images import ImageError, decode, header_size, stored_size
 
     rows = np.asarray(rows)
     chosen = np.random.default_rng(seed).permutation(rows)[:limit]
@@ -486,9 +507,7 @@ def training_sample(
             # at most the detector's own size (it shrinks to that anyway; the geometry is a
             # ratio): a 12 MP photo decodes at reduced scale, not whole
             img = decode(data, dataset.display_path(int(row)), max_side=DETECT_SIDE)
-            if size is not None:  # the size on disk, turned as the decoder turned it (EXIF)
-                turned = (img.width > img.height) != (size[0] > size[1])
-                img.info["source_size"] = size[::-1] if turned else size
+            img.info["source_size"] = stored_size(data, img)
             yield img
         except (ImageError, UserError, OSError):
             continue

@@ -35,12 +35,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gender_desktop.data.images import ImageError, decode, square
+from gender_desktop.data.images import ImageError, decode, square, stored_size
 from gender_desktop.data.sources import read_regular
 from gender_desktop.errors import UserError
 from gender_desktop.ml import runtime
 from gender_desktop.ml.config import FRAMING_MODES, TTA_MODES
-from gender_desktop.ml.faces import FaceDetectorUnavailable
+from gender_desktop.ml.faces import Box, FaceDetectorUnavailable
 from gender_desktop.ml.framing import (
     AS_IS,
     CELEBA_ALIGNED,
@@ -120,8 +120,11 @@ def model_images(
     # twice that on its shorter side decodes at a reduced scale (draft mode): a 24 MP photo
     # decodes in a quarter of the time and memory, with detail to spare for any model
     img = decode(data, path, max_side=2 * MAX_OUTPUT_SIDE)
+    photo_size = stored_size(data, img)
     try:
-        found = frame_photo(img, geometry or CELEBA_ALIGNED, "auto")
+        found = frame_photo(
+            img, geometry or CELEBA_ALIGNED, "auto", photo_size, trust_size=framing == "auto"
+        )
     except FaceDetectorUnavailable:
         raise  # no photo can be framed: the whole request fails with the install hint
     except Exception as exc:  # noqa: BLE001 - OpenCV failing on one photo fails only its row
@@ -137,10 +140,28 @@ def model_images(
             framed.how,
             face=k if searched else None,
             faces=len(found) if searched else None,
-            box=framed.box.as_tuple() if framed.box is not None else None,
+            box=_in_photo(framed.box, img.size, photo_size),
         )
         for k, framed in enumerate(found)
     ]
+
+
+def _in_photo(
+    box: Box | None, decoded: tuple[int, int], photo: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """``box`` (found in the image as decoded) in the photo's own pixels: a large JPEG is
+    decoded at a reduced scale, and rows say where the face is in the file."""
+    if box is None:
+        return None
+    if decoded == photo:
+        return box.as_tuple()
+    sx, sy = photo[0] / decoded[0], photo[1] / decoded[1]
+    return (
+        round(box.left * sx),
+        round(box.top * sy),
+        round(box.width * sx),
+        round(box.height * sy),
+    )
 
 
 def as_trained(data: bytes, path: str, size: int, img: Image.Image) -> Image.Image:

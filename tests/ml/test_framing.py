@@ -324,3 +324,17 @@ def test_a_tilted_face_the_upright_search_misses_is_found_turned_and_framed_leve
     assert detect_faces(framed.image), "the framed face is not upright enough to be found"
     level = frame_face(tilted, replace(box, angle=0.0), DEMO)  # the same cut, not turned
     assert detect_faces(level) == []
+
+
+def test_a_framing_file_that_is_a_fifo_or_a_loop_is_refused_at_once(tmp_path: Path) -> None:
+    """Read as any file the app did not write: a FIFO would block for ever, a link to a device
+    would fill memory, a looping link is not "no framing"."""
+    import os
+
+    os.mkfifo(tmp_path / FRAMING_FILE)
+    with pytest.raises(FramingError, match=r"framing.json: .*not a regular file \(a FIFO\)"):
+        geometry_of_run(tmp_path)
+    (tmp_path / FRAMING_FILE).unlink()
+    (tmp_path / FRAMING_FILE).symlink_to(tmp_path / FRAMING_FILE)
+    with pytest.raises(FramingError, match=r"framing\.json: .*loop"):
+        geometry_of_run(tmp_path)

@@ -375,3 +375,28 @@ def test_nan_weights_give_error_rows_not_a_blank_female(trained: Trained, tmp_pa
     (row,) = rows_of(broken, [str(trained.images / "000001.jpg")])
     assert row.p_male is None and row.prediction == ""
     assert row.error == "the model gave no number (NaN): its weights are damaged"
+
+
+def test_a_large_jpeg_s_face_box_is_in_the_photo_s_own_pixels(
+    predictor: Predictor, tmp_path: Path
+) -> None:
+    """A photo 4096 px or more on its shorter side is decoded at half scale for the search;
+    the row's box is still where the face is in the file."""
+    face = drawn_face().resize((178 * 8, 218 * 8))
+    photo = Image.new("RGB", (4200, 4400), face.getpixel((0, 0)))
+    photo.paste(face, (900, 700))
+    photo.save(tmp_path / "big.jpg", quality=90)
+    (row,) = rows_of(predictor, [str(tmp_path / "big.jpg")], framing="auto")
+    (box,) = detect_faces(Image.open(tmp_path / "big.jpg").convert("RGB"))
+    assert row.framed == REFRAMED
+    assert all(abs(a - b) <= 0.02 * box.width for a, b in zip(row.box, box.as_tuple(), strict=True))
+
+
+def test_faces_only_searches_even_an_image_of_the_training_images_size(
+    predictor: Predictor, tmp_path: Path
+) -> None:
+    Image.new("RGB", (178, 218), (128, 128, 128)).save(tmp_path / "grey.png")
+    (auto,) = rows_of(predictor, [str(tmp_path / "grey.png")], framing="auto")
+    (faces,) = rows_of(predictor, [str(tmp_path / "grey.png")], framing="faces")
+    assert auto.framed == AS_IS and auto.p_male is not None  # taken as an aligned crop
+    assert faces.error == "no face found" and faces.p_male is None
