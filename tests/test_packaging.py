@@ -52,6 +52,8 @@ def test_build_spec_ships_every_module_and_the_resources() -> None:
     assert 'collect_submodules("gender_desktop")' in spec
     assert '(str(ROOT / "resources"), "gender_desktop/resources")' in spec
     assert "GENDER_DESKTOP_CPU_ONLY" in spec and "download.pytorch.org/whl/cpu" in spec
+    # framing's face and eye cascades are data files of cv2, imported inside functions
+    assert 'collect_data_files("cv2", includes=["data/*.xml"])' in spec
 
 
 def test_the_build_script_installs_the_pinned_pyinstaller_and_runs_the_self_test() -> None:
