@@ -132,7 +132,7 @@ def test_the_cli_flag_reaches_every_row(run_dir: Path, tmp_path: Path, capsys) -
     assert [r["tta"] for r in out["rows"]] == ["ten_crop"] * 3
     assert main([*base, "--tta", "none", "--json"]) == 0
     plain = json.loads(capsys.readouterr().out)
-    assert plain["tta"] == "none" and all("tta" not in r for r in plain["rows"])
+    assert plain["tta"] == "none" and all(r["tta"] == "none" for r in plain["rows"])
     assert [r["p_male"] for r in plain["rows"]] != [r["p_male"] for r in out["rows"]]
 
     table = tmp_path / "flip.csv"
