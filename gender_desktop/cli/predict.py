@@ -21,7 +21,7 @@ from gender_desktop.cli.guard import ctrl_c_sets
 from gender_desktop.cli.options import DefaultsHelp, add_device
 from gender_desktop.cli.output import ProgressLine, note, plural
 from gender_desktop.errors import EXIT_OK, Cancelled, UserError
-from gender_desktop.ml.config import DEFAULT_FRAMING, FRAMING_MODES, TTA_MODES
+from gender_desktop.ml.config import DEFAULT_FRAMING, DEFAULT_TTA, FRAMING_MODES, TTA_MODES
 from gender_desktop.ml.prediction_row import csv_columns
 
 PATH_WIDTH = 60  # longer paths are shortened from the left in the terminal table
@@ -64,7 +64,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tta",
         choices=list(TTA_MODES),
-        default="none",
+        default=DEFAULT_TTA,
         help="test-time augmentation, the probabilities of the views averaged: "
         + "; ".join(f"{name}: {text}" for name, text in TTA_MODES.items())
         + " (each view costs one forward pass; rows then have a tta column)",

@@ -12,7 +12,7 @@ allocated for it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,7 @@ TTA_MODES = {
     "and their mirrors (10 passes)",
 }
 TTA_LABELS = {"none": "None", "flip": "Flip", "ten_crop": "Ten-crop"}  # the Predict panel's words
+DEFAULT_TTA = "none"  # off by default: a few images in a hundred either way, for 2-10x the time
 # How a photo is turned into the model's input (ml/framing.py, ml/predictor.py), mode -> what it
 # does; ``predict --framing`` and the Predict panel's Framing menu read it. "auto" is the default:
 # a photo from elsewhere rarely looks like a training image, and a dataset image is found to be
@@ -135,6 +136,17 @@ FRAMING_MODES = {
 }
 FRAMING_LABELS = {"auto": "Auto", "faces": "Faces only", "off": "Off"}
 DEFAULT_FRAMING = "auto"
+DEFAULT_SETTING = (DEFAULT_FRAMING, DEFAULT_TTA)  # the Predict panel's (framing, tta) at first
+
+
+def choice(
+    value: str, table: Mapping[str, str], what: str, error: type[UserError] = UserError
+) -> str:
+    """``value`` when it is one of ``table``'s keys (FRAMING_MODES, TTA_MODES): the one check
+    of a mode the engine, the CLI and the Predict panel pass on; else ``error`` naming them."""
+    if value not in table:
+        raise error(f"unknown {what} {value!r}: choose one of {', '.join(table)}")
+    return value
 
 
 @dataclass

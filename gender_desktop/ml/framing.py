@@ -30,6 +30,7 @@ from gender_desktop.data.celeba_landmarks import find_landmarks, read_eyes
 from gender_desktop.data.sources import FolderSource, Source
 from gender_desktop.errors import UserError
 from gender_desktop.fileio import atomic_write_json
+from gender_desktop.ml.config import FRAMING_MODES, choice
 from gender_desktop.ml.faces import DETECT_SIDE, TILTS, Box, _opencv, detect_faces
 
 FRAMING_FILE = "framing.json"
@@ -44,7 +45,6 @@ MAX_TILT = 30.0  # degrees; an eye pair tilted more than this is taken as a fals
 CENTRE_TOLERANCE = 0.06
 SIZE_TOLERANCE = 0.15
 ASPECT_TOLERANCE = 0.08
-MODES = ("auto", "off")
 MAX_FRAMING_BYTES = 64 * 1024  # a framing.json is ~200 bytes
 UNIFORM_SHARE = 0.9  # this share of the training sample at one size: the images have one size
 # How a row's image was made, the words rows, CSV files and the Predict panel show.
@@ -75,6 +75,11 @@ class FaceGeometry:
     # (width, height) when (nearly) every training image has that size, as aligned datasets do
     # (CelebA 178x218, UTKFace 200x200): an image of that size is taken as framed like them
     image_size: tuple[int, int] | None = None
+
+    def checked(self) -> FaceGeometry:
+        """This geometry through :meth:`from_dict`'s checks: a measured or derived one gets
+        the same test as a file, so nothing the predictor would refuse is kept."""
+        return FaceGeometry.from_dict(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -206,7 +211,7 @@ def _landmarks_geometry(source: Source, rel: str, image_size: tuple[int, int]) -
         "celeba-landmarks",
     )
     try:  # eyes outside the image or a runaway distance: the file is not CelebA's
-        return FaceGeometry.from_dict(geometry.to_dict())
+        return geometry.checked()
     except FramingError as exc:
         raise FramingError(
             f"the eyes it gives make no usable framing: {exc.reason}", file=source.display(rel)
@@ -257,7 +262,7 @@ def learn_geometry(
         common if count >= UNIFORM_SHARE * len(sizes) else None,
     )
     try:
-        return FaceGeometry.from_dict(geometry.to_dict())
+        return geometry.checked()
     except FramingError:
         return None
 
@@ -401,21 +406,20 @@ def frame_photo(
     geometry: FaceGeometry,
     mode: str = "auto",
     photo_size: tuple[int, int] | None = None,
-    trust_size: bool = True,
 ) -> list[Framed]:
-    """The images to predict on for one photo. ``"off"``: the photo as is. ``"auto"``: no face
-    gives ``[]`` (the caller says "no face found"); one face already framed like the training
-    data gives the photo as is; one face otherwise is reframed; several faces give one framed
-    image per face, largest first. A face filling most of the photo is reframed with padding
-    (the output is wider than the face by ``1 / geometry.size``), never cut smaller.
+    """The images to predict on for one photo under framing ``mode`` (ml/config.FRAMING_MODES).
+    ``"off"``: the photo as is. ``"auto"`` and ``"faces"``: no face gives ``[]`` (the caller
+    predicts the photo whole or says "no face found"); one face already framed like the
+    training data gives the photo as is; one face otherwise is reframed; several faces give one
+    framed image per face, largest first. A face filling most of the photo is reframed with
+    padding (the output is wider than the face by ``1 / geometry.size``), never cut smaller.
 
-    ``photo_size``: the file's own size when ``img`` was decoded smaller. With ``trust_size``
-    an image of the training images' size (``geometry.image_size``) is taken as is unsearched;
-    the "faces" mode searches it anyway, since it promises a row only for a face found."""
-    if mode not in MODES:
-        raise FramingError(f"unknown framing mode {mode!r}; use one of {MODES}")
+    ``photo_size``: the file's own size when ``img`` was decoded smaller. Under ``"auto"`` an
+    image of the training images' size (``geometry.image_size``) is taken as is unsearched;
+    ``"faces"`` searches it anyway, since it promises a row only for a face found."""
+    choice(mode, FRAMING_MODES, "framing mode", FramingError)
     same_size = geometry.image_size and (photo_size or img.size) == tuple(geometry.image_size)
-    if mode == "off" or (trust_size and same_size):
+    if mode == "off" or (mode == "auto" and same_size):
         # the size of every training image (an aligned dataset's own image): framed like them,
         # and not searched (the detector's box on such an image varies by tens of percent, so
         # a test would reframe a quarter of them)

@@ -94,8 +94,8 @@ class PredictionRow:
 def csv_columns(faces: bool, dataset: bool = False, tta: bool = False) -> list[str]:
     """The one column rule of a prediction CSV: path, p_male, prediction, error; then framed,
     face and box when faces were searched for (on every row, so the file's shape follows the
-    request, not what was found); then image_id, split, label and wrong when the files are images of the
-    open dataset; then tta when a test-time augmentation was asked for."""
+    request, not what was found); then image_id, split, label and wrong when the files are
+    images of the open dataset; then tta when a test-time augmentation was asked for."""
     return [
         *BASE_COLUMNS,
         *(FACE_COLUMNS if faces else ()),
@@ -108,7 +108,7 @@ def columns_for(rows: Sequence[PredictionRow]) -> list[str]:
     """:func:`csv_columns` for rows whose request is not known any more (the Predict panel's
     table gathers several): the face columns when any row was searched for faces."""
     return csv_columns(
-        any(row.framing != "off" or row.faces is not None for row in rows),
+        any(row.framing != "off" for row in rows),  # faces are searched for only then
         any(row.label is not None for row in rows),
         any(row.tta != "none" for row in rows),
     )

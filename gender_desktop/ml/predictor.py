@@ -39,7 +39,7 @@ from gender_desktop.data.images import ImageError, decode, square, stored_size
 from gender_desktop.data.sources import read_regular
 from gender_desktop.errors import UserError
 from gender_desktop.ml import runtime
-from gender_desktop.ml.config import FRAMING_MODES, TTA_MODES
+from gender_desktop.ml.config import FRAMING_MODES, TTA_MODES, choice
 from gender_desktop.ml.faces import Box, FaceDetectorUnavailable
 from gender_desktop.ml.framing import (
     AS_IS,
@@ -112,9 +112,7 @@ def model_images(
     prediction and Grad-CAM both go through here, so a heat map explains the very picture its
     row was predicted on. Raises :class:`ImageError` for a file that cannot be decoded and
     ``FaceDetectorUnavailable`` when faces are asked for without OpenCV."""
-    if framing not in FRAMING_MODES:
-        raise UserError(f"unknown framing {framing!r}: choose one of {', '.join(FRAMING_MODES)}")
-    if framing == "off":
+    if choice(framing, FRAMING_MODES, "framing") == "off":
         return [ModelImage(decode(data, path, max_side=size * 2), AS_IS)]
     # the detector works on <= 800 px and a framed face is at most 1024 px, so a JPEG over
     # twice that on its shorter side decodes at a reduced scale (draft mode): a 24 MP photo
@@ -122,9 +120,7 @@ def model_images(
     img = decode(data, path, max_side=2 * MAX_OUTPUT_SIDE)
     photo_size = stored_size(data, img)
     try:
-        found = frame_photo(
-            img, geometry or CELEBA_ALIGNED, "auto", photo_size, trust_size=framing == "auto"
-        )
+        found = frame_photo(img, geometry or CELEBA_ALIGNED, framing, photo_size)
     except FaceDetectorUnavailable:
         raise  # no photo can be framed: the whole request fails with the install hint
     except Exception as exc:  # noqa: BLE001 - OpenCV failing on one photo fails only its row
@@ -248,11 +244,7 @@ class Predictor:
         batch_size: int | None = None,
         tta: str = "none",
     ) -> None:
-        if tta not in TTA_MODES:
-            raise UserError(
-                f"unknown test-time augmentation {tta!r}: choose one of {', '.join(TTA_MODES)}"
-            )
-        self.tta = tta
+        self.tta = choice(tta, TTA_MODES, "test-time augmentation")
         self.loaded = loaded
         self.device = runtime.resolve_device(device)
         self.model = to_device(loaded.model, self.device).eval()
@@ -314,9 +306,7 @@ class Predictor:
     def predict_arrays(self, squares: np.ndarray, tta: str | None = None) -> np.ndarray:
         """Probability of Male for a (N, size, size, 3) uint8 batch; with test-time
         augmentation (``tta``, default the predictor's own) the mean over the views."""
-        mode = self.tta if tta is None else tta
-        if mode not in TTA_MODES:
-            raise UserError(f"unknown test-time augmentation {mode!r}")
+        mode = choice(self.tta if tta is None else tta, TTA_MODES, "test-time augmentation")
         out = []
         for start in range(0, len(squares), self.batch_size):
             batch = self._tensor(squares[start : start + self.batch_size])
@@ -343,19 +333,13 @@ class Predictor:
         tta: str | None = None,
     ) -> Iterator[list[PredictionRow]]:
         """Rows batch by batch, in input order, with ``framing`` (ml/config.FRAMING_MODES) and
-        test-time augmentation ``tta`` (default: the predictor's own). Decoding of the next files overlaps the model's
-        work on the current batch. At most ``2 * batch_size`` files are decoded ahead (memory
+        test-time augmentation ``tta`` (default: the predictor's own). Decoding of the next
+        files overlaps the model's work on the current batch. At most ``2 * batch_size`` files are decoded ahead (memory
         stays bounded on a 200k-image folder when the model is the slower side), and a cancel
         waits only for the decodes already started."""
         files = list(paths)
-        mode = self.tta if tta is None else tta
-        if framing not in FRAMING_MODES:
-            raise UserError(
-                f"unknown framing {framing!r}: choose one of {', '.join(FRAMING_MODES)}"
-            )
-        if mode not in TTA_MODES:
-            raise UserError(f"unknown test-time augmentation {mode!r}")
-        geometry = self.geometry if framing != "off" else None
+        mode = choice(self.tta if tta is None else tta, TTA_MODES, "test-time augmentation")
+        geometry = self.geometry if choice(framing, FRAMING_MODES, "framing") != "off" else None
         threads = threads or min(8, max(2, os.cpu_count() or 2))
         ahead = max(2 * self.batch_size, 2 * threads)
         feed = iter(files)

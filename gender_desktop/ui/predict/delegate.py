@@ -20,7 +20,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from gender_desktop.ml.config import DEFAULT_FRAMING
+from gender_desktop.ml.config import DEFAULT_SETTING
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.prediction_rows import card_framing_text, stale_text
 from gender_desktop.ui.browser.delegate import FEMALE_COLOR, MALE_COLOR
@@ -94,7 +94,7 @@ class ResultDelegate(QStyledItemDelegate):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.show_heat = False
-        self.setting = (DEFAULT_FRAMING, "none")
+        self.setting = DEFAULT_SETTING
 
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
         return CARD
@@ -257,9 +257,8 @@ class ResultDelegate(QStyledItemDelegate):
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                 shown,
             )
-        elif card_framing_text(row):  # how the picture was made
+        elif text := card_framing_text(row):  # how the picture was made
             painter.setPen(muted)
-            text = card_framing_text(row)
             painter.drawText(
                 QRect(left, y, width, LINE),
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,

@@ -17,7 +17,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from gender_desktop.ml.config import DEFAULT_FRAMING
+from gender_desktop.ml.config import DEFAULT_SETTING
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.prediction_rows import (
     AGREES,
@@ -201,7 +201,7 @@ class DetailPane(QWidget):
         heat_state: HeatState = HeatState.NONE,
         heat_message: str = "",
         show_heat: bool = False,
-        setting_now: tuple[str, str] = (DEFAULT_FRAMING, "none"),
+        setting_now: tuple[str, str] = DEFAULT_SETTING,
         in_dataset: bool = False,
     ) -> None:
         """Show ``row``; ``setting_now`` is the panel's (framing, tta) (a row made otherwise

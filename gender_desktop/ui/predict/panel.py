@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gender_desktop.ml.config import DEFAULT_FRAMING
+from gender_desktop.ml.config import DEFAULT_FRAMING, DEFAULT_TTA
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.prediction_rows import Order, Show
 from gender_desktop.ui import file_dialogs
@@ -117,7 +117,7 @@ class PredictPanel(DropHandling, QWidget):
         self.export_button = bar.export_button
         for combo, key, default in (
             (self.framing, "predict/framing", DEFAULT_FRAMING),
-            (self.tta, "predict/tta", "none"),
+            (self.tta, "predict/tta", DEFAULT_TTA),
         ):
             saved = combo.findData(self.settings.value(key, default))
             combo.setCurrentIndex(saved if saved >= 0 else combo.findData(default))

@@ -26,7 +26,7 @@ from PySide6.QtGui import QImage
 
 from gender_desktop.data.dataset import Dataset
 from gender_desktop.data.labels import LabelStore
-from gender_desktop.ml.config import DEFAULT_FRAMING, FRAMING_MODES, TTA_MODES
+from gender_desktop.ml.config import DEFAULT_SETTING, FRAMING_MODES, TTA_MODES, choice
 from gender_desktop.ml.prediction_row import PredictionRow
 from gender_desktop.ml.prediction_rows import (
     NO_IMAGES,
@@ -93,8 +93,7 @@ class PredictSession(QObject):
         self.load_error = ""
         self.dataset: Dataset | None = None
         self.store: LabelStore | None = None
-        self.framing = DEFAULT_FRAMING
-        self.tta = "none"
+        self.framing, self.tta = DEFAULT_SETTING
         self.grad_cam = False
         self.active = False  # the tab is shown: load the model now rather than on first use
         self.candidates: Callable[[], Iterable[int]] = lambda: ()  # Grad-CAM: positions in sight
@@ -180,10 +179,8 @@ class PredictSession(QObject):
     def set_setting(self, framing: str, tta: str) -> None:
         """Both settings at once. A change re-predicts the results made otherwise (when there
         are at most :data:`AUTO_REPREDICT_FILES` files; more wait for :meth:`repredict`)."""
-        if framing not in FRAMING_MODES:
-            raise ValueError(f"unknown framing {framing!r}")
-        if tta not in TTA_MODES:
-            raise ValueError(f"unknown test-time augmentation {tta!r}")
+        choice(framing, FRAMING_MODES, "framing")
+        choice(tta, TTA_MODES, "test-time augmentation")
         if (framing, tta) == self.setting:
             return
         self.framing, self.tta = framing, tta
